@@ -1,0 +1,69 @@
+"""support_app: a customer-support desk for commerce platforms."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from flask import Flask
+
+from .config import INSTANCE, ROOT, Config
+
+
+def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
+    """Build the one process: admin dashboard, REST API, Socket.IO, webhooks."""
+    app = Flask(
+        __name__,
+        instance_path=str(INSTANCE),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "support_app" / "static"),
+    )
+    settings = config if config is not None else Config()
+    app.config.update(settings.as_dict() if isinstance(settings, Config) else dict(settings))
+    _refuse_unsafe_production(app)
+
+    from . import database
+    from flask_appbuilder import AppBuilder
+    from flask_smorest import Api
+
+    from .extensions import csrf, db, limiter, migrate
+
+    database.configure(app)
+    db.init_app(app)
+    database.install(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    with app.app_context():
+        from .admin import register_admin
+        from .i18n import install_locale_selector
+
+        appbuilder = AppBuilder()
+        appbuilder.init_app(app, db.session)
+        install_locale_selector(app)
+        register_admin(appbuilder)
+
+    api = Api(app)
+    app.extensions["smorest_api"] = api
+    from .api import errors as api_errors
+    from .api import register_apis
+
+    register_apis(api)
+    api_errors.install(app)
+
+    from .notify import register_notify
+    from .realtime import register_realtime
+
+    register_notify(app)
+    register_realtime(app)
+
+    from .cli import support_cli
+
+    app.cli.add_command(support_cli)
+    return app
+
+
+def _refuse_unsafe_production(app: Flask) -> None:
+    import os
+
+    if app.config.get("ENV_NAME") == "production" and not os.environ.get("SECRET_KEY"):
+        raise RuntimeError("SUPPORT_ENV=production requires SECRET_KEY to be set")

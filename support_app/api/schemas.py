@@ -1,0 +1,19 @@
+"""Schemas shared by several surfaces (users, tokens, generic errors)."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+
+class DefaultErrorSchema(Schema):
+    """The default {"success": false, "message": ...} error body (002, auth, sync)."""
+
+    success = fields.Boolean(required=True)
+    message = fields.String(required=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class UserSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    email = fields.String()
+    roles = fields.List(fields.String())

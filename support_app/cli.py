@@ -1,0 +1,84 @@
+"""`flask --app wsgi support ...`: set up, add users, demo data, serve."""
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+
+support_cli = AppGroup("support", help="Set up and run the support desk.")
+
+
+@support_cli.command("init")
+@click.option("--email", default=None, help="Admin email (default admin@example.com).")
+@click.option("--password", default=None, help="Admin password (generated and printed if omitted).")
+@click.option("--name", default="Admin", show_default=True)
+@with_appcontext
+def init_command(email: str | None, password: str | None, name: str) -> None:
+    """Migrate to head, seed roles and permissions, create the first admin. Safe to re-run."""
+    from flask_migrate import upgrade
+
+    from .bootstrap import ensure_admin, sync_permissions
+
+    upgrade()
+    sync_permissions()
+    email, created, generated = ensure_admin(email, password, name)
+    if generated:
+        click.echo(f"Admin login: {email} / {generated}")
+    elif created:
+        click.echo(f"Admin login: {email} (password as given)")
+    else:
+        click.echo(f"Admin {email} already exists.")
+
+
+@support_cli.command("create-user")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@click.option("--name", required=True)
+@click.option("--role", default="Customer", show_default=True,
+              type=click.Choice(["Admin", "Store Manager", "Fulfillment", "Support Agent", "Customer"]))
+@click.option("--phone", default=None)
+@click.option("--locale", default=None)
+@with_appcontext
+def create_user_command(email: str, password: str, name: str, role: str,
+                        phone: str | None, locale: str | None) -> None:
+    """Create a user of any role (customers also get their requester record)."""
+    from .api.auth import check_new_account, create_user
+    from .tickets.errors import ValidationFailed
+
+    try:
+        check_new_account(email, password)
+        user = create_user(name, email, password, role, phone=phone, locale=locale)
+    except ValidationFailed as err:
+        for field, problems in err.errors.items():
+            for problem in problems:
+                click.echo(f"{field}: {problem}", err=True)
+        raise SystemExit(1) from err
+    click.echo(f"Created {role} {user.email} (id {user.id}).")
+
+
+@support_cli.command("seed-demo")
+@with_appcontext
+def seed_demo_command() -> None:
+    """Fill the desk with realistic customers, orders, rides, bookings, tickets and FAQs."""
+    from .demo import seed_demo
+
+    summary = seed_demo()
+    click.echo("Demo data: " + ", ".join(f"{v} {k}" for k, v in summary.items()))
+
+
+@support_cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@with_appcontext
+def serve_command(host: str, port: int) -> None:
+    """Serve HTTP and Socket.IO from one process (embedded mode)."""
+    import os
+
+    from .extensions import socketio
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    # Flask's CLI refuses app.run() from inside a command; this command *is* the server.
+    os.environ.pop("FLASK_RUN_FROM_CLI", None)
+    click.echo(f"Serving on http://{host}:{port}")
+    socketio.run(app, host=host, port=port, debug=False, use_reloader=False,
+                 allow_unsafe_werkzeug=True, log_output=False)

@@ -1,0 +1,140 @@
+"""Configuration: safe defaults for the embedded (SQLite, one process) setup,
+overridden by environment variables for a scaled deployment."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = Path(os.environ.get("SUPPORT_INSTANCE_PATH", ROOT / "instance"))
+
+LANGUAGES = {
+    "en": {"flag": "gb", "name": "English"},
+    "es": {"flag": "es", "name": "Español"},
+    "fr": {"flag": "fr", "name": "Français"},
+    "ar": {"flag": "sa", "name": "العربية"},
+    "bn": {"flag": "bd", "name": "বাংলা"},
+}
+
+
+def _persistent_secret(instance: Path) -> str:
+    """A secret generated once per installation, never a constant in code."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _database_url(instance: Path) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        # Heroku-style URLs name the dialect "postgres".
+        return url.replace("postgres://", "postgresql://", 1)
+    instance.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{instance / 'support.db'}"
+
+
+class Config:
+    """Read once at start-up; every key can be overridden by `create_app(config)`."""
+
+    def __init__(self) -> None:
+        env = os.environ
+        self.ENV_NAME = env.get("SUPPORT_ENV", "development")
+        self.SECRET_KEY = env.get("SECRET_KEY") or _persistent_secret(INSTANCE)
+        self.SQLALCHEMY_DATABASE_URI = _database_url(INSTANCE)
+        self.SQLALCHEMY_TRACK_MODIFICATIONS = False
+        self.SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+        self.REDIS_URL = env.get("REDIS_URL") or None
+        self.MAX_CONTENT_LENGTH = int(env.get("MAX_CONTENT_LENGTH", 10 * 1024 * 1024))
+
+        # Flask-AppBuilder
+        self.APP_NAME = env.get("APP_NAME", "Support Desk")
+        self.FAB_CREATE_DB = False  # Alembic owns the schema
+        self.FAB_UPDATE_PERMS = _bool("FAB_UPDATE_PERMS", True)
+        self.FAB_SECURITY_MANAGER_CLASS = "support_app.security.manager.SupportSecurityManager"
+        self.FAB_PASSWORD_COMPLEXITY_ENABLED = True
+        self.FAB_PASSWORD_COMPLEXITY_VALIDATOR = "support_app.security.passwords.validate_password"
+        self.AUTH_TYPE = 1  # AUTH_DB
+        self.AUTH_USERNAME_CI = True
+        self.AUTH_RATE_LIMITED = True
+        self.AUTH_RATE_LIMIT = env.get("AUTH_RATE_LIMIT", "10 per 20 second")
+        self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.RATELIMIT_SWALLOW_ERRORS = True  # Redis down: serve, do not 500
+        self.LANGUAGES = LANGUAGES
+        self.BABEL_DEFAULT_LOCALE = "en"
+        self.BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "translations")
+
+        # Sessions and CSRF
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+        self.WTF_CSRF_ENABLED = True
+        self.WTF_CSRF_TIME_LIMIT = None
+        # Forms (FAB's FlaskForm) check their own token; cookie-authenticated JSON
+        # endpoints call csrf.protect() themselves; bearer-token APIs need none.
+        self.WTF_CSRF_CHECK_DEFAULT = False
+
+        # Tokens (flask-jwt-extended, the library FAB uses)
+        self.JWT_SECRET_KEY = env.get("JWT_SECRET_KEY") or self.SECRET_KEY
+        self.JWT_ACCESS_TOKEN_EXPIRES = int(env.get("JWT_ACCESS_TOKEN_EXPIRES", 3600))
+        self.JWT_REFRESH_TOKEN_EXPIRES = int(env.get("JWT_REFRESH_TOKEN_EXPIRES", 30 * 86400))
+
+        # OpenAPI (flask-smorest)
+        self.API_TITLE = "support_app API"
+        self.API_VERSION = "1.0"
+        self.OPENAPI_VERSION = "3.0.3"
+        self.OPENAPI_URL_PREFIX = "/api"
+        self.OPENAPI_JSON_PATH = "openapi.json"
+        self.OPENAPI_SWAGGER_UI_PATH = "docs"
+        self.OPENAPI_SWAGGER_UI_URL = "/static/swagger-ui/"
+
+        # Email
+        self.MAIL_SERVER = env.get("MAIL_SERVER") or None
+        self.MAIL_PORT = int(env.get("MAIL_PORT", 25))
+        self.MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)
+        self.MAIL_USE_SSL = _bool("MAIL_USE_SSL", False)
+        self.MAIL_USERNAME = env.get("MAIL_USERNAME") or None
+        self.MAIL_PASSWORD = env.get("MAIL_PASSWORD") or None
+        self.MAIL_DEFAULT_SENDER = env.get("MAIL_DEFAULT_SENDER", "support@localhost")
+        self.MAIL_MAX_ATTEMPTS = int(env.get("MAIL_MAX_ATTEMPTS", 5))
+        self.MAILGUN_SIGNING_KEY = env.get("MAILGUN_SIGNING_KEY") or None
+        self.MAILGUN_MAX_AGE = int(env.get("MAILGUN_MAX_AGE", 15 * 60))
+
+        # Desk policy
+        self.CONTACT_RATE_LIMIT = env.get("CONTACT_RATE_LIMIT", "5 per minute;20 per day")
+        self.GAMIFICATION_DAILY_CAP = int(env.get("GAMIFICATION_DAILY_CAP", 3))
+        self.AUTO_ASSIGN_POLICY = env.get("AUTO_ASSIGN_POLICY", "off")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if k.isupper()}
+
+
+class TestConfig(Config):
+    """Isolated database, no CSRF friction for API tests, deterministic limits."""
+
+    def __init__(self, database_url: str | None = None) -> None:
+        super().__init__()
+        self.TESTING = True
+        self.ENV_NAME = "test"
+        self.SECRET_KEY = secrets.token_hex(16)
+        self.JWT_SECRET_KEY = self.SECRET_KEY
+        self.SQLALCHEMY_DATABASE_URI = database_url or os.environ.get(
+            "TEST_DATABASE_URL", "sqlite://"
+        )
+        self.REDIS_URL = os.environ.get("TEST_REDIS_URL") or None
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.MAILGUN_SIGNING_KEY = "test-signing-key"
+        self.FAB_UPDATE_PERMS = True

@@ -1,0 +1,42 @@
+"""Engine tuning and session hooks that every deployment needs."""
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from .extensions import db
+from .tickets import events
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """WAL lets readers run beside the writer; busy_timeout makes writers wait, not fail."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _is_sqlite(app: Flask) -> bool:
+    return app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+
+
+def configure(app: Flask) -> None:
+    """Before the engine exists: SQLite connections shared by threads, waiting on locks."""
+    if _is_sqlite(app):
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options["connect_args"] = {**options.get("connect_args", {}),
+                                   "timeout": 30, "check_same_thread": False}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+def install(app: Flask) -> None:
+    """After the engine exists: SQLite pragmas, and domain-event delivery on commit."""
+    if _is_sqlite(app):
+        with app.app_context():
+            engine: Engine = db.engine
+            if not event.contains(engine, "connect", _sqlite_pragmas):
+                event.listen(engine, "connect", _sqlite_pragmas)
+    events.install(db.session)

@@ -1,0 +1,35 @@
+"""All tables. Importing this package registers every model on FAB's metadata."""
+from .base import Model, utcnow
+from .commerce import CANCELLABLE_ORDER_STATUSES, ORDER_STATUSES, Booking, Order, Ride
+from .engagement import (
+    EMAIL_STATUSES,
+    FAQ,
+    EmailLog,
+    InboundToken,
+    Notification,
+    PointsTransaction,
+)
+from .people import AgentProfile, Customer, SupportUser
+from .tickets import (
+    CATEGORIES,
+    CHANNELS,
+    PRIORITIES,
+    SERVICE_TYPES,
+    STATUSES,
+    Attachment,
+    Feedback,
+    InternalNote,
+    Message,
+    Ticket,
+    TicketEvent,
+    TicketParticipant,
+)
+
+__all__ = [
+    "Model", "utcnow",
+    "Order", "Ride", "Booking", "ORDER_STATUSES", "CANCELLABLE_ORDER_STATUSES",
+    "FAQ", "EmailLog", "InboundToken", "Notification", "PointsTransaction", "EMAIL_STATUSES",
+    "SupportUser", "Customer", "AgentProfile",
+    "Ticket", "TicketParticipant", "Message", "Attachment", "InternalNote", "Feedback",
+    "TicketEvent", "STATUSES", "PRIORITIES", "CATEGORIES", "CHANNELS", "SERVICE_TYPES",
+]

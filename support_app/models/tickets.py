@@ -1,0 +1,234 @@
+"""Tickets and everything that hangs off one: thread, notes, feedback, audit history."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Optional
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Model, TimestampMixin, utcnow
+from .commerce import Booking, Order, Ride
+from .people import Customer, SupportUser
+
+STATUSES = ("open", "in_progress", "on_hold", "resolved", "closed")
+PRIORITIES = ("low", "medium", "high", "urgent")
+# The union of every surface's category list; each surface prints its own subset.
+CATEGORIES = (
+    "technical", "billing", "order", "product", "account", "other",
+    "damaged", "lost", "late", "quality",
+    "payment", "service_quality", "cancellation", "delivery", "booking",
+)
+CHANNELS = ("api", "admin", "contact_form", "email")
+SERVICE_TYPES = ("order", "ride", "booking", "delivery", "event_service", "in_dining_order")
+
+
+class Ticket(TimestampMixin, Model):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_status_created", "status", "created_at"),
+        Index("ix_tickets_customer_created", "customer_id", "created_at"),
+        Index("ix_tickets_assignee_status", "assigned_to_id", "status"),
+        Index("ix_tickets_created", "created_at"),
+        CheckConstraint("escalation_level >= 0", name="ck_tickets_escalation_level"),
+        CheckConstraint("message_count >= 0", name="ck_tickets_message_count"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="RESTRICT"), nullable=False
+    )
+    subject: Mapped[str] = mapped_column(String(255), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="open")
+    priority: Mapped[str] = mapped_column(String(10), nullable=False, default="medium")
+    category: Mapped[str] = mapped_column(String(30), nullable=False, default="other")
+    issue_type: Mapped[Optional[str]] = mapped_column(String(40), nullable=True)
+    channel: Mapped[str] = mapped_column(String(20), nullable=False, default="api")
+    service_type: Mapped[Optional[str]] = mapped_column(String(20), nullable=True)
+    order_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("orders.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    ride_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("rides.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    booking_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("bookings.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    assigned_to_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("ab_user.id", ondelete="SET NULL"), nullable=True
+    )
+    created_by_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("ab_user.id", ondelete="SET NULL"), nullable=True
+    )
+    escalation_level: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    escalated_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
+    message_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    is_customer_read: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    is_admin_read: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    last_replied_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
+    last_replied_by_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("ab_user.id", ondelete="SET NULL"), nullable=True
+    )
+    first_response_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
+    resolution_details: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    resolved_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
+    closed_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
+
+    customer: Mapped[Customer] = relationship()
+    assigned_to: Mapped[Optional[SupportUser]] = relationship(foreign_keys=[assigned_to_id])
+    created_by: Mapped[Optional[SupportUser]] = relationship(foreign_keys=[created_by_id])
+    last_replied_by: Mapped[Optional[SupportUser]] = relationship(
+        foreign_keys=[last_replied_by_id]
+    )
+    order: Mapped[Optional[Order]] = relationship()
+    ride: Mapped[Optional[Ride]] = relationship()
+    booking: Mapped[Optional[Booking]] = relationship()
+    participants: Mapped[list["TicketParticipant"]] = relationship(
+        back_populates="ticket", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self) -> str:
+        return self.number
+
+
+class TicketParticipant(Model):
+    """Group members of a shared ride/order/booking: they may track the ticket."""
+
+    __tablename__ = "ticket_participants"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="participants")
+    customer: Mapped[Customer] = relationship()
+
+
+class Message(TimestampMixin, Model):
+    """One entry of the customer-visible thread."""
+
+    __tablename__ = "ticket_messages"
+    __table_args__ = (Index("ix_ticket_messages_ticket_created", "ticket_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False
+    )
+    sender_type: Mapped[str] = mapped_column(String(10), nullable=False)  # customer | admin
+    customer_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), nullable=True
+    )
+    admin_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("ab_user.id", ondelete="SET NULL"), nullable=True
+    )
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    channel: Mapped[str] = mapped_column(String(20), nullable=False, default="api")
+    attachments: Mapped[Optional[list[Any]]] = mapped_column(JSON, nullable=True)
+    email_message_id: Mapped[Optional[str]] = mapped_column(
+        String(998), unique=True, nullable=True
+    )
+    is_read: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    read_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
+
+    ticket: Mapped[Ticket] = relationship()
+    customer: Mapped[Optional[Customer]] = relationship()
+    admin: Mapped[Optional[SupportUser]] = relationship()
+    files: Mapped[list["Attachment"]] = relationship(
+        back_populates="message", cascade="all, delete-orphan"
+    )
+
+
+class Attachment(Model):
+    """A file that arrived with a message (inbound email); size and type checked on entry."""
+
+    __tablename__ = "message_attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("ticket_messages.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    filename: Mapped[str] = mapped_column(String(255), nullable=False)
+    content_type: Mapped[str] = mapped_column(String(127), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+
+    message: Mapped[Message] = relationship(back_populates="files")
+
+
+class InternalNote(Model):
+    """Staff-only commentary; never serialized on a customer-facing surface."""
+
+    __tablename__ = "internal_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    author_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("ab_user.id", ondelete="SET NULL"), nullable=True
+    )
+    note: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+
+    ticket: Mapped[Ticket] = relationship()
+    author: Mapped[Optional[SupportUser]] = relationship()
+
+
+class Feedback(Model):
+    __tablename__ = "feedback"
+    __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="ck_feedback_rating"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), unique=True, nullable=False
+    )
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), nullable=False
+    )
+    rating: Mapped[int] = mapped_column(Integer, nullable=False)
+    comment: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+
+    ticket: Mapped[Ticket] = relationship()
+    customer: Mapped[Customer] = relationship()
+
+
+class TicketEvent(Model):
+    """Audit history: who changed what on a ticket, and when."""
+
+    __tablename__ = "ticket_events"
+    __table_args__ = (Index("ix_ticket_events_ticket_created", "ticket_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False
+    )
+    actor_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("ab_user.id", ondelete="SET NULL"), nullable=True
+    )
+    actor_type: Mapped[str] = mapped_column(String(20), nullable=False)
+    kind: Mapped[str] = mapped_column(String(40), nullable=False)
+    old_value: Mapped[Optional[str]] = mapped_column(String(255), nullable=True)
+    new_value: Mapped[Optional[str]] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+
+    ticket: Mapped[Ticket] = relationship()
+    actor: Mapped[Optional[SupportUser]] = relationship()

@@ -1,0 +1,8 @@
+"""Localized notifications and outbound email, fed by domain events."""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_notify(app: Flask) -> None:
+    """Subscribe notification and email writers to the ticket domain's events."""

@@ -1,0 +1,1 @@
+"""Identity and permissions: FAB users/roles, bearer tokens, the request's actor."""

@@ -1,0 +1,22 @@
+"""FAB security manager: our user model (with a locale); sign-in by email."""
+from __future__ import annotations
+
+from flask_appbuilder.security.manager import BaseSecurityManager
+from flask_appbuilder.security.sqla.manager import SecurityManager
+
+from ..models import SupportUser
+
+
+class SupportSecurityManager(SecurityManager):
+    user_model = SupportUser
+
+    def create_db(self) -> None:
+        """FAB calls this at start-up; Alembic owns the schema, so nothing happens here.
+        `flask support init` calls `ensure_builtin_roles` once the tables exist."""
+
+    def ensure_builtin_roles(self) -> None:
+        BaseSecurityManager.create_db(self)
+
+    def auth_user_db(self, username, password):  # type: ignore[override]
+        """Everyone signs in with their email address (the FAB username is the email)."""
+        return super().auth_user_db((username or "").strip().lower(), password)

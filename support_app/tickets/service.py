@@ -1,0 +1,663 @@
+"""The only code that changes tickets. Each public function is one transaction:
+it checks access and lifecycle rules, writes the change and its audit event, then
+commits; domain events go out after the commit. Every channel calls these."""
+from __future__ import annotations
+
+import secrets
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Sequence
+
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+
+from ..extensions import db
+from ..models import (
+    CANCELLABLE_ORDER_STATUSES,
+    CATEGORIES,
+    CHANNELS,
+    PRIORITIES,
+    AgentProfile,
+    Booking,
+    Customer,
+    Feedback,
+    InternalNote,
+    Message,
+    Order,
+    Ride,
+    Ticket,
+    TicketEvent,
+    TicketParticipant,
+    utcnow,
+)
+from ..security import roles
+from . import events, gamification, lifecycle, policy
+from .actor import Actor
+from .errors import (
+    AlreadyAssigned,
+    AlreadyEscalated,
+    CannotEscalate,
+    Conflict,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    ValidationFailed,
+)
+
+MAX_SUBJECT = 255
+MAX_BODY = 5000
+MAX_CANCEL_REASON = 500
+
+
+@dataclass
+class Outcome:
+    """A ticket change that may also award points (004's gamificationError)."""
+
+    ticket: Ticket
+    gamification_error: str | None = None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@contextmanager
+def _transaction() -> Iterator[None]:
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def new_ticket_number() -> str:
+    """`TKT-` and 13 upper-case hex digits, as in the 002 examples."""
+    return "TKT-" + secrets.token_hex(7).upper()[:13]
+
+
+def _snapshot(ticket: Ticket) -> events.TicketSnapshot:
+    customer = ticket.customer
+    participant_user_ids = [
+        uid
+        for uid in db.session.scalars(
+            select(Customer.user_id)
+            .join(TicketParticipant, TicketParticipant.customer_id == Customer.id)
+            .where(TicketParticipant.ticket_id == ticket.id, Customer.user_id.is_not(None))
+        )
+    ]
+    return events.TicketSnapshot(
+        id=ticket.id,
+        number=ticket.number,
+        status=ticket.status,
+        priority=ticket.priority,
+        subject=ticket.subject,
+        customer_id=ticket.customer_id,
+        customer_user_id=customer.user_id,
+        customer_email=customer.email,
+        customer_name=customer.name,
+        customer_locale=customer.locale or "en",
+        assigned_to_id=ticket.assigned_to_id,
+        participant_user_ids=participant_user_ids,
+        channel=ticket.channel,
+        escalation_level=ticket.escalation_level,
+    )
+
+
+def _publish(name: str, ticket: Ticket | None, actor: Actor, origin: str, **data: Any) -> None:
+    db.session.flush()
+    snapshot = _snapshot(ticket) if ticket is not None else None
+    events.publisher.publish(
+        db.session,
+        events.DomainEvent(
+            name=name, ticket=snapshot, actor_user_id=actor.user_id, origin=origin, data=data
+        ),
+    )
+
+
+def _audit(ticket: Ticket, actor: Actor, kind: str, old: Any = None, new: Any = None) -> None:
+    db.session.add(
+        TicketEvent(
+            ticket_id=ticket.id,
+            actor_id=actor.user_id,
+            actor_type="system" if actor.is_system else actor.lifecycle_role,
+            kind=kind,
+            old_value=None if old is None else str(old)[:255],
+            new_value=None if new is None else str(new)[:255],
+        )
+    )
+
+
+def get_ticket(actor: Actor, ticket_id: int, *, lock: bool = False) -> Ticket:
+    """Load a ticket the actor may see: NotFound if absent, Forbidden if not theirs."""
+    stmt = select(Ticket).where(Ticket.id == ticket_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    ticket = db.session.scalar(stmt)
+    if ticket is None:
+        raise NotFound("ticket", _("Ticket not found"))
+    if not policy.can_view(actor, ticket):
+        raise Forbidden(_("Unauthorized access to this ticket"))
+    return ticket
+
+
+def _require_staff_work(actor: Actor, ticket: Ticket) -> None:
+    if not policy.can_work(actor, ticket):
+        raise Forbidden(_("You are not allowed to change this ticket"))
+
+
+def _clean_text(value: Any, field: str, *, required: bool, max_len: int, min_len: int = 0,
+                errors: dict[str, list[str]]) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            errors.setdefault(field, []).append(
+                _("The %(field)s field is required.", field=field)
+            )
+        return None
+    if not isinstance(value, str):
+        errors.setdefault(field, []).append(_("The %(field)s must be a string.", field=field))
+        return None
+    if "\x00" in value:
+        errors.setdefault(field, []).append(
+            _("The %(field)s may not contain NUL characters.", field=field)
+        )
+        return None
+    if len(value) > max_len:
+        errors.setdefault(field, []).append(
+            _("The %(field)s may not be greater than %(max)d characters.", field=field, max=max_len)
+        )
+    elif len(value) < min_len:
+        errors.setdefault(field, []).append(
+            _("The %(field)s must be at least %(min)d characters.", field=field, min=min_len)
+        )
+    return value
+
+
+def _reference(model: type, ref_id: int | None, customer_id: int, resource: str) -> Any:
+    if ref_id is None:
+        return None
+    obj = db.session.get(model, ref_id)
+    if obj is None or obj.customer_id != customer_id:
+        # Another customer's order is as unknown to this customer as a missing one.
+        raise NotFound(resource, _("%(resource)s not found", resource=resource.capitalize()))
+    return obj
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def open_ticket(
+    actor: Actor,
+    *,
+    subject: str,
+    description: str,
+    customer_id: int | None = None,
+    priority: str = "medium",
+    category: str = "other",
+    channel: str = "api",
+    origin: str = "api",
+    issue_type: str | None = None,
+    service_type: str | None = None,
+    order_id: int | None = None,
+    ride_id: int | None = None,
+    booking_id: int | None = None,
+    participant_customer_ids: Sequence[int] = (),
+    award_points: bool = False,
+    notify: bool = True,
+    min_description: int = 1,
+    max_description: int = MAX_BODY,
+) -> Outcome:
+    """Open a ticket from any channel. Customers open for themselves; staff (and the
+    system, for contact form and email) open on behalf of a given customer."""
+    if customer_id is None:
+        customer_id = actor.customer_id
+    if customer_id is None:
+        raise NotFound("customer", _("Customer not found"))
+    if customer_id != actor.customer_id and not (actor.is_system or actor.can(roles.MANAGE)):
+        raise Forbidden(_("You may only open tickets for yourself"))
+    if not actor.is_staff and not actor.can(roles.CREATE):
+        raise Forbidden(_("You are not allowed to create support tickets"))
+
+    errors: dict[str, list[str]] = {}
+    subject = _clean_text(subject, "subject", required=True, max_len=MAX_SUBJECT, errors=errors)
+    description = _clean_text(
+        description, "description", required=True, max_len=max_description,
+        min_len=min_description, errors=errors,
+    )
+    if priority not in PRIORITIES:
+        errors.setdefault("priority", []).append(_("The selected priority is invalid."))
+    if category not in CATEGORIES:
+        errors.setdefault("category", []).append(_("The selected category is invalid."))
+    if channel not in CHANNELS:
+        errors.setdefault("channel", []).append(_("The selected channel is invalid."))
+    if errors:
+        raise ValidationFailed(errors)
+
+    with _transaction():
+        customer = db.session.get(Customer, customer_id)
+        if customer is None:
+            raise NotFound("customer", _("Customer not found"))
+        order = _reference(Order, order_id, customer_id, "order")
+        ride = _reference(Ride, ride_id, customer_id, "ride")
+        booking = _reference(Booking, booking_id, customer_id, "booking")
+        members = _participants(participant_customer_ids, customer_id)
+
+        now = utcnow()
+        ticket = Ticket(
+            number=new_ticket_number(),
+            customer_id=customer_id,
+            subject=subject,
+            description=description,
+            status=lifecycle.OPEN,
+            priority=priority,
+            category=category,
+            issue_type=issue_type,
+            channel=channel,
+            service_type=service_type
+            or ("order" if order else "ride" if ride else "booking" if booking else None),
+            order_id=order.id if order else None,
+            ride_id=ride.id if ride else None,
+            booking_id=booking.id if booking else None,
+            created_by_id=actor.user_id,
+            is_customer_read=True,
+            is_admin_read=False,
+            created_at=now,
+            updated_at=now,
+        )
+        ticket.customer = customer
+        db.session.add(ticket)
+        db.session.flush()
+        for member in members:
+            db.session.add(TicketParticipant(ticket_id=ticket.id, customer_id=member.id))
+        _audit(ticket, actor, "created", None, lifecycle.OPEN)
+        gamification_error = (
+            gamification.award(customer_id, ticket.id, gamification.SUPPORT_INTERACTION)
+            if award_points
+            else None
+        )
+        _publish(events.TICKET_CREATED, ticket, actor, origin, notify=notify)
+    return Outcome(ticket, gamification_error)
+
+
+def _participants(customer_ids: Iterable[int], owner_id: int) -> list[Customer]:
+    ids = sorted({int(cid) for cid in customer_ids if int(cid) != owner_id})
+    if not ids:
+        return []
+    found = list(db.session.scalars(select(Customer).where(Customer.id.in_(ids))))
+    if len(found) != len(ids):
+        raise NotFound("customer", _("Customer or group member not found"))
+    return found
+
+
+# --------------------------------------------------------------------------- thread
+
+
+def add_message(
+    actor: Actor,
+    ticket_id: int,
+    body: str,
+    *,
+    attachments: list[Any] | None = None,
+    channel: str = "api",
+    origin: str = "api",
+    email_message_id: str | None = None,
+) -> Message:
+    """Add to the thread; apply the 002 read-flag and reopen rules atomically."""
+    errors: dict[str, list[str]] = {}
+    body = _clean_text(body, "message", required=True, max_len=MAX_BODY, errors=errors)
+    if errors:
+        raise ValidationFailed(errors)
+    with _transaction():
+        ticket = get_ticket(actor, ticket_id)
+        role = "customer"
+        if actor.is_staff and not policy.is_owner(actor, ticket):
+            _require_staff_work(actor, ticket)
+            role = "staff"
+        elif not (policy.is_owner(actor, ticket) and actor.can(roles.REPLY)):
+            raise Forbidden(_("Unauthorized access to this ticket"))
+
+        now = utcnow()
+        message = Message(
+            ticket_id=ticket.id,
+            sender_type="admin" if role == "staff" else "customer",
+            customer_id=ticket.customer_id if role == "customer" else None,
+            admin_id=actor.user_id if role == "staff" else None,
+            body=body,
+            channel=channel,
+            attachments=attachments or None,
+            email_message_id=email_message_id,
+            created_at=now,
+            updated_at=now,
+        )
+        db.session.add(message)
+        old_status = ticket.status
+        new_status = lifecycle.status_after_reply(old_status, role)
+        values: dict[str, Any] = {
+            "message_count": Ticket.message_count + 1,
+            "status": new_status,
+            "updated_at": now,
+        }
+        if role == "staff":
+            values.update(
+                is_customer_read=False, is_admin_read=True,
+                last_replied_at=now, last_replied_by_id=actor.user_id,
+            )
+            if ticket.first_response_at is None:
+                values["first_response_at"] = now
+            if new_status in lifecycle.UNRESOLVED:
+                values.update(resolved_at=None, closed_at=None)
+        else:
+            values.update(is_admin_read=False, is_customer_read=True)
+            if new_status == lifecycle.OPEN and old_status in lifecycle.FINISHED:
+                values.update(resolved_at=None, closed_at=None)
+        # One UPDATE with arithmetic in SQL: exact under concurrent writers.
+        db.session.execute(update(Ticket).where(Ticket.id == ticket.id).values(**values))
+        db.session.flush()
+        db.session.refresh(ticket)
+        if new_status != old_status:
+            _audit(ticket, actor, "status", old_status, new_status)
+        _publish(events.MESSAGE_ADDED, ticket, actor, origin, message_id=message.id,
+                 sender_type=message.sender_type, reopened=new_status != old_status)
+    return message
+
+
+def mark_ticket_read(actor: Actor, ticket_id: int) -> Ticket:
+    """The viewer has read the ticket: its flag and the other side's messages."""
+    with _transaction():
+        ticket = get_ticket(actor, ticket_id)
+        now = utcnow()
+        staff_view = actor.is_staff and not policy.is_owner(actor, ticket)
+        if staff_view:
+            flag, other_side = {"is_admin_read": True}, "customer"
+        else:
+            flag, other_side = {"is_customer_read": True}, "admin"
+        db.session.execute(update(Ticket).where(Ticket.id == ticket.id).values(**flag))
+        db.session.execute(
+            update(Message)
+            .where(Message.ticket_id == ticket.id, Message.sender_type == other_side,
+                   Message.is_read.is_(False))
+            .values(is_read=True, read_at=now)
+        )
+        db.session.flush()
+        db.session.refresh(ticket)
+        _publish(events.READ, ticket, actor, "api", reader="staff" if staff_view else "customer")
+    return ticket
+
+
+def mark_message_read(actor: Actor, message_id: int) -> Message:
+    with _transaction():
+        message = db.session.get(Message, message_id)
+        if message is None:
+            raise NotFound("message", _("Message not found"))
+        ticket = db.session.get(Ticket, message.ticket_id)
+        if ticket is None or not policy.can_view(actor, ticket):
+            raise Forbidden(_("Unauthorized access"))
+        if not message.is_read:
+            message.is_read = True
+            message.read_at = utcnow()
+    return message
+
+
+def add_note(actor: Actor, ticket_id: int, note: str, *, origin: str = "api") -> InternalNote:
+    errors: dict[str, list[str]] = {}
+    note = _clean_text(note, "note", required=True, max_len=MAX_BODY, errors=errors)
+    if errors:
+        raise ValidationFailed(errors)
+    with _transaction():
+        ticket = get_ticket(actor, ticket_id)
+        if not (actor.is_staff and (policy.can_work(actor, ticket) or actor.can(roles.WORK))):
+            raise Forbidden(_("Only support staff may add internal notes"))
+        if not policy.can_work(actor, ticket):
+            raise Forbidden(_("You are not allowed to change this ticket"))
+        entry = InternalNote(ticket_id=ticket.id, author_id=actor.user_id, note=note)
+        db.session.add(entry)
+        _audit(ticket, actor, "note")
+        db.session.flush()
+        _publish(events.NOTE_ADDED, ticket, actor, origin, note_id=entry.id)
+    return entry
+
+
+# --------------------------------------------------------------------------- status
+
+
+def update_ticket(
+    actor: Actor,
+    ticket_id: int,
+    *,
+    status: str | None = None,
+    priority: str | None = None,
+    resolution_details: str | None = None,
+    note: str | None = None,
+    origin: str = "api",
+) -> Ticket:
+    """Staff change status and/or priority (and may leave a note) in one transaction."""
+    if status is not None and status not in lifecycle.STATUSES:
+        raise ValidationFailed({"status": [_("The selected status is invalid.")]})
+    if priority is not None and priority not in PRIORITIES:
+        raise ValidationFailed({"priority": [_("The selected priority is invalid.")]})
+    with _transaction():
+        ticket = get_ticket(actor, ticket_id, lock=True)
+        _require_staff_work(actor, ticket)
+        if status is not None and status != ticket.status:
+            _apply_status(ticket, actor, status, origin, resolution_details)
+        elif resolution_details is not None:
+            ticket.resolution_details = resolution_details
+        if priority is not None and priority != ticket.priority:
+            _audit(ticket, actor, "priority", ticket.priority, priority)
+            ticket.priority = priority
+            _publish(events.PRIORITY_CHANGED, ticket, actor, origin, priority=priority)
+        if note:
+            db.session.add(InternalNote(ticket_id=ticket.id, author_id=actor.user_id, note=note))
+            _audit(ticket, actor, "note")
+            _publish(events.NOTE_ADDED, ticket, actor, origin)
+        ticket.updated_at = utcnow()
+    return ticket
+
+
+def _apply_status(ticket: Ticket, actor: Actor, target: str, origin: str,
+                  resolution_details: str | None = None) -> None:
+    current = ticket.status
+    if not lifecycle.can_transition(current, target, actor.lifecycle_role):
+        raise InvalidTransition(
+            _("Cannot change status from %(old)s to %(new)s", old=current, new=target)
+        )
+    now = utcnow()
+    ticket.status = target
+    if target == lifecycle.RESOLVED:
+        ticket.resolved_at = now
+        if resolution_details is not None:
+            ticket.resolution_details = resolution_details
+    elif target == lifecycle.CLOSED:
+        ticket.closed_at = now
+        ticket.resolved_at = ticket.resolved_at or now
+    else:
+        ticket.resolved_at = None
+        ticket.closed_at = None
+    ticket.is_customer_read = False
+    _audit(ticket, actor, "status", current, target)
+    name = events.CLOSED if target == lifecycle.CLOSED else events.STATUS_CHANGED
+    _publish(name, ticket, actor, origin, old_status=current, new_status=target)
+
+
+def close_ticket(actor: Actor, ticket_id: int, *, origin: str = "api",
+                 award_points: bool = False) -> Outcome:
+    """A customer closes their resolved ticket; staff close any unclosed ticket."""
+    with _transaction():
+        ticket = get_ticket(actor, ticket_id, lock=True)
+        if actor.is_staff and not policy.is_owner(actor, ticket):
+            _require_staff_work(actor, ticket)
+            role = "staff"
+        elif policy.is_owner(actor, ticket) and actor.can(roles.CLOSE):
+            role = "customer"
+        else:
+            raise Forbidden(_("You are not allowed to close this ticket"))
+        refusal = lifecycle.close_refusal(ticket.status, role)
+        if refusal == "already_closed":
+            raise InvalidTransition(_("Ticket is already closed"))
+        if refusal:
+            raise InvalidTransition(_("Only resolved tickets can be closed"))
+        _apply_status(ticket, actor, lifecycle.CLOSED, origin)
+        ticket.updated_at = utcnow()
+        gamification_error = (
+            gamification.award(ticket.customer_id, ticket.id, gamification.TICKET_CLOSURE)
+            if award_points and role == "customer"
+            else None
+        )
+    return Outcome(ticket, gamification_error)
+
+
+def escalate(actor: Actor, ticket_id: int, *, origin: str = "api",
+             award_points: bool = False) -> Outcome:
+    with _transaction():
+        ticket = get_ticket(actor, ticket_id, lock=True)
+        if actor.is_staff and not policy.is_owner(actor, ticket):
+            _require_staff_work(actor, ticket)
+            role = "staff"
+        elif policy.is_owner(actor, ticket) and actor.can(roles.ESCALATE):
+            role = "customer"
+        else:
+            raise Forbidden(_("You are not allowed to escalate this ticket"))
+        refusal = lifecycle.escalation_refusal(ticket.status, ticket.escalation_level, role)
+        if refusal == "cannot_escalate":
+            raise CannotEscalate(_("Cannot escalate ticket"))
+        if refusal == "already_escalated":
+            raise AlreadyEscalated(_("Ticket already escalated"))
+        old_level = ticket.escalation_level
+        ticket.escalation_level = old_level + 1
+        ticket.escalated_at = utcnow()
+        new_priority = lifecycle.escalated_priority(ticket.priority)
+        if new_priority != ticket.priority:
+            _audit(ticket, actor, "priority", ticket.priority, new_priority)
+            ticket.priority = new_priority
+        ticket.is_admin_read = False
+        ticket.updated_at = utcnow()
+        _audit(ticket, actor, "escalated", old_level, ticket.escalation_level)
+        gamification_error = (
+            gamification.award(ticket.customer_id, ticket.id, gamification.SUPPORT_INTERACTION)
+            if award_points and role == "customer"
+            else None
+        )
+        _publish(events.ESCALATED, ticket, actor, origin, level=ticket.escalation_level)
+    return Outcome(ticket, gamification_error)
+
+
+def submit_feedback(actor: Actor, ticket_id: int, rating: int, comment: str | None = None,
+                    *, origin: str = "api") -> Feedback:
+    if not lifecycle.valid_rating(rating):
+        raise ValidationFailed({"rating": [_("Rating must be an integer from 1 to 5.")]})
+    if comment is not None and len(comment) > MAX_BODY:
+        raise ValidationFailed({"comment": [_("The comment is too long.")]})
+    with _transaction():
+        ticket = get_ticket(actor, ticket_id, lock=True)
+        if not policy.is_owner(actor, ticket):
+            raise Forbidden(_("Only the ticket's customer can leave feedback"))
+        has_feedback = db.session.scalar(
+            select(Feedback.id).where(Feedback.ticket_id == ticket.id)
+        ) is not None
+        refusal = lifecycle.feedback_refusal(ticket.status, has_feedback)
+        if refusal == "not_resolved":
+            raise Conflict(_("Feedback can only be given once the ticket is resolved"))
+        if refusal:
+            raise Conflict(_("Feedback has already been submitted for this ticket"))
+        feedback = Feedback(ticket_id=ticket.id, customer_id=ticket.customer_id,
+                            rating=rating, comment=comment)
+        db.session.add(feedback)
+        _audit(ticket, actor, "feedback", None, rating)
+        _publish(events.FEEDBACK, ticket, actor, origin, rating=rating)
+    return feedback
+
+
+# --------------------------------------------------------------------------- assignment
+
+
+def _approved_agent(user_id: int) -> AgentProfile | None:
+    return db.session.scalar(
+        select(AgentProfile).where(
+            AgentProfile.user_id == user_id, AgentProfile.is_approved.is_(True)
+        )
+    )
+
+
+def assign_self(actor: Actor, ticket_id: int, *, origin: str = "api") -> Ticket:
+    if actor.user_id is None or not (actor.is_approved_agent or actor.can(roles.MANAGE)):
+        raise Forbidden(_("Only approved support agents can take tickets"))
+    with _transaction():
+        ticket = get_ticket(actor, ticket_id, lock=True)
+        if ticket.assigned_to_id is not None:
+            raise AlreadyAssigned(_("Ticket is already assigned"))
+        _assign(ticket, actor, actor.user_id, origin)
+        if ticket.status == lifecycle.OPEN:
+            _apply_status(ticket, actor, lifecycle.IN_PROGRESS, origin)
+    return ticket
+
+
+def reassign(actor: Actor, ticket_id: int, agent_user_id: int | None, *,
+             origin: str = "api") -> Ticket:
+    """Admins move a ticket to another approved agent (or back to the pool with None)."""
+    if not actor.can(roles.REASSIGN):
+        raise Forbidden(_("Only admins can reassign tickets"))
+    with _transaction():
+        ticket = get_ticket(actor, ticket_id, lock=True)
+        if agent_user_id is not None and _approved_agent(agent_user_id) is None:
+            raise NotFound("agent", _("Agent not found or not approved"))
+        _assign(ticket, actor, agent_user_id, origin)
+    return ticket
+
+
+def _assign(ticket: Ticket, actor: Actor, user_id: int | None, origin: str) -> None:
+    old = ticket.assigned_to_id
+    ticket.assigned_to_id = user_id
+    ticket.updated_at = utcnow()
+    _audit(ticket, actor, "assigned", old, user_id)
+    _publish(events.ASSIGNED, ticket, actor, origin, old_assignee=old, new_assignee=user_id)
+
+
+def approve_agent(actor: Actor, agent_user_id: int, approved: bool = True) -> AgentProfile:
+    """Admins approve (or revoke) a registered agent before they can work tickets."""
+    if not actor.can(roles.APPROVE_AGENTS):
+        raise Forbidden(_("Only admins can approve agents"))
+    with _transaction():
+        profile = db.session.scalar(
+            select(AgentProfile).where(AgentProfile.user_id == agent_user_id)
+        )
+        if profile is None:
+            raise NotFound("agent", _("Agent not found"))
+        profile.is_approved = approved
+        profile.approved_by_id = actor.user_id if approved else None
+        profile.approved_at = utcnow() if approved else None
+    return profile
+
+
+# --------------------------------------------------------------------------- orders
+
+
+def cancel_order(actor: Actor, order_id: int, reason: str | None = None) -> Order:
+    """Customers cancel their own orders, staff any, while pending or processing."""
+    if reason is not None and len(reason) > MAX_CANCEL_REASON:
+        raise ValidationFailed(
+            {"reason": [_("The reason may not be greater than %(max)d characters.",
+                          max=MAX_CANCEL_REASON)]}
+        )
+    with _transaction():
+        order = db.session.scalar(select(Order).where(Order.id == order_id).with_for_update())
+        if order is None:
+            raise NotFound("order", _("Order not found"))
+        if not (actor.can(roles.CANCEL_ANY_ORDER) or order.customer_id == actor.customer_id):
+            raise Forbidden(_("You are not authorized to cancel this order"))
+        if order.status not in CANCELLABLE_ORDER_STATUSES:
+            already = {
+                "shipped": _("Order cannot be cancelled. It has already been shipped."),
+                "delivered": _("Order cannot be cancelled. It has already been delivered."),
+                "cancelled": _("Order cannot be cancelled. It has already been cancelled."),
+            }
+            raise InvalidTransition(
+                already.get(order.status, _("Order cannot be cancelled."))
+            )
+        order.status = "cancelled"
+        order.cancellation_reason = reason
+        order.cancelled_at = utcnow()
+        events.publisher.publish(
+            db.session,
+            events.DomainEvent(events.ORDER_CANCELLED, None, actor.user_id,
+                               data={"order_id": order.id, "customer_id": order.customer_id}),
+        )
+    return order

@@ -1,0 +1,131 @@
+"""Test harness: one app per worker on a real database, emptied between tests.
+
+SQLite by default; set TEST_DATABASE_URL=postgresql://... to run everything on
+PostgreSQL (each worker gets a throwaway database), TEST_REDIS_URL for Redis.
+With CI=true a PostgreSQL or Redis test that cannot reach its server fails.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from support_app import create_app
+from support_app.config import TestConfig
+from support_app.extensions import db
+from support_app.tickets import events
+
+from .factories import Factory
+
+KEEP_TABLES = {
+    "ab_permission", "ab_view_menu", "ab_permission_view", "ab_role",
+    "ab_permission_view_role", "alembic_version",
+}
+
+
+def pytest_configure(config):
+    # Socket.IO/limiter singletons and FAB keep per-process state: one app per worker.
+    os.environ.setdefault("SUPPORT_INSTANCE_PATH", str(Path(os.environ.get("TMPDIR", "/tmp")) / "support-test-instance"))
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def create_database(base_url: str, tmp_dir: Path) -> tuple[str, callable]:
+    """A brand-new database for this worker; returns (url, drop)."""
+    if base_url.startswith("postgresql"):
+        name = f"support_test_{_worker()}_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
+
+        def drop() -> None:
+            with admin.connect() as conn:
+                conn.execute(text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
+                ), {"n": name})
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            admin.dispose()
+
+        return url, drop
+    path = tmp_dir / f"support-{_worker()}.db"
+    return f"sqlite:///{path}", lambda: None
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    base = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    url, drop = create_database(base, tmp_path_factory.mktemp("db"))
+    yield url
+    drop()
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    app = create_app(TestConfig(database_url))
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        from support_app.bootstrap import sync_permissions
+
+        upgrade()
+        sync_permissions()
+    yield app
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(app):
+    """Every test starts from the seeded roles and nothing else (emptied before, not
+    after, the test: by then every context of the previous test has closed)."""
+    with app.app_context():
+        db.session.remove()
+        tables = [t for t in reversed(db.metadata.sorted_tables) if t.name not in KEEP_TABLES]
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                names = ", ".join(f'"{t.name}"' for t in tables)
+                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(table.delete())
+    from support_app.extensions import limiter
+
+    with app.app_context():
+        limiter.reset()
+    yield
+
+
+@pytest.fixture
+def app_ctx(app):
+    with app.app_context():
+        yield app
+        db.session.remove()
+
+
+@pytest.fixture
+def factory(app_ctx) -> Factory:
+    return Factory(app_ctx)
+
+
+@pytest.fixture
+def recorded_events():
+    """Domain events delivered after commit, in order."""
+    seen: list[events.DomainEvent] = []
+    events.publisher.subscribe_after_commit(seen.append)
+    yield seen
+    events.publisher.unsubscribe(seen.append)
+
+
+def require_service(kind: str, env_var: str) -> str:
+    """URL of a PostgreSQL/Redis server for a test; skip locally, fail in CI if absent."""
+    url = os.environ.get(env_var)
+    if not url:
+        if os.environ.get("CI") == "true" and os.environ.get("SUPPORT_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"{env_var} is required in CI for {kind} tests")
+        pytest.skip(f"{env_var} not set: {kind} not available")
+    return url

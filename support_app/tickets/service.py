@@ -581,9 +581,14 @@ def assign_self(actor: Actor, ticket_id: int, *, origin: str = "api") -> Ticket:
     if actor.user_id is None or not (actor.is_approved_agent or actor.can(roles.MANAGE)):
         raise Forbidden(_("Only approved support agents can take tickets"))
     with _transaction():
-        ticket = get_ticket(actor, ticket_id, lock=True)
+        ticket = db.session.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
+        if ticket is None:
+            raise NotFound("ticket", _("Ticket not found"))
+        # Taken tickets leave the pool: the agent learns it is taken, nothing more.
         if ticket.assigned_to_id is not None:
             raise AlreadyAssigned(_("Ticket is already assigned"))
+        if not policy.can_view(actor, ticket):
+            raise Forbidden(_("Unauthorized access to this ticket"))
         _assign(ticket, actor, actor.user_id, origin)
         if ticket.status == lifecycle.OPEN:
             _apply_status(ticket, actor, lifecycle.IN_PROGRESS, origin)

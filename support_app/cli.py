@@ -82,3 +82,25 @@ def serve_command(host: str, port: int) -> None:
     click.echo(f"Serving on http://{host}:{port}")
     socketio.run(app, host=host, port=port, debug=False, use_reloader=False,
                  allow_unsafe_werkzeug=True, log_output=False)
+
+
+@support_cli.command("i18n-check")
+@click.option("--show-missing", is_flag=True, help="List the untranslated messages.")
+def i18n_check_command(show_missing: bool) -> None:
+    """Per shipped language: translated, fuzzy, missing; fail if incomplete or .mo stale."""
+    from .catalogs import check_all
+
+    failed = False
+    for report in check_all():
+        state = "ok" if report.complete else "INCOMPLETE"
+        click.echo(
+            f"{report.language}: {report.translated}/{report.total} translated, "
+            f"{report.fuzzy} fuzzy, {len(report.missing)} missing"
+            f"{', compiled catalog stale' if report.stale_mo else ''} [{state}]"
+        )
+        if show_missing:
+            for msgid in report.missing:
+                click.echo(f"    - {msgid!r}")
+        failed = failed or not report.complete
+    if failed:
+        raise SystemExit(1)

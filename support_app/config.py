@@ -61,7 +61,8 @@ class Config:
         # Flask-AppBuilder
         self.APP_NAME = env.get("APP_NAME", "Support Desk")
         self.FAB_CREATE_DB = False  # Alembic owns the schema
-        self.FAB_UPDATE_PERMS = _bool("FAB_UPDATE_PERMS", True)
+        # Permissions are synced by `flask support init`, never as a start-up side effect.
+        self.FAB_UPDATE_PERMS = _bool("FAB_UPDATE_PERMS", False)
         self.FAB_SECURITY_MANAGER_CLASS = "support_app.security.manager.SupportSecurityManager"
         self.FAB_PASSWORD_COMPLEXITY_ENABLED = True
         self.FAB_PASSWORD_COMPLEXITY_VALIDATOR = "support_app.security.passwords.validate_password"
@@ -137,4 +138,4 @@ class TestConfig(Config):
         self.REDIS_URL = os.environ.get("TEST_REDIS_URL") or None
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.MAILGUN_SIGNING_KEY = "test-signing-key"
-        self.FAB_UPDATE_PERMS = True
+        self.FAB_UPDATE_PERMS = False

@@ -104,3 +104,13 @@ def i18n_check_command(show_missing: bool) -> None:
         failed = failed or not report.complete
     if failed:
         raise SystemExit(1)
+
+
+@support_cli.command("recount")
+@with_appcontext
+def recount_command() -> None:
+    """Rebuild the desk-wide ticket counters from the tickets table (after bulk loads)."""
+    from .tickets.counters import recount
+
+    for name, value in sorted(recount().items()):
+        click.echo(f"{name}: {value}")

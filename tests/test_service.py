@@ -360,6 +360,10 @@ def test_concurrent_replies_keep_message_count_exact(app, people, factory):
     db.session.expire_all()
     assert db.session.get(Ticket, ticket_id).message_count == 20
     assert db.session.scalar(select(func.count(Message.id)).where(Message.ticket_id == ticket_id)) == 20
+    from support_app.tickets import counters
+
+    assert counters.read(counters.ADMIN_UNREAD, counters.TOTAL) == {
+        counters.ADMIN_UNREAD: 1, counters.TOTAL: 1}
 
 
 def test_system_actor_opens_for_guests(factory):
@@ -367,3 +371,26 @@ def test_system_actor_opens_for_guests(factory):
     ticket = service.open_ticket(Actor.system(), customer_id=guest.id, subject="Contact form",
                                  description="Where is my parcel?", channel="contact_form").ticket
     assert ticket.channel == "contact_form" and ticket.created_by_id is None
+
+
+def test_counters_stay_exact_through_the_lifecycle(people, factory):
+    from support_app.tickets import counters
+
+    def assert_exact():
+        kept = counters.read(*[counters.status_key(s) for s in ("open", "in_progress", "on_hold",
+                                                                "resolved", "closed")],
+                             counters.TOTAL, counters.ADMIN_UNREAD)
+        assert kept == counters.recount()
+
+    first = factory.ticket(people.alice)
+    second = factory.ticket(people.bob)
+    assert_exact()
+    service.add_message(people.admin.actor, first.id, "hello")       # admin read, unread -1
+    service.update_ticket(people.admin.actor, first.id, status="resolved")
+    service.add_message(people.alice.actor, first.id, "still broken")  # reopens, unread +1
+    service.escalate(people.bob.actor, second.id)
+    service.mark_ticket_read(people.manager.actor, second.id)
+    service.assign_self(people.agent.actor, second.id)                 # open -> in_progress
+    service.close_ticket(people.admin.actor, second.id)
+    assert_exact()
+    assert counters.read(counters.TOTAL)[counters.TOTAL] == 2

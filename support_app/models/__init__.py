@@ -21,6 +21,7 @@ from .tickets import (
     InternalNote,
     Message,
     Ticket,
+    TicketCounter,
     TicketEvent,
     TicketParticipant,
 )
@@ -31,5 +32,5 @@ __all__ = [
     "FAQ", "EmailLog", "InboundToken", "Notification", "PointsTransaction", "EMAIL_STATUSES",
     "SupportUser", "Customer", "AgentProfile",
     "Ticket", "TicketParticipant", "Message", "Attachment", "InternalNote", "Feedback",
-    "TicketEvent", "STATUSES", "PRIORITIES", "CATEGORIES", "CHANNELS", "SERVICE_TYPES",
+    "TicketEvent", "TicketCounter", "STATUSES", "PRIORITIES", "CATEGORIES", "CHANNELS", "SERVICE_TYPES",
 ]

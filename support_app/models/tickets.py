@@ -232,3 +232,13 @@ class TicketEvent(Model):
 
     ticket: Mapped[Ticket] = relationship()
     actor: Mapped[Optional[SupportUser]] = relationship()
+
+
+class TicketCounter(Model):
+    """Exact desk-wide counts kept current in each ticket transaction (`tickets`,
+    `status:<s>`, `admin_unread`), so list totals and badges never COUNT the table."""
+
+    __tablename__ = "ticket_counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

@@ -31,7 +31,7 @@ from ..models import (
     utcnow,
 )
 from ..security import roles
-from . import events, gamification, lifecycle, policy
+from . import counters, events, gamification, lifecycle, policy
 from .actor import Actor
 from .errors import (
     AlreadyAssigned,
@@ -268,6 +268,7 @@ def open_ticket(
         db.session.flush()
         for member in members:
             db.session.add(TicketParticipant(ticket_id=ticket.id, customer_id=member.id))
+        counters.ticket_opened(ticket.status, admin_read=ticket.is_admin_read)
         _audit(ticket, actor, "created", None, lifecycle.OPEN)
         gamification_error = (
             gamification.award(customer_id, ticket.id, gamification.SUPPORT_INTERACTION)
@@ -307,7 +308,7 @@ def add_message(
     if errors:
         raise ValidationFailed(errors)
     with _transaction():
-        ticket = get_ticket(actor, ticket_id)
+        ticket = get_ticket(actor, ticket_id, lock=True)
         role = "customer"
         if actor.is_staff and not policy.is_owner(actor, ticket):
             _require_staff_work(actor, ticket)
@@ -331,32 +332,27 @@ def add_message(
         db.session.add(message)
         old_status = ticket.status
         new_status = lifecycle.status_after_reply(old_status, role)
-        values: dict[str, Any] = {
-            "message_count": Ticket.message_count + 1,
-            "status": new_status,
-            "updated_at": now,
-        }
+        # A concurrent writer may already have moved it; then the reply changes no status.
+        reopened = new_status != old_status and counters.move_status(ticket.id, old_status, new_status)
+        counters.set_admin_read(ticket.id, role == "staff")
+        # Arithmetic in SQL, not read-modify-write: exact under concurrent writers.
+        values: dict[str, Any] = {"message_count": Ticket.message_count + 1, "updated_at": now}
         if role == "staff":
-            values.update(
-                is_customer_read=False, is_admin_read=True,
-                last_replied_at=now, last_replied_by_id=actor.user_id,
-            )
+            values.update(is_customer_read=False, last_replied_at=now,
+                          last_replied_by_id=actor.user_id)
             if ticket.first_response_at is None:
                 values["first_response_at"] = now
-            if new_status in lifecycle.UNRESOLVED:
-                values.update(resolved_at=None, closed_at=None)
         else:
-            values.update(is_admin_read=False, is_customer_read=True)
-            if new_status == lifecycle.OPEN and old_status in lifecycle.FINISHED:
-                values.update(resolved_at=None, closed_at=None)
-        # One UPDATE with arithmetic in SQL: exact under concurrent writers.
+            values["is_customer_read"] = True
+        if reopened:
+            values.update(resolved_at=None, closed_at=None)
         db.session.execute(update(Ticket).where(Ticket.id == ticket.id).values(**values))
         db.session.flush()
         db.session.refresh(ticket)
-        if new_status != old_status:
+        if reopened:
             _audit(ticket, actor, "status", old_status, new_status)
         _publish(events.MESSAGE_ADDED, ticket, actor, origin, message_id=message.id,
-                 sender_type=message.sender_type, reopened=new_status != old_status)
+                 sender_type=message.sender_type, reopened=bool(reopened))
     return message
 
 
@@ -367,10 +363,13 @@ def mark_ticket_read(actor: Actor, ticket_id: int) -> Ticket:
         now = utcnow()
         staff_view = actor.is_staff and not policy.is_owner(actor, ticket)
         if staff_view:
-            flag, other_side = {"is_admin_read": True}, "customer"
+            counters.set_admin_read(ticket.id, True)
+            other_side = "customer"
         else:
-            flag, other_side = {"is_customer_read": True}, "admin"
-        db.session.execute(update(Ticket).where(Ticket.id == ticket.id).values(**flag))
+            db.session.execute(
+                update(Ticket).where(Ticket.id == ticket.id).values(is_customer_read=True)
+            )
+            other_side = "admin"
         db.session.execute(
             update(Message)
             .where(Message.ticket_id == ticket.id, Message.sender_type == other_side,
@@ -460,8 +459,9 @@ def _apply_status(ticket: Ticket, actor: Actor, target: str, origin: str,
         raise InvalidTransition(
             _("Cannot change status from %(old)s to %(new)s", old=current, new=target)
         )
+    if not counters.move_status(ticket.id, current, target):
+        raise Conflict(_("The ticket was changed meanwhile; reload it and try again"))
     now = utcnow()
-    ticket.status = target
     if target == lifecycle.RESOLVED:
         ticket.resolved_at = now
         if resolution_details is not None:
@@ -528,7 +528,7 @@ def escalate(actor: Actor, ticket_id: int, *, origin: str = "api",
         if new_priority != ticket.priority:
             _audit(ticket, actor, "priority", ticket.priority, new_priority)
             ticket.priority = new_priority
-        ticket.is_admin_read = False
+        counters.set_admin_read(ticket.id, False)
         ticket.updated_at = utcnow()
         _audit(ticket, actor, "escalated", old_level, ticket.escalation_level)
         gamification_error = (

@@ -1,0 +1,85 @@
+"""Desk-wide ticket counts, changed by the same transaction that changes a ticket.
+
+Every change is a conditional UPDATE whose row count says whether the ticket really
+changed, so the counters stay exact under concurrent writers on SQLite and PostgreSQL.
+"""
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from ..extensions import db
+from ..models import STATUSES, Ticket, TicketCounter
+
+TOTAL = "tickets"
+ADMIN_UNREAD = "admin_unread"
+
+
+def status_key(status: str) -> str:
+    return f"status:{status}"
+
+
+def bump(deltas: dict[str, int]) -> None:
+    """Add to counters (creating them at need) in the current transaction."""
+    deltas = {name: delta for name, delta in deltas.items() if delta}
+    if not deltas:
+        return
+    dialect = db.session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    for name, delta in sorted(deltas.items()):  # fixed order: no deadlocks between writers
+        stmt = insert(TicketCounter).values(name=name, value=delta)
+        db.session.execute(stmt.on_conflict_do_update(
+            index_elements=[TicketCounter.name],
+            set_={"value": TicketCounter.value + delta},
+        ))
+
+
+def move_status(ticket_id: int, old: str, new: str) -> bool:
+    """Set the status only if it still is `old`; count the move. False if it was not."""
+    result = db.session.execute(
+        update(Ticket).where(Ticket.id == ticket_id, Ticket.status == old).values(status=new)
+    )
+    if result.rowcount != 1:
+        return False
+    bump({status_key(old): -1, status_key(new): 1})
+    return True
+
+
+def set_admin_read(ticket_id: int, read: bool) -> None:
+    """Flip the staff-side read flag; the unread counter follows only a real flip."""
+    result = db.session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket_id, Ticket.is_admin_read.is_(not read))
+        .values(is_admin_read=read)
+    )
+    if result.rowcount == 1:
+        bump({ADMIN_UNREAD: -1 if read else 1})
+
+
+def ticket_opened(status: str, admin_read: bool) -> None:
+    bump({TOTAL: 1, status_key(status): 1, ADMIN_UNREAD: 0 if admin_read else 1})
+
+
+def read(*names: str) -> dict[str, int]:
+    rows = dict(db.session.execute(
+        select(TicketCounter.name, TicketCounter.value).where(TicketCounter.name.in_(names))
+    ).all())
+    return {name: int(rows.get(name, 0)) for name in names}
+
+
+def recount() -> dict[str, int]:
+    """Rebuild every counter from the tickets table (after bulk loads, or as a repair)."""
+    values = {TOTAL: 0, ADMIN_UNREAD: 0, **{status_key(s): 0 for s in STATUSES}}
+    for status, count in db.session.execute(
+        select(Ticket.status, func.count()).group_by(Ticket.status)
+    ):
+        values[status_key(status)] = count
+        values[TOTAL] += count
+    values[ADMIN_UNREAD] = db.session.scalar(
+        select(func.count()).select_from(Ticket).where(Ticket.is_admin_read.is_(False))
+    )
+    db.session.execute(TicketCounter.__table__.delete())
+    db.session.add_all(TicketCounter(name=k, value=v) for k, v in values.items())
+    db.session.commit()
+    return values

@@ -22,8 +22,6 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
 
     from . import database
     from flask_appbuilder import AppBuilder
-    from flask_smorest import Api
-
     from .extensions import csrf, db, limiter, migrate
 
     database.configure(app)
@@ -42,7 +40,9 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
         install_locale_selector(app)
         register_admin(appbuilder)
 
-    api = Api(app)
+    from .api.openapi import SupportApi
+
+    api = SupportApi(app)
     app.extensions["smorest_api"] = api
     from .api import errors as api_errors
     from .api import register_apis

@@ -55,6 +55,9 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = _database_url(INSTANCE)
         self.SQLALCHEMY_TRACK_MODIFICATIONS = False
         self.SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+        self.DB_CONNECT_TIMEOUT = int(env.get("DB_CONNECT_TIMEOUT", 5))
+        self.DB_STATEMENT_TIMEOUT_MS = int(env.get("DB_STATEMENT_TIMEOUT_MS", 15000))
+        self.DB_POOL_SIZE = int(env.get("DB_POOL_SIZE", 10))
         self.REDIS_URL = env.get("REDIS_URL") or None
         self.MAX_CONTENT_LENGTH = int(env.get("MAX_CONTENT_LENGTH", 10 * 1024 * 1024))
 

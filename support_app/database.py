@@ -24,12 +24,24 @@ def _is_sqlite(app: Flask) -> bool:
 
 
 def configure(app: Flask) -> None:
-    """Before the engine exists: SQLite connections shared by threads, waiting on locks."""
+    """Before the engine exists. SQLite: connections shared by threads, writers wait on
+    locks. PostgreSQL: a lost server fails fast (connect and statement timeouts, short
+    pool wait) so requests answer 503 instead of hanging, and dead connections are
+    replaced on checkout (pre-ping)."""
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    connect_args = dict(options.get("connect_args", {}))
     if _is_sqlite(app):
-        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-        options["connect_args"] = {**options.get("connect_args", {}),
-                                   "timeout": 30, "check_same_thread": False}
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+        connect_args.update({"timeout": 30, "check_same_thread": False})
+    elif app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        connect_args.setdefault("connect_timeout", int(app.config.get("DB_CONNECT_TIMEOUT", 5)))
+        timeout_ms = int(app.config.get("DB_STATEMENT_TIMEOUT_MS", 15000))
+        connect_args.setdefault("options", f"-c statement_timeout={timeout_ms}")
+        options.setdefault("pool_timeout", 10)
+        options.setdefault("pool_size", int(app.config.get("DB_POOL_SIZE", 10)))
+        options.setdefault("max_overflow", 10)
+    options["connect_args"] = connect_args
+    options.setdefault("pool_pre_ping", True)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def install(app: Flask) -> None:

@@ -9,6 +9,8 @@ from flask_jwt_extended import create_access_token, create_refresh_token
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields, validate
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import generate_password_hash
 
 from ..extensions import db, limiter
 from ..models import Customer, SupportUser
@@ -72,27 +74,35 @@ def token_body(user: SupportUser) -> dict:
 
 def create_user(name: str, email: str, password: str, role_name: str,
                 phone: str | None = None, locale: str | None = None) -> SupportUser:
-    """Create a FAB user (username = email); customers also get their requester row."""
+    """Create a FAB user (username = email) and, for customers, their requester row,
+    in ONE transaction (FAB's add_user commits on its own, so it is not used here)."""
     email = email.strip().lower()
     sm = current_app.appbuilder.sm
     role = sm.find_role(role_name)
     if role is None:
         raise ValidationFailed({"role": [_("Unknown role %(role)s", role=role_name)]})
     first, last = split_name(name)
-    user = sm.add_user(email, first, last, email, role, password=password)
-    if not user:
-        raise ValidationFailed({"email": [_("The email has already been taken.")]})
-    if locale:
-        user.locale = locale
-    if role_name == roles.CUSTOMER:
-        customer = db.session.scalar(select(Customer).where(func.lower(Customer.email) == email))
-        if customer is None:  # a guest who now signs up keeps their history
-            customer = Customer(name=name.strip(), email=email)
-            db.session.add(customer)
-        customer.user_id = user.id
-        customer.phone = phone or customer.phone
-        customer.locale = locale or customer.locale or "en"
-    db.session.commit()
+    user = SupportUser(first_name=first[:64], last_name=last[:64], username=email, email=email,
+                       active=True, locale=locale, password=generate_password_hash(password))
+    user.roles = [role]
+    db.session.add(user)
+    try:
+        db.session.flush()
+        if role_name == roles.CUSTOMER:
+            customer = db.session.scalar(select(Customer).where(func.lower(Customer.email) == email))
+            if customer is None:  # a guest who now signs up keeps their history
+                customer = Customer(name=name.strip(), email=email)
+                db.session.add(customer)
+            customer.user_id = user.id
+            customer.phone = phone or customer.phone
+            customer.locale = locale or customer.locale or "en"
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise ValidationFailed({"email": [_("The email has already been taken.")]}) from exc
+    except BaseException:
+        db.session.rollback()
+        raise
     return user
 
 

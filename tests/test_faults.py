@@ -1,0 +1,90 @@
+"""Faults as production meets them: the database vanishing mid-load."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from .conftest import create_database, require_service
+from .live import LiveServer, TcpProxy, flask_cli
+
+
+def _post(url: str, body: dict) -> tuple[int, float]:
+    started = time.monotonic()
+    request = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status = response.status
+    except urllib.error.HTTPError as err:
+        status = err.code
+    return status, time.monotonic() - started
+
+
+@pytest.mark.postgres
+def test_postgres_restart_mid_load_gives_503_then_recovers_without_half_writes(tmp_path):
+    base = require_service("PostgreSQL", "TEST_DATABASE_URL")
+    url, drop = create_database(base, tmp_path)
+    real = make_url(url)
+    proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432).start()
+    proxied = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    env = {"DATABASE_URL": proxied, "SUPPORT_INSTANCE_PATH": str(tmp_path),
+           "SECRET_KEY": "outage-test-secret", "RATELIMIT_ENABLED": "false",
+           "DB_CONNECT_TIMEOUT": "3"}
+    results: list[tuple[str, int, float]] = []
+    try:
+        flask_cli("init", "--email", "admin@example.com", "--password", "admin-pass-1", env=env)
+        with LiveServer(env) as server:
+            stop = time.monotonic() + 9
+
+            def load() -> None:
+                while time.monotonic() < stop:
+                    email = f"load-{uuid.uuid4().hex[:10]}@example.com"
+                    status, took = _post(server.url + "/api/auth/register",
+                                         {"name": "Load Test", "email": email, "password": "longpass123"})
+                    results.append((email, status, took))
+
+            workers = [threading.Thread(target=load) for _ in range(4)]
+            for worker in workers:
+                worker.start()
+            time.sleep(2.5)
+            proxy.cut()          # the database "restarts": connections die, new ones refused
+            time.sleep(3)
+            proxy.restore()
+            for worker in workers:
+                worker.join()
+            # The pool heals by itself: no restart of our server.
+            after = [_post(server.url + "/api/auth/register",
+                           {"name": "After", "email": f"after{i}@example.com", "password": "longpass123"})[0]
+                     for i in range(3)]
+    finally:
+        proxy.stop()
+
+    statuses = {status for _, status, _ in results}
+    assert statuses <= {201, 503}, statuses
+    assert 503 in statuses and 201 in statuses
+    assert max(took for _, _, took in results) < 15, "a request hung during the outage"
+    assert after == [201, 201, 201]
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            users = set(conn.execute(text("SELECT email FROM ab_user WHERE email LIKE 'load-%'")).scalars())
+            customers = set(conn.execute(text("SELECT email FROM customers WHERE email LIKE 'load-%'")).scalars())
+            linked = conn.execute(text(
+                "SELECT count(*) FROM customers c JOIN ab_user u ON u.id = c.user_id "
+                "WHERE c.email LIKE 'load-%'")).scalar()
+    finally:
+        engine.dispose()
+        drop()
+    created = {email for email, status, _ in results if status == 201}
+    assert created <= users                       # every 201 was really stored
+    assert users == customers                     # user and customer row stored together
+    assert linked == len(users)

@@ -1,6 +1,7 @@
 """POST /api/webhooks/mailgun/inbound: signed Mailgun mail becomes tickets and replies."""
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import pytest
@@ -16,7 +17,7 @@ from support_app.models import (
     InboundToken,
     Message,
     Ticket,
-    TicketParticipant,
+    utcnow,
 )
 from support_app.tickets import service
 
@@ -299,10 +300,9 @@ def test_without_a_signing_key_everything_is_refused(client, app, app_ctx, monke
     assert _nothing_written()
 
 
-def test_old_tokens_are_pruned(client, app_ctx):
-    from support_app.models import utcnow
-    import datetime as dt
-
+def test_without_redis_tokens_live_in_the_database_and_old_ones_are_pruned(
+        client, app, app_ctx, monkeypatch):
+    monkeypatch.setitem(app.config, "REDIS_URL", None)
     db.session.add(InboundToken(token="x" * 50, seen_at=utcnow() - dt.timedelta(hours=2)))
     db.session.commit()
     deliver(client, payload("new_request"))

@@ -448,3 +448,15 @@ def test_openapi_documents_the_webhook(client):
     operation = spec["paths"][URL]["post"]
     assert {"200", "406", "503"} <= set(operation["responses"])
     assert operation["security"] == []
+
+
+def test_mail_the_desk_refuses_is_a_final_406_in_the_webhook_format(client, factory):
+    """A customer whose reply permission an admin revoked: refused for good, not retried."""
+    person = factory.customer(email="jane@example.org")
+    ticket = factory.ticket(person)
+    person.user.roles = []
+    db.session.commit()
+    response = deliver(client, payload("gmail_reply", ticket=ticket.number))
+    assert response.status_code == 406
+    assert response.get_json()["success"] is False and response.get_json()["code"]
+    assert thread(ticket.id) == [] and count(EmailLog) == 0

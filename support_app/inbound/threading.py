@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import Customer, EmailLog, Message, SupportUser, Ticket, TicketParticipant
+from ..models import Customer, EmailLog, Message, SupportUser, Ticket
 from ..security.current import actor_for_user
+from ..tickets import policy
 from ..tickets.actor import Actor
 from .parse import InboundMail
 
@@ -69,14 +70,8 @@ def customer_by_address(address: str) -> Customer | None:
 
 def is_party(customer: Customer, ticket: Ticket) -> bool:
     """The ticket's own customer or one of its group participants."""
-    if ticket.customer_id == customer.id:
-        return True
-    return db.session.scalar(
-        select(TicketParticipant.ticket_id).where(
-            TicketParticipant.ticket_id == ticket.id,
-            TicketParticipant.customer_id == customer.id,
-        )
-    ) is not None
+    probe = Actor.guest(customer.id)
+    return policy.is_owner(probe, ticket) or policy.is_participant(probe, ticket)
 
 
 def thread_for(mail: InboundMail, sender: Customer | None) -> Ticket | None:

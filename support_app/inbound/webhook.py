@@ -13,6 +13,7 @@ from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields
 
 from ..api.errors import Surface, register_surface
+from ..tickets.errors import DomainError
 from . import intake, signature
 from .attachments import screen
 from .parse import parse
@@ -35,7 +36,7 @@ def render(status: int, message: str, errors: Any, code: str | None) -> dict[str
     return body
 
 
-def _domain_error(err) -> tuple[int, str, None, str]:
+def _domain_error(err: DomainError) -> tuple[int, str, None, str]:
     # A mail the desk cannot take will not become acceptable on retry.
     return 406, err.message, None, err.code or "NOT_APPLICABLE"
 
@@ -100,6 +101,8 @@ def _allow_mail_sized_bodies() -> None:
 @blp.doc(security=[])
 def inbound(_fields: dict[str, Any]) -> Any:
     """Process inbound email (new ticket or reply)."""
+    # The schema documents the fields; the raw form is read because a signature field
+    # sent twice must be refused, not silently reduced to its first value.
     try:
         delivery = signature.verify(request.form, request.files)
         signature.claim(delivery.token)

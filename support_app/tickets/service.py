@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
@@ -18,6 +18,7 @@ from ..models import (
     CHANNELS,
     PRIORITIES,
     AgentProfile,
+    Attachment,
     Booking,
     Customer,
     Feedback,
@@ -47,6 +48,10 @@ from .errors import (
 MAX_SUBJECT = 255
 MAX_BODY = 5000
 MAX_CANCEL_REASON = 500
+
+# Rows a channel must commit together with the ticket change (the email webhook's
+# inbound EmailLog, whose unique Message-Id makes a redelivered mail a no-op).
+ExtraRows = Callable[[Ticket], Iterable[Any]]
 
 
 @dataclass
@@ -205,9 +210,15 @@ def open_ticket(
     notify: bool = True,
     min_description: int = 1,
     max_description: int = MAX_BODY,
+    files: Sequence[Attachment] = (),
+    extra_rows: ExtraRows | None = None,
 ) -> Outcome:
     """Open a ticket from any channel. Customers open for themselves; staff (and the
-    system, for contact form and email) open on behalf of a given customer."""
+    system, for contact form and email) open on behalf of a given customer.
+
+    `files` (email attachments) belong to messages, so they hang off an opening thread
+    message that repeats the description; `extra_rows(ticket)` are added in the same
+    transaction."""
     if customer_id is None:
         customer_id = actor.customer_id
     if customer_id is None:
@@ -269,6 +280,15 @@ def open_ticket(
         for member in members:
             db.session.add(TicketParticipant(ticket_id=ticket.id, customer_id=member.id))
         counters.ticket_opened(ticket.status, admin_read=ticket.is_admin_read)
+        if files:
+            db.session.add(Message(
+                ticket_id=ticket.id, sender_type="customer", customer_id=customer_id,
+                body=description, channel=channel, files=list(files),
+                created_at=now, updated_at=now,
+            ))
+            ticket.message_count = 1
+        if extra_rows is not None:
+            db.session.add_all(list(extra_rows(ticket)))
         _audit(ticket, actor, "created", None, lifecycle.OPEN)
         gamification_error = (
             gamification.award(customer_id, ticket.id, gamification.SUPPORT_INTERACTION)
@@ -301,8 +321,11 @@ def add_message(
     channel: str = "api",
     origin: str = "api",
     email_message_id: str | None = None,
+    files: Sequence[Attachment] = (),
+    extra_rows: ExtraRows | None = None,
 ) -> Message:
-    """Add to the thread; apply the 002 read-flag and reopen rules atomically."""
+    """Add to the thread; apply the 002 read-flag and reopen rules atomically.
+    The ticket's customer and its group participants write as the customer side."""
     errors: dict[str, list[str]] = {}
     body = _clean_text(body, "message", required=True, max_len=MAX_BODY, errors=errors)
     if errors:
@@ -313,23 +336,29 @@ def add_message(
         if actor.is_staff and not policy.is_owner(actor, ticket):
             _require_staff_work(actor, ticket)
             role = "staff"
-        elif not (policy.is_owner(actor, ticket) and actor.can(roles.REPLY)):
+        elif not (
+            (policy.is_owner(actor, ticket) or policy.is_participant(actor, ticket))
+            and actor.can(roles.REPLY)
+        ):
             raise Forbidden(_("Unauthorized access to this ticket"))
 
         now = utcnow()
         message = Message(
             ticket_id=ticket.id,
             sender_type="admin" if role == "staff" else "customer",
-            customer_id=ticket.customer_id if role == "customer" else None,
+            customer_id=actor.customer_id if role == "customer" else None,
             admin_id=actor.user_id if role == "staff" else None,
             body=body,
             channel=channel,
             attachments=attachments or None,
             email_message_id=email_message_id,
+            files=list(files),
             created_at=now,
             updated_at=now,
         )
         db.session.add(message)
+        if extra_rows is not None:
+            db.session.add_all(list(extra_rows(ticket)))
         old_status = ticket.status
         new_status = lifecycle.status_after_reply(old_status, role)
         # A concurrent writer may already have moved it; then the reply changes no status.

@@ -1,0 +1,151 @@
+"""Is this POST really from Mailgun, and new? HMAC of timestamp+token, a freshness
+window, and a memory of tokens already used (Redis when configured, else the database).
+
+Mailgun does not retry a 406, so every refusal here is final for that delivery."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from werkzeug.datastructures import MultiDict
+
+from ..extensions import db
+from ..models import InboundToken, utcnow
+
+SIGNED_FIELDS = ("timestamp", "token", "signature")
+REDIS_PREFIX = "support:mailgun:token:"
+MAX_TOKEN = 128  # the inbound_tokens key; Mailgun's tokens are 50 characters
+
+
+class SignatureRefused(Exception):
+    """The delivery is not (provably) Mailgun's: answered 406, never retried."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class ReplayStoreDown(Exception):
+    """The token memory (Redis) is unreachable: a temporary failure, answered 503."""
+
+
+@dataclass(frozen=True)
+class SignedDelivery:
+    timestamp: int
+    token: str
+
+
+def sign(key: str, timestamp: str, token: str) -> str:
+    """Mailgun's signature: hex HMAC-SHA256 of timestamp and token, concatenated."""
+    return hmac.new(key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
+
+
+def _single(form: MultiDict, files: MultiDict, name: str) -> str | None:
+    values = form.getlist(name)
+    if len(values) > 1 or files.getlist(name):
+        # Two tokens (or a token smuggled in as a file part) make "which one was
+        # signed" ambiguous: refuse rather than pick one.
+        raise SignatureRefused("DUPLICATE_SIGNATURE_FIELDS",
+                               _("Signature fields must appear exactly once."))
+    return values[0] if values else None
+
+
+def verify(form: MultiDict, files: MultiDict, *, now: float | None = None) -> SignedDelivery:
+    """Check key, fields, signature and freshness; raise SignatureRefused otherwise."""
+    key = current_app.config.get("MAILGUN_SIGNING_KEY")
+    if not key:
+        raise SignatureRefused("NOT_CONFIGURED",
+                               _("Inbound email is disabled: no signing key is configured."))
+    timestamp, token, signature = (_single(form, files, name) for name in SIGNED_FIELDS)
+    if not (timestamp and token and signature):
+        raise SignatureRefused("MISSING_SIGNATURE", _("The request is not signed."))
+    if len(token) > MAX_TOKEN:
+        raise SignatureRefused("INVALID_SIGNATURE", _("The token is too long."))
+    expected = sign(key, timestamp, token)
+    if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
+        raise SignatureRefused("INVALID_SIGNATURE", _("The signature does not match."))
+    try:
+        stamp = int(timestamp)
+    except ValueError:
+        raise SignatureRefused("INVALID_SIGNATURE", _("The timestamp is not a number.")) from None
+    max_age = int(current_app.config.get("MAILGUN_MAX_AGE", 900))
+    if abs((time.time() if now is None else now) - stamp) > max_age:
+        raise SignatureRefused("STALE_TIMESTAMP",
+                               _("The timestamp is outside the accepted window."))
+    return SignedDelivery(stamp, token)
+
+
+# --------------------------------------------------------------------------- replay
+
+
+def _redis() -> Any | None:
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        return None
+    clients = current_app.extensions.setdefault("mailgun_replay_redis", {})
+    if url not in clients:
+        import redis
+
+        clients[url] = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    return clients[url]
+
+
+def _window() -> int:
+    # Tokens are only replayable while their (signed) timestamp is fresh, in either
+    # direction of clock skew: remember them for twice the window.
+    return 2 * int(current_app.config.get("MAILGUN_MAX_AGE", 900))
+
+
+def claim(token: str) -> None:
+    """Remember the token; raise SignatureRefused if it was seen before."""
+    client = _redis()
+    if client is not None:
+        import redis
+
+        try:
+            fresh = client.set(REDIS_PREFIX + token, "1", nx=True, ex=_window())
+        except redis.RedisError as exc:
+            raise ReplayStoreDown(str(exc)) from exc
+    else:
+        fresh = _claim_in_database(token)
+    if not fresh:
+        raise SignatureRefused("REPLAYED_TOKEN", _("This delivery was already received."))
+
+
+def _claim_in_database(token: str) -> bool:
+    cutoff = utcnow() - dt.timedelta(seconds=_window())
+    try:
+        db.session.execute(delete(InboundToken).where(InboundToken.seen_at < cutoff))
+        db.session.add(InboundToken(token=token, seen_at=utcnow()))
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    except BaseException:
+        db.session.rollback()
+        raise
+    return True
+
+
+def release(token: str) -> None:
+    """Forget a token whose delivery failed on our side, so Mailgun's retry is accepted."""
+    try:
+        client = _redis()
+        if client is not None:
+            client.delete(REDIS_PREFIX + token)
+        else:
+            db.session.rollback()
+            db.session.execute(delete(InboundToken).where(InboundToken.token == token))
+            db.session.commit()
+    except Exception:  # best effort: the store may be what failed
+        current_app.logger.warning("could not release mailgun token after a failure")
+        db.session.rollback()

@@ -1,0 +1,115 @@
+"""Which ticket a mail belongs to, and who is writing.
+
+A mail joins a ticket when it answers a Message-Id we sent or received for it, or
+names it (`[TKT-…]` in the subject, `support+TKT-…@` as recipient) — and only when
+the sender is that ticket's customer or one of its participants. Anyone else's mail
+opens a ticket of its own: knowing a ticket number is not a key to someone's thread."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import Customer, EmailLog, Message, SupportUser, Ticket
+from ..security.current import actor_for_user
+from ..tickets import policy
+from ..tickets.actor import Actor
+from .parse import InboundMail
+
+NUMBER_RE = re.compile(r"\[(TKT-[A-Z0-9]+)\]", re.IGNORECASE)
+PLUS_RE = re.compile(r"\+(TKT-[A-Z0-9]+)@", re.IGNORECASE)
+REPLY_PREFIX_RE = re.compile(r"^\s*((re|aw|sv|vs|antw|fw|fwd|wg|tr|rv)\s*(\[\d+\])?\s*:\s*)+",
+                             re.IGNORECASE)
+
+
+def _id_variants(ids: list[str]) -> list[str]:
+    # Outbound code may store ids with or without angle brackets.
+    return [v for i in ids for v in (i, i.strip("<>"))]
+
+
+def _ticket_for_message_ids(ids: list[str]) -> list[int]:
+    """Tickets the referenced Message-Ids belong to, in the order of `ids`."""
+    if not ids:
+        return []
+    variants = _id_variants(ids)
+    found: dict[str, int] = {}
+    for key, ticket_id in db.session.execute(
+        select(EmailLog.message_id, EmailLog.ticket_id)
+        .where(EmailLog.message_id.in_(variants), EmailLog.ticket_id.is_not(None))
+    ):
+        found.setdefault(key.strip("<>"), ticket_id)
+    for key, ticket_id in db.session.execute(
+        select(Message.email_message_id, Message.ticket_id)
+        .where(Message.email_message_id.in_(variants))
+    ):
+        found.setdefault(key.strip("<>"), ticket_id)
+    return [found[i.strip("<>")] for i in ids if i.strip("<>") in found]
+
+
+def _ticket_numbers(mail: InboundMail) -> list[str]:
+    numbers = NUMBER_RE.findall(mail.subject) + PLUS_RE.findall(mail.recipient)
+    return [n.upper() for n in numbers]
+
+
+def candidate_tickets(mail: InboundMail) -> list[Ticket]:
+    """Tickets this mail says it belongs to, most reliable signal first."""
+    ids = _ticket_for_message_ids(mail.thread_ids)
+    numbers = _ticket_numbers(mail)
+    if numbers:
+        ids += list(db.session.scalars(select(Ticket.id).where(Ticket.number.in_(numbers))))
+    ordered = list(dict.fromkeys(ids))
+    tickets = {t.id: t for t in db.session.scalars(select(Ticket).where(Ticket.id.in_(ordered)))}
+    return [tickets[i] for i in ordered if i in tickets]
+
+
+def customer_by_address(address: str) -> Customer | None:
+    return db.session.scalar(select(Customer).where(func.lower(Customer.email) == address))
+
+
+def is_party(customer: Customer, ticket: Ticket) -> bool:
+    """The ticket's own customer or one of its group participants."""
+    probe = Actor.guest(customer.id)
+    return policy.is_owner(probe, ticket) or policy.is_participant(probe, ticket)
+
+
+def thread_for(mail: InboundMail, sender: Customer | None) -> Ticket | None:
+    """The ticket this mail continues, if its sender belongs on it."""
+    if sender is None:
+        return None
+    return next((t for t in candidate_tickets(mail) if is_party(sender, t)), None)
+
+
+def guest_customer(address: str, name: str) -> Customer:
+    """The customer with this address, or a new guest (race-safe: the email is unique)."""
+    existing = customer_by_address(address)
+    if existing is not None:
+        return existing
+    try:
+        customer = Customer(name=(name or address)[:150], email=address)
+        db.session.add(customer)
+        db.session.commit()
+        return customer
+    except IntegrityError:
+        db.session.rollback()
+        existing = customer_by_address(address)
+        if existing is None:
+            raise
+        return existing
+
+
+def actor_for(customer: Customer) -> Actor:
+    """A registered customer writes as their user; a guest as a guest."""
+    if customer.user_id is not None:
+        user = db.session.get(SupportUser, customer.user_id)
+        if user is not None and user.active:
+            return actor_for_user(user)
+    return Actor.guest(customer.id, name=customer.name, locale=customer.locale or "en")
+
+
+def new_ticket_subject(subject: str) -> str:
+    """Drop reply prefixes and other tickets' numbers from a subject opening a ticket."""
+    subject = NUMBER_RE.sub("", subject)
+    subject = REPLY_PREFIX_RE.sub("", subject)
+    return " ".join(subject.split())

@@ -6,9 +6,11 @@ from flask_smorest import Api
 
 def register_apis(api: Api) -> None:
     """Register every API blueprint on the one OpenAPI spec."""
-    from . import auth
+    from . import agent_desk, auth, faq
 
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
     api.register_blueprint(auth.blp)
+    agent_desk.register(api)
+    api.register_blueprint(faq.blp)

@@ -166,7 +166,7 @@ def _delivery_order_id(actor: Actor, raw: str | None) -> int | None:
 def _errors(*codes: int) -> Callable:
     """Document the error responses of an endpoint in this surface's shapes."""
     described = {
-        400: (s.DeskFieldErrorsSchema, "Validation failed: {field: [messages]}"),
+        400: (s.FIELD_ERRORS, "Validation failed: {field: [messages]}"),
         401: (s.DeskErrorSchema, "Missing or invalid bearer token"),
         403: (s.DeskErrorSchema, "Not allowed"),
         404: (s.DeskErrorSchema, "Not found"),

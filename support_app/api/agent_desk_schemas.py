@@ -78,15 +78,26 @@ def _one_of(labels: dict[str, str]) -> validate.OneOf:
     return validate.OneOf(list(labels), error=_l("Must be one of: {choices}."))
 
 
-def Timestamp(**kwargs: Any) -> fields.DateTime:  # noqa: N802 (reads like a field class)
-    """UTC as `2026-01-09T10:30:00Z`."""
-    return fields.DateTime(format=TIMESTAMP, **kwargs)
+class Timestamp(fields.Field):
+    """UTC (stored naive) printed as `2026-01-09T10:30:00Z`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("metadata", {}).update({"type": "string", "format": "date-time"})
+        super().__init__(**kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else value.strftime(TIMESTAMP)
 
 
 def Id(**kwargs: Any) -> fields.String:  # noqa: N802
     """Ids are printed as strings."""
     kwargs.setdefault("metadata", {}).setdefault("example", "12")
     return fields.String(**kwargs)
+
+
+def Label(labels: dict[str, str]) -> fields.String:  # noqa: N802
+    """An output enum in this document's spelling."""
+    return fields.String(metadata={"enum": list(labels)})
 
 
 class IdField(fields.Field):
@@ -161,6 +172,12 @@ class DeskCategoryFilterSchema(Schema):
 
 # --------------------------------------------------------------------------- responses
 
+# 400: {"field_name": ["Error message"], ...} (any field name, so a plain JSON schema).
+FIELD_ERRORS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+}
+
 
 class DeskErrorSchema(Schema):
     """401 / 403 / 404: {"error": "..."}."""
@@ -168,35 +185,53 @@ class DeskErrorSchema(Schema):
     error = fields.String(required=True)
 
 
-class DeskFieldErrorsSchema(Schema):
-    """400: {"field_name": ["Error message"], ...}."""
-
 
 class DeskMessageSchema(Schema):
     message = fields.String(required=True)
 
 
-class DeskCreatedTicketSchema(Schema):
+def _envelope(name: str, key: str, item: dict[str, fields.Field]) -> type[Schema]:
+    """{"message": "...", key: {...}}: the shape of every change this document answers."""
+    return Schema.from_dict(
+        {"message": fields.String(required=True),
+         key: fields.Nested(Schema.from_dict(item, name=f"Desk{name}Item"))},
+        name=f"Desk{name}Response",
+    )
+
+
+DeskCreateTicketResponse = _envelope("CreateTicket", "ticket", {
+    "id": Id(), "subject": fields.String(), "status": Label(STATUS_IN), "created_at": Timestamp()})
+DeskStatusChangeResponse = _envelope("StatusChange", "ticket", {
+    "id": Id(), "status": Label(STATUS_IN), "priority": Label(PRIORITY_IN)})
+DeskAssignSelfResponse = _envelope("AssignSelf", "ticket", {
+    "id": Id(), "status": Label(STATUS_IN), "agent_id": Id(allow_none=True)})
+DeskReassignResponse = _envelope("Reassign", "ticket", {
+    "id": Id(), "agent_id": Id(allow_none=True)})
+DeskNoteResponse = _envelope("Note", "note", {
+    "id": Id(), "note": fields.String(), "created_at": Timestamp()})
+DeskFeedbackResponse = _envelope("Feedback", "feedback", {
+    "id": Id(), "rating": fields.String(metadata={"enum": ["1", "2", "3", "4", "5"]}),
+    "created_at": Timestamp()})
+DeskRegisterAgentResponse = _envelope("RegisterAgent", "user", {
+    "id": Id(), "email": fields.String(), "name": fields.String(),
+    "role": fields.String(metadata={"enum": ["support_agent"]})})
+
+
+class _DeskTicketCore(Schema):
+    """Fields every ticket listing of this document shares."""
+
     id = Id()
     subject = fields.String()
-    status = fields.String()
-    created_at = Timestamp()
-
-
-class DeskCreateTicketResponse(DeskMessageSchema):
-    ticket = fields.Nested(DeskCreatedTicketSchema)
-
-
-class DeskCustomerTicketSchema(Schema):
-    id = Id()
-    subject = fields.String()
-    description = fields.String()
-    category = fields.String()
-    status = fields.String()
-    priority = fields.String()
-    agent_id = Id(allow_none=True)
+    category = Label(CATEGORY_IN)
+    status = Label(STATUS_IN)
+    priority = Label(PRIORITY_IN)
     created_at = Timestamp()
     updated_at = Timestamp()
+
+
+class DeskCustomerTicketSchema(_DeskTicketCore):
+    description = fields.String()
+    agent_id = Id(allow_none=True)
     resolved_at = Timestamp(allow_none=True)
 
 
@@ -223,94 +258,20 @@ class DeskTicketDetailResponse(Schema):
     )
 
 
-class DeskStatusChangeSchema(Schema):
-    id = Id()
-    status = fields.String()
-    priority = fields.String()
-
-
-class DeskStatusChangeResponse(DeskMessageSchema):
-    ticket = fields.Nested(DeskStatusChangeSchema)
-
-
-class DeskAssignSelfTicketSchema(Schema):
-    id = Id()
-    status = fields.String()
-    agent_id = Id(allow_none=True)
-
-
-class DeskAssignSelfResponse(DeskMessageSchema):
-    ticket = fields.Nested(DeskAssignSelfTicketSchema)
-
-
-class DeskReassignedTicketSchema(Schema):
-    id = Id()
-    agent_id = Id(allow_none=True)
-
-
-class DeskReassignResponse(DeskMessageSchema):
-    ticket = fields.Nested(DeskReassignedTicketSchema)
-
-
-class DeskCreatedNoteSchema(Schema):
-    id = Id()
-    note = fields.String()
-    created_at = Timestamp()
-
-
-class DeskNoteResponse(DeskMessageSchema):
-    note = fields.Nested(DeskCreatedNoteSchema)
-
-
-class DeskFeedbackSchema(Schema):
-    id = Id()
-    rating = fields.String()
-    created_at = Timestamp()
-
-
-class DeskFeedbackResponse(DeskMessageSchema):
-    feedback = fields.Nested(DeskFeedbackSchema)
-
-
-class DeskAgentUserSchema(Schema):
-    id = Id()
-    email = fields.String()
-    name = fields.String()
-    role = fields.String()
-
-
-class DeskRegisterAgentResponse(DeskMessageSchema):
-    user = fields.Nested(DeskAgentUserSchema)
-
-
-class DeskAgentTicketSchema(Schema):
-    id = Id()
-    subject = fields.String()
+class DeskAgentTicketSchema(_DeskTicketCore):
     description = fields.String()
-    category = fields.String()
-    status = fields.String()
-    priority = fields.String()
     agent_id = Id(allow_none=True, metadata={"description": "null for the unassigned pool"})
     customer_name = fields.String()
     customer_id = Id()
-    created_at = Timestamp()
-    updated_at = Timestamp()
 
 
 class DeskAgentTicketListResponse(Schema):
     tickets = fields.List(fields.Nested(DeskAgentTicketSchema))
 
 
-class DeskAdminTicketSchema(Schema):
-    id = Id()
-    subject = fields.String()
-    category = fields.String()
-    status = fields.String()
-    priority = fields.String()
+class DeskAdminTicketSchema(_DeskTicketCore):
     customer_name = fields.String()
     agent_name = fields.String(allow_none=True)
-    created_at = Timestamp()
-    updated_at = Timestamp()
 
 
 class DeskAdminTicketListResponse(Schema):
@@ -321,7 +282,7 @@ class DeskFAQEntrySchema(Schema):
     id = Id()
     question = fields.String()
     answer = fields.String()
-    category = fields.String()
+    category = Label(CATEGORY_IN)
 
 
 class DeskFAQListResponse(Schema):

@@ -35,7 +35,7 @@ def reader_language() -> str:
 @blp.doc(security=[])
 @blp.arguments(s.DeskCategoryFilterSchema, location="query", error_status_code=400)
 @blp.response(200, s.DeskFAQListResponse)
-@blp.alt_response(400, schema=s.DeskFieldErrorsSchema, description="Unknown category")
+@blp.alt_response(400, schema=s.FIELD_ERRORS, description="Unknown category")
 def list_faqs(args: dict[str, Any]) -> dict[str, Any]:
     """Published entries, optionally of one category, source order (position, id)."""
     language = reader_language()

@@ -81,7 +81,7 @@ def test_least_open_picks_the_agent_with_fewest_unresolved_tickets(factory, auto
 
     auto_assign("least_open")
     new = [factory.ticket(customer) for _ in range(4)]
-    # idle(0) -> idle(1) vs medium(1): lower id wins -> ... each time the least loaded.
+    # Each new ticket goes to the least loaded agent at that moment (ties: lower id).
     loads = {busy.id: 3, idle.id: 0, medium.id: 1}
     expected = []
     for _ in new:

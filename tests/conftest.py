@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from flask import g, request_started
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -66,9 +67,17 @@ def database_url(tmp_path_factory) -> str:
     drop()
 
 
+def _fresh_request_globals(sender, **extra) -> None:
+    """Each real request gets its own app context and `g`; in tests the requests share
+    the test's app context, so start each one with an empty `g` as production does
+    (else one request's cached actor or Babel locale answers for the next)."""
+    g._get_current_object().__dict__.clear()
+
+
 @pytest.fixture(scope="session")
 def app(database_url):
     app = create_app(TestConfig(database_url))
+    request_started.connect(_fresh_request_globals, app)
     with app.app_context():
         from flask_migrate import upgrade
 

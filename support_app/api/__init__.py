@@ -7,10 +7,12 @@ from flask_smorest import Api
 def register_apis(api: Api) -> None:
     """Register every API blueprint on the one OpenAPI spec."""
     from .. import inbound
-    from . import auth
+    from . import agent_desk, auth, faq
 
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
     api.register_blueprint(auth.blp)
     inbound.register(api)
+    agent_desk.register(api)
+    api.register_blueprint(faq.blp)

@@ -32,7 +32,7 @@ from ..models import (
     utcnow,
 )
 from ..security import roles
-from . import counters, events, gamification, lifecycle, policy
+from . import assignment, counters, events, gamification, lifecycle, policy
 from .actor import Actor
 from .errors import (
     AlreadyAssigned,
@@ -296,6 +296,10 @@ def open_ticket(
             else None
         )
         _publish(events.TICKET_CREATED, ticket, actor, origin, notify=notify)
+        agent_user_id = assignment.choose_agent()
+        if agent_user_id is not None:
+            _assign(ticket, Actor.system("auto-assign"), agent_user_id, origin,
+                    kind=assignment.AUDIT_KIND)
     return Outcome(ticket, gamification_error)
 
 
@@ -486,7 +490,8 @@ def _apply_status(ticket: Ticket, actor: Actor, target: str, origin: str,
     current = ticket.status
     if not lifecycle.can_transition(current, target, actor.lifecycle_role):
         raise InvalidTransition(
-            _("Cannot change status from %(old)s to %(new)s", old=current, new=target)
+            _("Cannot change status from %(old)s to %(new)s", old=current, new=target),
+            old=current, new=target,
         )
     if not counters.move_status(ticket.id, current, target):
         raise Conflict(_("The ticket was changed meanwhile; reload it and try again"))
@@ -613,7 +618,8 @@ def assign_self(actor: Actor, ticket_id: int, *, origin: str = "api") -> Ticket:
         ticket = db.session.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
         if ticket is None:
             raise NotFound("ticket", _("Ticket not found"))
-        # Taken tickets leave the pool: the agent learns it is taken, nothing more.
+        # Checked before visibility: a pool ticket another agent just took is "already
+        # assigned" (the seed's 400), not a forbidden one.
         if ticket.assigned_to_id is not None:
             raise AlreadyAssigned(_("Ticket is already assigned"))
         if not policy.can_view(actor, ticket):
@@ -637,11 +643,12 @@ def reassign(actor: Actor, ticket_id: int, agent_user_id: int | None, *,
     return ticket
 
 
-def _assign(ticket: Ticket, actor: Actor, user_id: int | None, origin: str) -> None:
+def _assign(ticket: Ticket, actor: Actor, user_id: int | None, origin: str,
+            kind: str = "assigned") -> None:
     old = ticket.assigned_to_id
     ticket.assigned_to_id = user_id
     ticket.updated_at = utcnow()
-    _audit(ticket, actor, "assigned", old, user_id)
+    _audit(ticket, actor, kind, old, user_id)
     _publish(events.ASSIGNED, ticket, actor, origin, old_assignee=old, new_assignee=user_id)
 
 

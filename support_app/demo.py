@@ -45,9 +45,8 @@ def _user(name: str, email: str, role: str, **extra: str):
 def seed_demo(rng: random.Random | None = None) -> dict[str, int]:
     rng = rng or random.Random(7)
     agent = _user("Sam Agent", "agent@example.com", roles.SUPPORT_AGENT)
-    if db.session.scalar(select(AgentProfile).where(AgentProfile.user_id == agent.id)) is None:
-        db.session.add(AgentProfile(user_id=agent.id, contact_number="+15550100",
-                                    is_approved=True, approved_at=utcnow()))
+    profile = db.session.scalar(select(AgentProfile).where(AgentProfile.user_id == agent.id))
+    profile.is_approved, profile.approved_at = True, utcnow()
     manager = _user("Maria Manager", "manager@example.com", roles.STORE_MANAGER)
     _user("Felix Fulfillment", "fulfillment@example.com", roles.FULFILLMENT)
     db.session.commit()

@@ -63,8 +63,9 @@ class Factory:
 
     def agent(self, approved: bool = True, name: str | None = None) -> Person:
         person = self.staff(roles.SUPPORT_AGENT, name)
-        db.session.add(AgentProfile(user_id=person.user.id, contact_number="+15550100",
-                                    is_approved=approved, approved_at=utcnow() if approved else None))
+        profile = db.session.query(AgentProfile).filter_by(user_id=person.user.id).one()
+        profile.is_approved = approved
+        profile.approved_at = utcnow() if approved else None
         db.session.commit()
         return person
 

@@ -18,7 +18,7 @@ from sqlalchemy import false, or_, select
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
-from ..models import AgentProfile, Customer, InternalNote, Order, SupportUser, Ticket
+from ..models import Customer, InternalNote, Order, SupportUser, Ticket
 from ..security import roles
 from ..security.current import require_actor
 from ..tickets import errors as domain
@@ -347,10 +347,8 @@ def feedback(data: dict[str, Any], ticket_id: str) -> dict[str, Any]:
 def register_agent(data: dict[str, Any]) -> dict[str, Any]:
     """Public sign-up of a support agent; an admin must approve them before they work."""
     check_new_account(data["email"], data["password"])
-    user = create_user(data["name"], data["email"], data["password"], roles.SUPPORT_AGENT)
-    db.session.add(AgentProfile(user_id=user.id, contact_number=data["contact_number"],
-                                is_approved=False))
-    db.session.commit()
+    user = create_user(data["name"], data["email"], data["password"], roles.SUPPORT_AGENT,
+                       phone=data["contact_number"])
     return {
         "message": _("Registration successful. Waiting for admin approval."),
         "user": {"id": user.id, "email": user.email, "name": user.name, "role": "support_agent"},

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
 from ..extensions import db, limiter
-from ..models import Customer, SupportUser
+from ..models import AgentProfile, Customer, SupportUser
 from ..security import roles
 from ..security.current import AuthError, bearer_token, user_from_token
 from ..security.passwords import password_problem
@@ -74,8 +74,9 @@ def token_body(user: SupportUser) -> dict:
 
 def create_user(name: str, email: str, password: str, role_name: str,
                 phone: str | None = None, locale: str | None = None) -> SupportUser:
-    """Create a FAB user (username = email) and, for customers, their requester row,
-    in ONE transaction (FAB's add_user commits on its own, so it is not used here)."""
+    """Create a FAB user (username = email) with what the role needs beside it: a
+    customer's requester row, an agent's (unapproved) profile. ONE transaction; FAB's
+    add_user commits on its own, so it is not used here."""
     email = email.strip().lower()
     sm = current_app.appbuilder.sm
     role = sm.find_role(role_name)
@@ -96,6 +97,8 @@ def create_user(name: str, email: str, password: str, role_name: str,
             customer.user_id = user.id
             customer.phone = phone or customer.phone
             customer.locale = locale or customer.locale or "en"
+        elif role_name == roles.SUPPORT_AGENT:
+            db.session.add(AgentProfile(user_id=user.id, contact_number=phone, is_approved=False))
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()

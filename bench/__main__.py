@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> None:
                        help="comma list; empty string skips the realtime workload")
     run_p.add_argument("--realtime-events", type=int, default=30)
     run_p.add_argument("--event", default="support:ticket:created")
+    run_p.add_argument("--realtime-client", choices=("raw", "socketio"), default="raw",
+                       help="raw: lean protocol-level clients; socketio: python-socketio.Client")
     run_p.add_argument("--app-dir", type=Path, default=None,
                        help="checkout whose wsgi.py serves the app (default: this one)")
 
@@ -73,6 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     opts.realtime_clients = args.realtime_clients
     opts.realtime_events = args.realtime_events
     opts.event = args.event
+    opts.realtime_client = args.realtime_client
     if args.app_dir:
         opts.app_dir = args.app_dir.resolve()
     opts.command = "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv)

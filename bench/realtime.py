@@ -1,6 +1,6 @@
-"""Realtime latency: N python-socketio clients connected as staff, then a customer
-creates tickets over REST; for each ticket, the time from sending the REST call to the
-event reaching each client. The event name is a parameter (issue 9 defines them).
+"""Realtime latency: N Socket.IO clients connected as staff, then a customer creates
+tickets over REST; for each ticket, the time from sending the REST call to the event
+reaching each client. The event name is a parameter (issue 9 defines them).
 
 Runs in its own process (`python -m bench.realtime`, JSON spec on stdin), loopback only."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Callable
 
 from .load import LOOPBACK, percentile
 
@@ -24,6 +24,7 @@ class RealtimeResult:
     clients: int
     connected: int
     event: str
+    client: str
     events_sent: int
     deliveries: int
     expected_deliveries: int
@@ -48,34 +49,117 @@ def _mentions(payload: Any, number: str | None, ticket_id: int | None) -> bool:
     return number is not None and payload == number
 
 
-def run_realtime(host: str, port: int, *, staff_token: str, customer_token: str, clients: int,
-                 events: int, event: str, timeout: float = 2.0, pause: float = 0.05) -> RealtimeResult:
+class Listeners:
+    """Where the clients record each event's arrival (client index, payload, time)."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.arrivals: list[tuple[int, Any, float]] = []
+
+    def record(self, index: int, payload: Any, at: float) -> None:
+        with self.cond:
+            self.arrivals.append((index, payload, at))
+            self.cond.notify_all()
+
+
+def _connect_socketio(url: str, token: str, event: str, count: int,
+                      listeners: Listeners) -> tuple[list[Any], Callable[[], None]]:
+    """python-socketio clients: what an app uses, but each decodes every packet in
+    Python threads of this process, so at hundreds of clients their own CPU shows up
+    in the latency."""
     import socketio
 
+    clients = []
+    for index in range(count):
+        sio = socketio.Client(reconnection=False)
+        sio.on(event, lambda *payload, _i=index: listeners.record(_i, payload, time.monotonic()))
+        try:
+            sio.connect(url, transports=["websocket"], auth={"token": token},
+                        headers={"Authorization": f"Bearer {token}"}, wait_timeout=10)
+        except Exception:  # noqa: BLE001 - a refused socket is a result, not a crash
+            continue
+        clients.append(sio)
+
+    def close() -> None:
+        for sio in clients:
+            sio.disconnect()
+
+    return clients, close
+
+
+def _connect_raw(url: str, token: str, event: str, count: int,
+                 listeners: Listeners) -> tuple[list[Any], Callable[[], None]]:
+    """Socket.IO v5 over Engine.IO v4 websockets, spoken directly: one thread reads all
+    sockets and only time-stamps frames of the event, so the clients cost little CPU
+    and the latency is the server's."""
+    import selectors
+
+    import websocket
+
+    ws_url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+    prefix = "42" + json.dumps([event])[:-1] + ","
+    selector = selectors.DefaultSelector()
+    sockets = []
+    for index in range(count):
+        try:
+            ws = websocket.create_connection(
+                ws_url, timeout=10, header=[f"Authorization: Bearer {token}"])
+            opened = ws.recv()  # Engine.IO open packet: 0{"sid":...}
+            ws.send("40" + json.dumps({"token": token}))
+            reply = ws.recv()
+            while reply == "2":  # a ping may come first
+                ws.send("3")
+                reply = ws.recv()
+        except (OSError, websocket.WebSocketException):
+            continue
+        if not (opened.startswith("0") and reply.startswith("40")):
+            ws.close()
+            continue
+        ws.sock.setblocking(True)
+        selector.register(ws.sock, selectors.EVENT_READ, (index, ws))
+        sockets.append(ws)
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            for key, _mask in selector.select(timeout=0.2):
+                index, ws = key.data
+                try:
+                    frame = ws.recv()
+                except (OSError, websocket.WebSocketException):
+                    selector.unregister(key.fileobj)
+                    continue
+                at = time.monotonic()
+                if frame == "2":
+                    ws.send("3")
+                elif frame.startswith(prefix):
+                    listeners.record(index, json.loads(frame[2:])[1:], at)
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+
+    def close() -> None:
+        stop.set()
+        thread.join(5)
+        for ws in sockets:
+            ws.close()
+
+    return sockets, close
+
+
+CLIENTS = {"raw": _connect_raw, "socketio": _connect_socketio}
+
+
+def run_realtime(host: str, port: int, *, staff_token: str, customer_token: str, clients: int,
+                 events: int, event: str, client: str = "raw", timeout: float = 2.0,
+                 pause: float = 0.05) -> RealtimeResult:
     if host not in LOOPBACK:
         raise ValueError(f"refusing to connect to {host}: the benchmark only targets loopback")
     clients, events = min(clients, MAX_CLIENTS), min(events, MAX_EVENTS)
-    lock = threading.Condition()
-    arrivals: list[tuple[int, Any, float]] = []  # (client index, payload, monotonic time)
-    sockets: list[Any] = []
-    url = f"http://{host}:{port}"
+    listeners = Listeners()
     began = time.monotonic()
-    for index in range(clients):
-        sio = socketio.Client(reconnection=False)
-
-        def handler(*payload: Any, _index: int = index) -> None:
-            at = time.monotonic()
-            with lock:
-                arrivals.append((_index, payload, at))
-                lock.notify_all()
-
-        sio.on(event, handler)
-        try:
-            sio.connect(url, transports=["websocket"], auth={"token": staff_token},
-                        headers={"Authorization": f"Bearer {staff_token}"}, wait_timeout=10)
-        except Exception:  # noqa: BLE001 - a refused socket is a result, not a crash
-            continue
-        sockets.append(sio)
+    sockets, close = CLIENTS[client](f"http://{host}:{port}", staff_token, event, clients,
+                                     listeners)
     connect_seconds = round(time.monotonic() - began, 2)
     latencies: list[float] = []
     sent = 0
@@ -86,8 +170,8 @@ def run_realtime(host: str, port: int, *, staff_token: str, customer_token: str,
                        "priority": "high", "category": "order"}).encode()
     try:
         for n in range(events if sockets else 0):
-            with lock:
-                arrivals.clear()
+            with listeners.cond:
+                listeners.arrivals.clear()
             sent_at = time.monotonic()
             conn.request("POST", "/api/support-tickets", body=body, headers={
                 "Authorization": f"Bearer {customer_token}", "Content-Type": "application/json"})
@@ -102,14 +186,14 @@ def run_realtime(host: str, port: int, *, staff_token: str, customer_token: str,
             seen: dict[int, float] = {}
             scanned = 0
             deadline = sent_at + timeout
-            with lock:
+            with listeners.cond:
                 while len(seen) < len(sockets) and time.monotonic() < deadline:
-                    for index, payload, at in arrivals[scanned:]:
+                    for index, payload, at in listeners.arrivals[scanned:]:
                         if index not in seen and _mentions(payload, number, ticket_id):
                             seen[index] = at
-                    scanned = len(arrivals)
+                    scanned = len(listeners.arrivals)
                     if len(seen) < len(sockets):
-                        lock.wait(max(0.0, deadline - time.monotonic()))
+                        listeners.cond.wait(max(0.0, deadline - time.monotonic()))
             latencies.extend(at - sent_at for at in seen.values())
             if n == 2 and not latencies:
                 note = f"no {event!r} event reached any client after 3 tickets"
@@ -117,15 +201,16 @@ def run_realtime(host: str, port: int, *, staff_token: str, customer_token: str,
             time.sleep(pause)
     finally:
         conn.close()
-        for sio in sockets:
-            sio.disconnect()
+        close()
+    if not sockets and clients:
+        note = "no client could connect"
     values = sorted(latencies)
 
     def ms(value: float | None) -> float | None:
         return None if value is None else round(value * 1000, 2)
 
     return RealtimeResult(
-        clients=clients, connected=len(sockets), event=event, events_sent=sent,
+        clients=clients, connected=len(sockets), event=event, client=client, events_sent=sent,
         deliveries=len(values), expected_deliveries=sent * len(sockets),
         p50_ms=ms(percentile(values, 0.5)), p99_ms=ms(percentile(values, 0.99)),
         max_ms=ms(values[-1] if values else None), connect_seconds=connect_seconds, note=note,
@@ -136,7 +221,8 @@ def main() -> None:
     spec = json.load(sys.stdin)
     result = run_realtime(spec["host"], spec["port"], staff_token=spec["staff_token"],
                           customer_token=spec["customer_token"], clients=spec["clients"],
-                          events=spec["events"], event=spec["event"])
+                          events=spec["events"], event=spec["event"],
+                          client=spec.get("client", "raw"))
     json.dump(asdict(result), sys.stdout)
 
 

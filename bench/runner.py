@@ -35,6 +35,7 @@ class Options:
     realtime_clients: tuple[int, ...] = (1, 500)
     realtime_events: int = 30
     event: str = "support:ticket:created"
+    realtime_client: str = "raw"
     workdir: Path = Path("/tmp/support-bench")
     app_dir: Path = infra.REPO
     reuse_seed: bool = False
@@ -142,6 +143,7 @@ def run_realtime(opts: Options, template: str, ctx: Context, secret: str) -> lis
                 result = _python_json("bench.realtime", {
                     "host": "127.0.0.1", "port": server.port, "clients": clients,
                     "events": opts.realtime_events, "event": opts.event,
+                    "client": opts.realtime_client,
                     "staff_token": ctx.admin_token(),
                     "customer_token": ctx.tokens[ctx.info.account_user_ids[0]],
                 }, infra.REPO, timeout=600)

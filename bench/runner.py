@@ -190,8 +190,9 @@ def run(opts: Options) -> dict:
     return run_data
 
 
-def check_generator(opts: Options, workload: str = "W5") -> dict:
-    """Same GET workload, same server, same concurrency: the Python generator and wrk.
+def check_generator(opts: Options, workload: str = "W4") -> dict:
+    """Same GET workload (W4, the cheapest), same server, same concurrency: the Python
+    generator and wrk (which requests one fixed id).
     Near-equal throughput means the Python generator is not what limits a run."""
     import re
     import shutil

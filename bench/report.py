@@ -89,6 +89,11 @@ def chart(run: dict, path: Path) -> None:
         xs = [i + n * width for i in range(len(keys))]
         ax_rps.bar(xs, rps, width, label=target)
         ax_p99.bar(xs, p99, width, label=target)
+        for x, row in zip(xs, rows):
+            if row.get("missing"):
+                for ax in (ax_rps, ax_p99):
+                    ax.text(x, 0, f"{target}: n/a", rotation=90, ha="center", va="bottom",
+                            fontsize=8)
     for ax, title in ((ax_rps, "requests/s (higher is better)"),
                       (ax_p99, "p99 latency ms (lower is better)")):
         ax.set_xticks([i + width * (len(targets) - 1) / 2 for i in range(len(keys))])

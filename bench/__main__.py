@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     opts.realtime_client = args.realtime_client
     if args.app_dir:
         opts.app_dir = args.app_dir.resolve()
-    opts.command = "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv)
+    opts.command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
     runner.run(opts)
 
 

@@ -178,15 +178,17 @@ def run(opts: Options) -> dict:
     users = [info.admin_user_id, *info.agent_user_ids, *info.account_user_ids]
     ctx = Context(info, {uid: infra.access_token(secret, uid) for uid in users})
     run_data: dict = {"meta": meta, "workloads": list(opts.workloads), "results": {}, "realtime": []}
-    for target in opts.targets:
-        run_data["results"][target] = run_target(opts, target, template, ctx, secret)
-    if "app" in opts.targets and opts.realtime_clients:
-        run_data["realtime"] = run_realtime(opts, template, ctx, secret)
+    try:
+        for target in opts.targets:
+            run_data["results"][target] = run_target(opts, target, template, ctx, secret)
+        if "app" in opts.targets and opts.realtime_clients:
+            run_data["realtime"] = run_realtime(opts, template, ctx, secret)
+    finally:
+        if not opts.reuse_seed:
+            infra.drop_database(template)
     paths = report.write(run_data)
     print(paths["md"].read_text())
     say(f"wrote {', '.join(str(p) for p in paths.values())}")
-    if not opts.reuse_seed:
-        infra.drop_database(template)
     return run_data
 
 

@@ -30,7 +30,7 @@ DESCRIPTION = ("I ordered a blue shirt but received a red one. The package was a
                "damaged and the receipt was missing. Please advise how to return it and "
                "when I can expect the replacement or a refund to my card.")
 REPLY = "Thank you for the details, we are looking into it and will update you shortly."
-OWNED_EVERY = 50  # every 50th ticket belongs to one of the signed-in bench customers
+OWNED_EVERY = 50  # then every 50th ticket belongs to one of the signed-in bench customers
 BATCH = 20_000
 
 
@@ -123,6 +123,17 @@ def _bulk(conn: Connection, table: Table, rows: Iterable[dict[str, Any]]) -> int
     return count
 
 
+def _account_index(n: int, ticket_id: int, accounts: int) -> int | None:
+    """Which signed-in account owns the n-th seeded ticket, if any: the first ones go
+    one to each account (so every account owns one even in a tiny seed), then every
+    OWNED_EVERY-th ticket."""
+    if n < accounts:
+        return n
+    if ticket_id % OWNED_EVERY == 0:
+        return (ticket_id // OWNED_EVERY) % accounts
+    return None
+
+
 def _ticket_rows(first_id: int, count: int, start: dt.datetime, span: dt.timedelta,
                  guest_ids: Sequence[int], account_ids: Sequence[int],
                  staff_ids: Sequence[int], admin_id: int) -> Iterator[dict[str, Any]]:
@@ -134,8 +145,8 @@ def _ticket_rows(first_id: int, count: int, start: dt.datetime, span: dt.timedel
         messages = i % 3
         replied = messages == 2  # the second message is the desk's reply
         assignee = None if status == "open" else staff_ids[i % len(staff_ids)]
-        owner = (account_ids[(i // OWNED_EVERY) % len(account_ids)]
-                 if i % OWNED_EVERY == 0 else guest_ids[i % len(guest_ids)])
+        account = _account_index(n, i, len(account_ids))
+        owner = guest_ids[i % len(guest_ids)] if account is None else account_ids[account]
         finished = status in ("resolved", "closed")
         yield {
             "id": i,
@@ -245,11 +256,10 @@ def seed(app: Flask, tickets: int, *, accounts: int = 16, agents: int = 4,
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             conn.execute(text("ANALYZE"))
         owned: dict[int, list[int]] = {uid: [] for uid in user_ids}
-        for i in range(first_ticket, first_ticket + tickets):
-            if i % OWNED_EVERY == 0:
-                owner = (i // OWNED_EVERY) % len(user_ids)
-                if len(owned[user_ids[owner]]) < 200:
-                    owned[user_ids[owner]].append(i)
+        for n in range(tickets):
+            account = _account_index(n, first_ticket + n, len(user_ids))
+            if account is not None and len(owned[user_ids[account]]) < 200:
+                owned[user_ids[account]].append(first_ticket + n)
     return SeedInfo(
         tickets=tickets, customers=guests + accounts, messages=messages,
         admin_user_id=admin_id, agent_user_ids=agent_ids, account_user_ids=user_ids,

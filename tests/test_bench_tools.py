@@ -64,7 +64,10 @@ def test_seed_writes_tickets_messages_and_accounts(app_ctx, seeded):
 
 def test_seeded_accounts_own_their_tickets_and_can_act(app_ctx, seeded):
     owned = [i for ids in seeded.owned_ticket_ids.values() for i in ids]
-    assert sorted(owned) == list(range(OWNED_EVERY, TICKETS + 1, OWNED_EVERY))
+    accounts = len(seeded.account_user_ids)
+    expected = set(range(1, accounts + 1)) | set(range(OWNED_EVERY, TICKETS + 1, OWNED_EVERY))
+    assert sorted(owned) == sorted(expected)
+    assert all(seeded.owned_ticket_ids[uid] for uid in seeded.account_user_ids)
     for user_id, ticket_ids in seeded.owned_ticket_ids.items():
         actor = actor_for_user(db.session.get(SupportUser, user_id))
         for ticket_id in ticket_ids:

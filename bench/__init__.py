@@ -1,0 +1,1 @@
+"""Benchmark suite: seeding, load generation, baseline app, reports (`python -m bench`)."""

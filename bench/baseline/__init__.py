@@ -1,0 +1,1 @@
+"""Bare Flask + SQLAlchemy app doing the benchmark workloads' database work."""

@@ -1,0 +1,239 @@
+"""One benchmark run: seed a template database, then for each target (support_app, the
+baseline) start gunicorn on a fresh copy, probe and load every workload from a separate
+process, then the realtime workload, then write the report."""
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import json
+import os
+import platform
+import secrets
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import infra, report
+from .seed import SeedInfo
+from .workloads import ORDER, WORKLOADS, Context
+
+
+@dataclass
+class Options:
+    db: str = "sqlite"
+    tickets: int = 10_000
+    duration: float = 15.0
+    warmup: float = 2.0
+    concurrency: int = 16
+    workers: int = 2
+    threads: int = 8
+    targets: tuple[str, ...] = ("app", "baseline")
+    workloads: tuple[str, ...] = ORDER
+    realtime_clients: tuple[int, ...] = (1, 500)
+    realtime_events: int = 30
+    event: str = "support:ticket:created"
+    realtime_client: str = "raw"
+    workdir: Path = Path("/tmp/support-bench")
+    app_dir: Path = infra.REPO
+    reuse_seed: bool = False
+    max_requests: int = 500_000
+    command: str = ""
+    log: list[str] = field(default_factory=list)
+
+
+def say(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def _python_json(module: str, spec: dict, cwd: Path, timeout: float) -> dict:
+    """Run a bench module in its own process (JSON in, JSON out)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", module], input=json.dumps(spec), capture_output=True,
+        text=True, cwd=cwd, timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(infra.REPO)},
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{module} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout)
+
+
+def seed_template(opts: Options, secret: str) -> tuple[str, SeedInfo]:
+    name = f"bench_{opts.db}_{opts.tickets}"
+    url = infra.database_url(opts.db, name, opts.workdir)
+    info_path = opts.workdir / f"{name}.seed.json"
+    if opts.reuse_seed and info_path.exists() and infra.database_exists(url):
+        say(f"reusing seeded {url}")
+        return url, SeedInfo.from_json(info_path.read_text())
+    infra.create_empty(url)
+    say(f"seeding {opts.tickets:,} tickets into {url}")
+    log = opts.workdir / f"{name}.seed.log"
+    with log.open("wb") as out:
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench", "seed", "--url", url, "--tickets", str(opts.tickets),
+             "--info", str(info_path), "--workdir", str(opts.workdir)],
+            cwd=infra.REPO, env={**os.environ, "SECRET_KEY": secret},
+            stdout=out, stderr=subprocess.STDOUT,
+        )
+    if proc.returncode != 0:
+        raise RuntimeError(f"seeding failed; see {log}")
+    info = SeedInfo.from_json(info_path.read_text())
+    say(f"seeded in {info.seconds} s: {info.customers:,} customers, {info.messages:,} messages")
+    return url, info
+
+
+def probe(port: int, key: str, ctx: Context) -> str | None:
+    """One request first: a workload the server does not serve yet is reported, not loaded."""
+    req = WORKLOADS[key].build(ctx, 0, 10_000_000)
+    headers = {"Authorization": f"Bearer {req.token}", "Content-Type": "application/json"}
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request(req.method, req.path, body=req.body, headers=headers)
+        resp = conn.getresponse()
+        body = resp.read()
+    finally:
+        conn.close()
+    if resp.status == WORKLOADS[key].expect:
+        return None
+    if resp.status in (404, 405):
+        return f"{resp.status}: not served yet"
+    return f"answered {resp.status}: {body[:160].decode(errors='replace')}"
+
+
+def run_target(opts: Options, target: str, template: str, ctx: Context, secret: str) -> dict:
+    url = infra.clone_database(template, f"bench_{opts.db}_{opts.tickets}_{target}")
+    spec = infra.ServerSpec(target, opts.workers, opts.threads, opts.app_dir)
+    results: dict[str, dict] = {}
+    try:
+        with infra.Server(spec, url, secret, opts.workdir) as server:
+            say(f"{target}: {' '.join(spec.command(server.port)[1:])}")
+            for key in opts.workloads:
+                missing = probe(server.port, key, ctx)
+                if missing:
+                    say(f"{target} {key}: {missing}")
+                    results[key] = {"missing": missing}
+                    continue
+                result = _python_json("bench.load", {
+                    "host": "127.0.0.1", "port": server.port, "workload": key,
+                    "concurrency": opts.concurrency, "duration": opts.duration,
+                    "warmup": opts.warmup, "max_requests": opts.max_requests,
+                    "info": ctx.info.to_json(), "tokens": ctx.tokens,
+                }, infra.REPO, timeout=opts.duration + opts.warmup + 120)
+                say(f"{target} {key}: {result['rps']} req/s p50 {result['p50_ms']} ms "
+                    f"p99 {result['p99_ms']} ms ({result['unexpected']} unexpected, "
+                    f"generator CPU {result['generator_cpu']})")
+                results[key] = result
+    finally:
+        infra.drop_database(url)
+    return results
+
+
+def run_realtime(opts: Options, template: str, ctx: Context, secret: str) -> list[dict]:
+    """One worker process (Socket.IO's threading mode needs no sticky sessions then),
+    a thread per connected websocket plus headroom for the REST calls."""
+    url = infra.clone_database(template, f"bench_{opts.db}_{opts.tickets}_realtime")
+    out = []
+    try:
+        for clients in opts.realtime_clients:
+            spec = infra.ServerSpec("app", 1, clients + 32, opts.app_dir)
+            with infra.Server(spec, url, secret, opts.workdir) as server:
+                say(f"realtime, {clients} clients: {' '.join(spec.command(server.port)[1:])}")
+                result = _python_json("bench.realtime", {
+                    "host": "127.0.0.1", "port": server.port, "clients": clients,
+                    "events": opts.realtime_events, "event": opts.event,
+                    "client": opts.realtime_client,
+                    "staff_token": ctx.admin_token(),
+                    "customer_token": ctx.tokens[ctx.info.account_user_ids[0]],
+                }, infra.REPO, timeout=600)
+            say(f"realtime {clients}: {result['deliveries']}/{result['expected_deliveries']} "
+                f"p50 {result['p50_ms']} ms p99 {result['p99_ms']} ms {result['note'] or ''}")
+            out.append(result)
+    finally:
+        infra.drop_database(url)
+    return out
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    load = os.getloadavg()
+    return (f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
+            f"load average at start {load[0]:.2f}")
+
+
+def run(opts: Options) -> dict:
+    opts.workdir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_hex(32)
+    meta = {
+        "db": opts.db, "tickets": opts.tickets, "duration": opts.duration,
+        "warmup": opts.warmup, "concurrency": opts.concurrency, "workers": opts.workers,
+        "threads": opts.threads, "machine": machine(),
+        "when": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": opts.command or shlex.join(sys.argv),
+    }
+    template, info = seed_template(opts, secret)
+    meta["seed_seconds"] = info.seconds
+    users = [info.admin_user_id, *info.agent_user_ids, *info.account_user_ids]
+    ctx = Context(info, {uid: infra.access_token(secret, uid) for uid in users})
+    run_data: dict = {"meta": meta, "workloads": list(opts.workloads), "results": {}, "realtime": []}
+    try:
+        for target in opts.targets:
+            run_data["results"][target] = run_target(opts, target, template, ctx, secret)
+        if "app" in opts.targets and opts.realtime_clients:
+            run_data["realtime"] = run_realtime(opts, template, ctx, secret)
+    finally:
+        if not opts.reuse_seed:
+            infra.drop_database(template)
+    paths = report.write(run_data)
+    print(paths["md"].read_text())
+    say(f"wrote {', '.join(str(p) for p in paths.values())}")
+    return run_data
+
+
+def check_generator(opts: Options, workload: str = "W4") -> dict:
+    """Same GET workload (W4, the cheapest), same server, same concurrency: the Python
+    generator and wrk (which requests one fixed id).
+    Near-equal throughput means the Python generator is not what limits a run."""
+    import re
+    import shutil
+
+    opts.workdir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_hex(32)
+    template, info = seed_template(opts, secret)
+    ctx = Context(info, {info.admin_user_id: infra.access_token(secret, info.admin_user_id)})
+    req = WORKLOADS[workload].build(ctx, 0, 0)
+    if req.method != "GET":
+        raise ValueError("check-generator compares GET workloads only")
+    url = infra.clone_database(template, f"bench_{opts.db}_{opts.tickets}_gencheck")
+    out: dict = {"workload": workload}
+    try:
+        spec = infra.ServerSpec("baseline", opts.workers, opts.threads)
+        with infra.Server(spec, url, secret, opts.workdir) as server:
+            out["python"] = _python_json("bench.load", {
+                "host": "127.0.0.1", "port": server.port, "workload": workload,
+                "concurrency": opts.concurrency, "duration": opts.duration,
+                "warmup": opts.warmup, "max_requests": opts.max_requests,
+                "info": info.to_json(), "tokens": ctx.tokens,
+            }, infra.REPO, timeout=opts.duration + opts.warmup + 120)
+            wrk = shutil.which("wrk")
+            if wrk:
+                proc = subprocess.run(
+                    [wrk, "-t2", f"-c{opts.concurrency}", f"-d{int(opts.duration)}s", "--latency",
+                     "-H", f"Authorization: Bearer {req.token}",
+                     f"http://127.0.0.1:{server.port}{req.path}"],
+                    capture_output=True, text=True, timeout=opts.duration + 60, check=True)
+                match = re.search(r"Requests/sec:\s+([\d.]+)", proc.stdout)
+                out["wrk_rps"] = float(match.group(1)) if match else None
+                out["wrk_output"] = proc.stdout
+            else:
+                out["wrk_rps"] = None
+                out["wrk_output"] = "wrk not installed (apt-get install wrk)"
+    finally:
+        infra.drop_database(url)
+        if not opts.reuse_seed:
+            infra.drop_database(template)
+    say(f"python generator: {out['python']['rps']} req/s (generator CPU "
+        f"{out['python']['generator_cpu']}); wrk: {out['wrk_rps']} req/s")
+    return out

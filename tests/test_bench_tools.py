@@ -1,0 +1,160 @@
+"""The benchmark's own tools: the bulk seeder and the bare baseline app must be correct,
+or the benchmark compares against nonsense. (No timings here: speed is measured by
+`python -m bench run`, never asserted in tests.)"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from bench.baseline.app import create_baseline_app
+from bench.infra import access_token
+from bench.seed import OWNED_EVERY, SeedInfo, seed
+from bench.workloads import WORKLOADS, Context
+from support_app.extensions import db
+from support_app.models import Customer, Message, SupportUser, Ticket, TicketEvent
+from support_app.security.current import actor_for_user, user_from_token
+from support_app.tickets import service
+
+TICKETS = 300
+
+
+@pytest.fixture
+def seeded(app) -> SeedInfo:
+    return seed(app, TICKETS, accounts=4, agents=2)
+
+
+@pytest.fixture
+def baseline(app, database_url):
+    base = create_baseline_app(database_url, app.config["JWT_SECRET_KEY"])
+    yield base.test_client()
+    base.extensions["baseline_engine"].dispose()
+
+
+@pytest.fixture
+def ctx(app, seeded) -> Context:
+    users = [seeded.admin_user_id, *seeded.agent_user_ids, *seeded.account_user_ids]
+    return Context(seeded, {uid: access_token(app.config["JWT_SECRET_KEY"], uid) for uid in users})
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_seed_writes_tickets_messages_and_accounts(app_ctx, seeded):
+    assert db.session.scalar(select(func.count()).select_from(Ticket)) == TICKETS
+    assert sorted(db.session.scalars(select(Ticket.id))) == list(range(1, TICKETS + 1))
+    expected_messages = sum(i % 3 for i in range(1, TICKETS + 1))
+    assert seeded.messages == expected_messages
+    assert db.session.scalar(select(func.count()).select_from(Message)) == expected_messages
+    # message_count matches the thread on every ticket
+    counts = dict(db.session.execute(
+        select(Message.ticket_id, func.count()).group_by(Message.ticket_id)).all())
+    for ticket in db.session.scalars(select(Ticket)):
+        assert ticket.message_count == counts.get(ticket.id, 0)
+    statuses = dict(db.session.execute(
+        select(Ticket.status, func.count()).group_by(Ticket.status)).all())
+    assert set(statuses) == {"open", "in_progress", "on_hold", "resolved", "closed"}
+    assert db.session.scalar(select(func.count()).select_from(Customer)) == seeded.customers
+    assert db.session.scalar(
+        select(func.count()).select_from(Ticket).where(
+            Ticket.status == "open", Ticket.assigned_to_id.is_not(None))) == 0
+
+
+def test_seeded_accounts_own_their_tickets_and_can_act(app_ctx, seeded):
+    owned = [i for ids in seeded.owned_ticket_ids.values() for i in ids]
+    accounts = len(seeded.account_user_ids)
+    expected = set(range(1, accounts + 1)) | set(range(OWNED_EVERY, TICKETS + 1, OWNED_EVERY))
+    assert sorted(owned) == sorted(expected)
+    assert all(seeded.owned_ticket_ids[uid] for uid in seeded.account_user_ids)
+    for user_id, ticket_ids in seeded.owned_ticket_ids.items():
+        actor = actor_for_user(db.session.get(SupportUser, user_id))
+        for ticket_id in ticket_ids:
+            assert db.session.get(Ticket, ticket_id).customer_id == actor.customer_id
+    # ids and sequences continue after the bulk rows: the service can still write
+    actor = actor_for_user(db.session.get(SupportUser, seeded.account_user_ids[0]))
+    ticket = service.open_ticket(actor, subject="After seeding",
+                                 description="A ticket opened through the service.").ticket
+    assert ticket.id == TICKETS + 1
+    message = service.add_message(actor, seeded.owned_ticket_ids[seeded.account_user_ids[0]][0],
+                                  "Still here")
+    assert message.id == seeded.messages + 1
+
+
+def test_bench_tokens_are_accepted_by_the_app(app_ctx, seeded):
+    token = access_token(app_ctx.config["JWT_SECRET_KEY"], seeded.admin_user_id)
+    assert user_from_token(token).id == seeded.admin_user_id
+
+
+def test_every_workload_request_gets_its_expected_status_from_the_baseline(baseline, ctx):
+    for key, workload in WORKLOADS.items():
+        for worker, n in ((0, 0), (3, 7)):
+            req = workload.build(ctx, worker, n)
+            resp = baseline.open(req.path, method=req.method, data=req.body,
+                                 headers={**auth(req.token), "Content-Type": "application/json"})
+            assert resp.status_code == workload.expect, (key, resp.get_json())
+            assert resp.get_json()["success"] is True
+
+
+def test_baseline_list_is_the_exact_first_page(app_ctx, baseline, ctx):
+    body = baseline.get("/api/support-tickets?status=open", headers=auth(ctx.admin_token())).get_json()
+    page = body["data"]
+    total = db.session.scalar(select(func.count()).select_from(Ticket).where(Ticket.status == "open"))
+    assert page["total"] == total and page["per_page"] == 15 and page["current_page"] == 1
+    newest = list(db.session.scalars(
+        select(Ticket.id).where(Ticket.status == "open")
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(15)))
+    assert [t["id"] for t in page["data"]] == newest
+    assert all(t["status"] == "open" and t["customer"]["email"] for t in page["data"])
+
+
+def test_baseline_navbar_counts_match_the_table(app_ctx, baseline, ctx):
+    body = baseline.get("/api/support-tickets/navbar/count", headers=auth(ctx.admin_token())).get_json()
+
+    def count(*where) -> int:
+        return db.session.scalar(select(func.count()).select_from(Ticket).where(*where))
+
+    assert body["total_tickets"] == TICKETS
+    assert body["open_tickets"] == count(Ticket.status == "open")
+    assert body["in_progress_tickets"] == count(Ticket.status == "in_progress")
+    assert body["unread_count"] == count(
+        Ticket.is_admin_read.is_(False), Ticket.status.in_(["open", "in_progress", "on_hold"]))
+
+
+def test_baseline_writes_and_access_checks(app_ctx, baseline, ctx, seeded):
+    user = seeded.account_user_ids[0]
+    token = ctx.tokens[user]
+    created = baseline.post("/api/support-tickets", headers=auth(token), json={
+        "subject": "Wrong size", "description": "The shoes are one size too small."})
+    assert created.status_code == 201
+    ticket = db.session.get(Ticket, created.get_json()["data"]["id"])
+    assert ticket.customer_id == seeded.account_customer_ids[0] and ticket.status == "open"
+    assert db.session.scalar(select(TicketEvent.kind).where(TicketEvent.ticket_id == ticket.id)) == "created"
+
+    short = baseline.post("/api/support-tickets", headers=auth(token),
+                          json={"subject": "x", "description": "short"})
+    assert short.status_code == 422 and "description" in short.get_json()["errors"]
+    assert baseline.get("/api/support-tickets/navbar/count").status_code == 401
+
+    own = seeded.owned_ticket_ids[user][0]
+    before = db.session.get(Ticket, own).message_count
+    posted = baseline.post(f"/api/support-tickets/{own}/messages", headers=auth(token),
+                           json={"message": "Any news?"})
+    assert posted.status_code == 201 and posted.get_json()["data"]["sender_type"] == "customer"
+    db.session.expire_all()
+    assert db.session.get(Ticket, own).message_count == before + 1
+
+    other = seeded.owned_ticket_ids[seeded.account_user_ids[1]][0]
+    assert baseline.get(f"/api/support-tickets/{other}", headers=auth(token)).status_code == 403
+    assert baseline.post(f"/api/support-tickets/{other}/messages", headers=auth(token),
+                         json={"message": "Not mine"}).status_code == 403
+    assert baseline.get(f"/api/support-tickets/{TICKETS + 999}",
+                        headers=auth(ctx.admin_token())).status_code == 404
+    detail = baseline.get(f"/api/support-tickets/{own}", headers=auth(token)).get_json()["data"]
+    assert detail["ticket_number"] == db.session.get(Ticket, own).number
+
+
+def test_seed_info_round_trips(seeded):
+    again = SeedInfo.from_json(seeded.to_json())
+    assert again == seeded and json.loads(seeded.to_json())["tickets"] == TICKETS

@@ -158,3 +158,14 @@ def test_baseline_writes_and_access_checks(app_ctx, baseline, ctx, seeded):
 def test_seed_info_round_trips(seeded):
     again = SeedInfo.from_json(seeded.to_json())
     assert again == seeded and json.loads(seeded.to_json())["tickets"] == TICKETS
+
+
+def test_seed_leaves_exact_ticket_counters(app_ctx):
+    from bench.seed import seed
+    from support_app.tickets import counters
+
+    seed(app_ctx, 300, accounts=4, agents=2)
+    kept = counters.read(counters.TOTAL, counters.ADMIN_UNREAD,
+                         *[counters.status_key(s) for s in ("open", "in_progress", "resolved")])
+    assert kept[counters.TOTAL] == 300
+    assert kept == {name: counters.recount()[name] for name in kept}

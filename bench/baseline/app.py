@@ -15,7 +15,6 @@ import jwt
 from flask import Flask, g, jsonify, request
 from sqlalchemy import (
     MetaData,
-    Table,
     and_,
     case,
     create_engine,

@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from ..extensions import db
+from ..models import Ticket
 from ..security.current import require_actor
-from ..tickets.errors import DomainError
-from .errors import FieldErrors, Renderer
+from ..tickets import errors as domain
+from ..tickets.actor import Actor
+from ..tickets.queries import visible_tickets
+from .errors import FieldErrors, Surface
 
 # Ids are PostgreSQL `integer` columns: anything larger can only be "not found".
 MAX_ID = 2**31 - 1
@@ -24,7 +29,7 @@ SECURITY = [{"bearerAuth": []}]
 SUBJECT_LENGTH = 80
 
 
-class StatusErrorSchema(Schema):
+class CustomerAppErrorSchema(Schema):
     """The documented error body; `errors` (per field) only accompanies bad input."""
 
     status = fields.String(required=True, metadata={"enum": ["error"]})
@@ -33,7 +38,7 @@ class StatusErrorSchema(Schema):
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
 
 
-class Refusal(DomainError):
+class Refusal(domain.DomainError):
     """A refusal the surface itself decides, already carrying its HTTP status and code."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
@@ -42,9 +47,26 @@ class Refusal(DomainError):
         self.code = code
 
 
-def status_error_renderer(aliases: Mapping[str, tuple[str, Any]]) -> Renderer:
-    """A renderer that renames the dispatcher's generic codes (BAD_REQUEST, FORBIDDEN,
-    ...) to this surface's documented code and message: {generic: (code, lazy message)}."""
+def status_error_surface(
+    name: str,
+    prefix: str,
+    *,
+    invalid: tuple[str, Any],
+    not_found_codes: Mapping[str, str],
+    refusal_codes: Mapping[type[domain.DomainError], str],
+    fallback_code: str,
+) -> Surface:
+    """A surface answering {"status": "error", "code", "message"} with its own codes.
+
+    `invalid` is the (code, lazy message) for malformed input, whether webargs or the
+    service found it; `not_found_codes` names each missing resource; `refusal_codes`
+    the lifecycle refusals; anything else the service refuses is `fallback_code`.
+    """
+    aliases = {
+        "BAD_REQUEST": invalid,
+        "INVALID_REQUEST": invalid,
+        "FORBIDDEN": ("PERMISSION_DENIED", _l("Forbidden")),
+    }
 
     def render(status: int, message: str, errors: FieldErrors | None,
                code: str | None) -> dict[str, Any]:
@@ -57,7 +79,39 @@ def status_error_renderer(aliases: Mapping[str, tuple[str, Any]]) -> Renderer:
             body["errors"] = errors
         return body
 
-    return render
+    def domain_error(err: domain.DomainError) -> tuple[int, str, FieldErrors | None, str | None]:
+        if isinstance(err, Refusal):
+            return err.status, err.message, None, err.code
+        if isinstance(err, domain.NotFound):
+            code = not_found_codes.get(err.resource, f"{err.resource.upper()}_NOT_FOUND")
+            return 404, err.message, None, code
+        if isinstance(err, domain.Forbidden):
+            return 403, err.message, None, "PERMISSION_DENIED"
+        if isinstance(err, domain.ValidationFailed):
+            return 400, str(invalid[1]), err.errors, invalid[0]
+        for kind, code in refusal_codes.items():
+            if isinstance(err, kind):
+                return 400, err.message, None, code
+        return 400, err.message, None, fallback_code
+
+    return Surface(name, (prefix,), render=render, validation_status=400,
+                   domain_error=domain_error, unauthorized_message=lambda: _("Unauthorized"))
+
+
+def documented(blp: Blueprint, schema: type[Schema],
+               errors: Mapping[int, Sequence[str]]) -> Callable[[Callable[..., Any]], Any]:
+    """OpenAPI for a customer-app route: bearer security, the 200 body, and each error
+    status with the codes it may carry (401, 403 and CUSTOMER_NOT_FOUND on every route)."""
+    statuses = {401: ("UNAUTHORIZED",), 403: ("PERMISSION_DENIED",), **errors}
+    statuses[404] = ("CUSTOMER_NOT_FOUND", *errors.get(404, ()))
+
+    def decorate(view: Callable[..., Any]) -> Any:
+        for status, names in sorted(statuses.items()):
+            view = blp.alt_response(status, schema=CustomerAppErrorSchema,
+                                    description="code: " + " | ".join(names))(view)
+        return blp.doc(security=SECURITY)(blp.response(200, schema)(view))
+
+    return decorate
 
 
 def customer_only(permission: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -109,6 +163,12 @@ def id_field(**kwargs: Any) -> fields.Integer:
 INVALID_REQUEST_MESSAGE = _l("Invalid request parameters")
 
 
-def codes(*names: str) -> str:
-    """An error response's OpenAPI description: the `code` values it may carry."""
-    return "code: " + " | ".join(names)
+def visible_ticket(actor: Actor, ticket_id: int, not_found_code: str) -> Ticket:
+    """The caller's own ticket or one they are a group member of. Anything else, another
+    customer's included, is reported as missing: existence is never revealed."""
+    ticket = None
+    if 1 <= ticket_id <= MAX_ID:
+        ticket = db.session.scalar(visible_tickets(actor).where(Ticket.id == ticket_id))
+    if ticket is None:
+        raise Refusal(404, not_found_code, _("Ticket not found"))
+    return ticket

@@ -17,27 +17,24 @@ from flask_babel import lazy_gettext as _l
 from flask_smorest import Api, Blueprint
 from marshmallow import Schema, fields, validate
 
-from ..extensions import db
-from ..models import Booking, Order, Ride, Ticket
+from ..models import Booking, Order, Ride
 from ..security import roles
 from ..tickets import errors as domain
 from ..tickets import service
 from ..tickets.actor import Actor
-from ..tickets.queries import visible_tickets
 from .customer_apps import (
     MAX_ID,
-    SECURITY,
     Refusal,
-    StatusErrorSchema,
-    codes,
     customer_only,
+    documented,
     id_field,
     iso,
-    status_error_renderer,
+    status_error_surface,
     subject_from,
     upper,
+    visible_ticket,
 )
-from .errors import FieldErrors, Surface, register_surface
+from .errors import register_surface
 
 PREFIX = "/api/customer/mtxi/support"
 ORIGIN = "mtxi"
@@ -134,56 +131,23 @@ class MtxiStatusEnvelope(Schema):
     data = fields.Nested(MtxiTicketStatusSchema)
 
 
-NOT_FOUND_CODES = {
-    "ticket": "SUPPORT_TICKET_NOT_FOUND",
-    "ride": "RIDE_NOT_FOUND",
-    "order": "ORDER_FAILED",
-    "booking": "BOOKING_FAILED",
-    "customer": "CUSTOMER_NOT_FOUND",
-}
-
-
-def domain_error(err: domain.DomainError) -> tuple[int, str, FieldErrors | None, str | None]:
-    """The service's typed refusals as seed 004 names them."""
-    if isinstance(err, Refusal):
-        return err.status, err.message, None, err.code
-    if isinstance(err, domain.NotFound):
-        code = NOT_FOUND_CODES.get(err.resource, f"{err.resource.upper()}_NOT_FOUND")
-        return 404, err.message, None, code
-    if isinstance(err, domain.Forbidden):
-        return 403, err.message, None, "PERMISSION_DENIED"
-    if isinstance(err, domain.ValidationFailed):
-        return 400, str(INVALID_TICKET_MESSAGE), err.errors, "INVALID_TICKET"
-    if isinstance(err, (domain.AlreadyEscalated, domain.CannotEscalate)):
-        return 400, err.message, None, "SUPPORT_TICKET_NOT_ESCALATABLE"
-    return 400, err.message, None, "SUPPORT_TICKET_FAILED"
-
-
-SURFACE = Surface(
-    "mtxi",
-    (PREFIX,),
-    render=status_error_renderer({
-        "BAD_REQUEST": ("INVALID_TICKET", INVALID_TICKET_MESSAGE),
-        "INVALID_REQUEST": ("INVALID_TICKET", INVALID_TICKET_MESSAGE),
-        "FORBIDDEN": ("PERMISSION_DENIED", _l("Forbidden")),
-    }),
-    validation_status=400,
-    domain_error=domain_error,
-    unauthorized_message=lambda: _("Unauthorized"),
+TICKET_NOT_FOUND = "SUPPORT_TICKET_NOT_FOUND"
+NOT_ESCALATABLE = "SUPPORT_TICKET_NOT_ESCALATABLE"
+SURFACE = status_error_surface(
+    "mtxi", PREFIX,
+    invalid=("INVALID_TICKET", INVALID_TICKET_MESSAGE),
+    not_found_codes={"ticket": TICKET_NOT_FOUND, "ride": "RIDE_NOT_FOUND",
+                     "order": "ORDER_FAILED", "booking": "BOOKING_FAILED",
+                     "customer": "CUSTOMER_NOT_FOUND"},
+    refusal_codes={domain.AlreadyEscalated: NOT_ESCALATABLE,
+                   domain.CannotEscalate: NOT_ESCALATABLE},
+    fallback_code="SUPPORT_TICKET_FAILED",
 )
 
 
 def register(api: Api) -> None:
     register_surface(SURFACE)
     api.register_blueprint(blp)
-
-
-def _visible_ticket(actor: Actor, ticket_id: int) -> Ticket:
-    """The caller's own ticket or one they are a group member of; else not found."""
-    ticket = db.session.scalar(visible_tickets(actor).where(Ticket.id == ticket_id))
-    if ticket is None:
-        raise Refusal(404, "SUPPORT_TICKET_NOT_FOUND", _("Ticket not found"))
-    return ticket
 
 
 def _outcome(message: str, outcome: service.Outcome) -> dict[str, Any]:
@@ -212,18 +176,12 @@ def _check_reference(data: dict[str, Any]) -> None:
 
 
 @blp.route("/", methods=["POST"], strict_slashes=False)
-@blp.doc(security=SECURITY)
+@documented(blp, MtxiOutcomeEnvelope, {
+    400: ("INVALID_SERVICE_TYPE", "INVALID_ISSUE_TYPE", "INVALID_TICKET"),
+    404: ("RIDE_NOT_FOUND", "ORDER_FAILED", "BOOKING_FAILED"),
+})
 @customer_only(roles.CREATE)
 @blp.arguments(MtxiCreateTicketSchema, error_status_code=400)
-@blp.response(200, MtxiOutcomeEnvelope)
-@blp.alt_response(400, schema=StatusErrorSchema,
-                  description=codes("INVALID_SERVICE_TYPE", "INVALID_ISSUE_TYPE",
-                                    "INVALID_TICKET"))
-@blp.alt_response(401, schema=StatusErrorSchema, description=codes("UNAUTHORIZED"))
-@blp.alt_response(403, schema=StatusErrorSchema, description=codes("PERMISSION_DENIED"))
-@blp.alt_response(404, schema=StatusErrorSchema,
-                  description=codes("CUSTOMER_NOT_FOUND", "RIDE_NOT_FOUND", "ORDER_FAILED",
-                                    "BOOKING_FAILED"))
 def create_ticket(data: dict[str, Any], *, actor: Actor) -> dict[str, Any]:
     """Open a ticket about a ride, order or booking; group members may track it.
 
@@ -268,19 +226,13 @@ def _booking(booking: Booking | None) -> dict[str, Any] | None:
 
 
 @blp.route("/<int(signed=True):ticket_id>", methods=["GET"])
-@blp.doc(security=SECURITY)
+@documented(blp, MtxiStatusEnvelope, {400: ("INVALID_TICKET",), 404: (TICKET_NOT_FOUND,)})
 @customer_only(roles.TRACK)
-@blp.response(200, MtxiStatusEnvelope)
-@blp.alt_response(400, schema=StatusErrorSchema, description=codes("INVALID_TICKET"))
-@blp.alt_response(401, schema=StatusErrorSchema, description=codes("UNAUTHORIZED"))
-@blp.alt_response(403, schema=StatusErrorSchema, description=codes("PERMISSION_DENIED"))
-@blp.alt_response(404, schema=StatusErrorSchema,
-                  description=codes("CUSTOMER_NOT_FOUND", "SUPPORT_TICKET_NOT_FOUND"))
 def track_ticket(ticket_id: int, *, actor: Actor) -> dict[str, Any]:
     """Status and details of a ticket the caller opened or is a group member of."""
     if not 1 <= ticket_id <= MAX_ID:
         raise Refusal(400, "INVALID_TICKET", _("Invalid ticket ID"))
-    ticket = _visible_ticket(actor, ticket_id)
+    ticket = visible_ticket(actor, ticket_id, TICKET_NOT_FOUND)
     return {
         "status": "success",
         "message": _("Ticket status retrieved"),
@@ -299,36 +251,24 @@ def track_ticket(ticket_id: int, *, actor: Actor) -> dict[str, Any]:
 
 
 @blp.route("/escalate", methods=["POST"])
-@blp.doc(security=SECURITY)
+@documented(blp, MtxiOutcomeEnvelope, {400: ("INVALID_TICKET", NOT_ESCALATABLE),
+                                        404: (TICKET_NOT_FOUND,)})
 @customer_only(roles.ESCALATE)
 @blp.arguments(MtxiTicketIdSchema, error_status_code=400)
-@blp.response(200, MtxiOutcomeEnvelope)
-@blp.alt_response(400, schema=StatusErrorSchema,
-                  description=codes("INVALID_TICKET", "SUPPORT_TICKET_NOT_ESCALATABLE"))
-@blp.alt_response(401, schema=StatusErrorSchema, description=codes("UNAUTHORIZED"))
-@blp.alt_response(403, schema=StatusErrorSchema, description=codes("PERMISSION_DENIED"))
-@blp.alt_response(404, schema=StatusErrorSchema,
-                  description=codes("CUSTOMER_NOT_FOUND", "SUPPORT_TICKET_NOT_FOUND"))
 def escalate_ticket(data: dict[str, Any], *, actor: Actor) -> dict[str, Any]:
     """Escalate an unresolved ticket (its owner, once). Awards support_interaction points."""
-    ticket = _visible_ticket(actor, data["ticketId"])
+    ticket = visible_ticket(actor, data["ticketId"], TICKET_NOT_FOUND)
     outcome = service.escalate(actor, ticket.id, origin=ORIGIN, award_points=True)
     return _outcome(_("Ticket escalated"), outcome)
 
 
 @blp.route("/close", methods=["POST"])
-@blp.doc(security=SECURITY)
+@documented(blp, MtxiOutcomeEnvelope, {400: ("INVALID_TICKET", "SUPPORT_TICKET_FAILED"),
+                                        404: (TICKET_NOT_FOUND,)})
 @customer_only(roles.CLOSE)
 @blp.arguments(MtxiTicketIdSchema, error_status_code=400)
-@blp.response(200, MtxiOutcomeEnvelope)
-@blp.alt_response(400, schema=StatusErrorSchema,
-                  description=codes("INVALID_TICKET", "SUPPORT_TICKET_FAILED"))
-@blp.alt_response(401, schema=StatusErrorSchema, description=codes("UNAUTHORIZED"))
-@blp.alt_response(403, schema=StatusErrorSchema, description=codes("PERMISSION_DENIED"))
-@blp.alt_response(404, schema=StatusErrorSchema,
-                  description=codes("CUSTOMER_NOT_FOUND", "SUPPORT_TICKET_NOT_FOUND"))
 def close_ticket(data: dict[str, Any], *, actor: Actor) -> dict[str, Any]:
     """Close a resolved ticket (its owner). Awards ticket_closure points."""
-    ticket = _visible_ticket(actor, data["ticketId"])
+    ticket = visible_ticket(actor, data["ticketId"], TICKET_NOT_FOUND)
     outcome = service.close_ticket(actor, ticket.id, origin=ORIGIN, award_points=True)
     return _outcome(_("Ticket closed"), outcome)

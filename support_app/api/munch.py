@@ -13,28 +13,23 @@ from flask_babel import lazy_gettext as _l
 from flask_smorest import Api, Blueprint
 from marshmallow import Schema, fields
 
-from ..extensions import db
 from ..models import Ticket
 from ..security import roles
 from ..tickets import errors as domain
 from ..tickets import service
 from ..tickets.actor import Actor
-from ..tickets.queries import visible_tickets
 from .customer_apps import (
-    INVALID_REQUEST_MESSAGE,
-    MAX_ID,
-    SECURITY,
     Refusal,
-    StatusErrorSchema,
-    codes,
     customer_only,
+    documented,
     id_field,
     iso,
-    status_error_renderer,
+    status_error_surface,
     subject_from,
     upper,
+    visible_ticket,
 )
-from .errors import FieldErrors, Surface, register_surface
+from .errors import register_surface
 
 PREFIX = "/api/customer/munch/support"
 ORIGIN = "munch"
@@ -96,42 +91,15 @@ class MunchStatusEnvelope(Schema):
     data = fields.Nested(MunchTicketStatusSchema)
 
 
-NOT_FOUND_CODES = {
-    "ticket": "TICKET_NOT_FOUND",
-    "order": "ORDER_NOT_FOUND",
-    "customer": "CUSTOMER_NOT_FOUND",
-}
-
-
-def domain_error(err: domain.DomainError) -> tuple[int, str, FieldErrors | None, str | None]:
-    """The service's typed refusals as seed 001 names them."""
-    if isinstance(err, Refusal):
-        return err.status, err.message, None, err.code
-    if isinstance(err, domain.NotFound):
-        code = NOT_FOUND_CODES.get(err.resource, f"{err.resource.upper()}_NOT_FOUND")
-        return 404, err.message, None, code
-    if isinstance(err, domain.Forbidden):
-        return 403, err.message, None, "PERMISSION_DENIED"
-    if isinstance(err, domain.ValidationFailed):
-        return 400, str(INVALID_REQUEST_MESSAGE), err.errors, "INVALID_REQUEST"
-    if isinstance(err, domain.AlreadyEscalated):
-        return 400, err.message, None, "TICKET_ALREADY_ESCALATED"
-    if isinstance(err, domain.CannotEscalate):
-        return 400, err.message, None, "CANNOT_ESCALATE_TICKET"
-    return 400, err.message, None, "INVALID_REQUEST"
-
-
-SURFACE = Surface(
-    "munch",
-    (PREFIX,),
-    render=status_error_renderer({
-        "BAD_REQUEST": ("INVALID_REQUEST", INVALID_REQUEST_MESSAGE),
-        "INVALID_REQUEST": ("INVALID_REQUEST", INVALID_REQUEST_MESSAGE),
-        "FORBIDDEN": ("PERMISSION_DENIED", _l("Forbidden")),
-    }),
-    validation_status=400,
-    domain_error=domain_error,
-    unauthorized_message=lambda: _("Unauthorized"),
+TICKET_NOT_FOUND = "TICKET_NOT_FOUND"
+SURFACE = status_error_surface(
+    "munch", PREFIX,
+    invalid=("INVALID_REQUEST", _l("Invalid request parameters")),
+    not_found_codes={"ticket": TICKET_NOT_FOUND, "order": "ORDER_NOT_FOUND",
+                     "customer": "CUSTOMER_NOT_FOUND"},
+    refusal_codes={domain.AlreadyEscalated: "TICKET_ALREADY_ESCALATED",
+                   domain.CannotEscalate: "CANNOT_ESCALATE_TICKET"},
+    fallback_code="INVALID_REQUEST",
 )
 
 
@@ -140,31 +108,15 @@ def register(api: Api) -> None:
     api.register_blueprint(blp)
 
 
-def _visible_ticket(actor: Actor, ticket_id: int) -> Ticket:
-    """The caller's own (or shared) ticket; anything else is TICKET_NOT_FOUND."""
-    ticket = None
-    if 1 <= ticket_id <= MAX_ID:
-        ticket = db.session.scalar(visible_tickets(actor).where(Ticket.id == ticket_id))
-    if ticket is None:
-        raise Refusal(404, "TICKET_NOT_FOUND", _("Ticket not found"))
-    return ticket
-
-
 def _state(ticket: Ticket) -> dict[str, Any]:
     return {"ticketId": ticket.id, "ticketNumber": ticket.number, "status": upper(ticket.status)}
 
 
 @blp.route("/ticket", methods=["POST"])
-@blp.doc(security=SECURITY)
+@documented(blp, MunchStateEnvelope, {400: ("INVALID_REQUEST", "INVALID_ISSUE_TYPE"),
+                                       404: ("ORDER_NOT_FOUND",)})
 @customer_only(roles.CREATE)
 @blp.arguments(MunchCreateTicketSchema, error_status_code=400)
-@blp.response(200, MunchStateEnvelope)
-@blp.alt_response(400, schema=StatusErrorSchema,
-                  description=codes("INVALID_REQUEST", "INVALID_ISSUE_TYPE"))
-@blp.alt_response(401, schema=StatusErrorSchema, description=codes("UNAUTHORIZED"))
-@blp.alt_response(403, schema=StatusErrorSchema, description=codes("PERMISSION_DENIED"))
-@blp.alt_response(404, schema=StatusErrorSchema,
-                  description=codes("CUSTOMER_NOT_FOUND", "ORDER_NOT_FOUND"))
 def create_ticket(data: dict[str, Any], *, actor: Actor) -> dict[str, Any]:
     """Open a support ticket about one of the caller's orders."""
     issue_type = data["issueType"]
@@ -186,16 +138,11 @@ def create_ticket(data: dict[str, Any], *, actor: Actor) -> dict[str, Any]:
 
 
 @blp.route("/ticket/<int(signed=True):ticket_id>/status", methods=["GET"])
-@blp.doc(security=SECURITY)
+@documented(blp, MunchStatusEnvelope, {404: (TICKET_NOT_FOUND,)})
 @customer_only(roles.TRACK)
-@blp.response(200, MunchStatusEnvelope)
-@blp.alt_response(401, schema=StatusErrorSchema, description=codes("UNAUTHORIZED"))
-@blp.alt_response(403, schema=StatusErrorSchema, description=codes("PERMISSION_DENIED"))
-@blp.alt_response(404, schema=StatusErrorSchema,
-                  description=codes("CUSTOMER_NOT_FOUND", "TICKET_NOT_FOUND"))
 def ticket_status(ticket_id: int, *, actor: Actor) -> dict[str, Any]:
     """Where a ticket stands: status, priority, the order it is about, the resolution."""
-    ticket = _visible_ticket(actor, ticket_id)
+    ticket = visible_ticket(actor, ticket_id, TICKET_NOT_FOUND)
     order = ticket.order
     return {
         "status": "success",
@@ -212,19 +159,14 @@ def ticket_status(ticket_id: int, *, actor: Actor) -> dict[str, Any]:
 
 
 @blp.route("/ticket/escalate", methods=["PUT"])
-@blp.doc(security=SECURITY)
+@documented(blp, MunchStateEnvelope, {
+    400: ("INVALID_REQUEST", "TICKET_ALREADY_ESCALATED", "CANNOT_ESCALATE_TICKET"),
+    404: (TICKET_NOT_FOUND,),
+})
 @customer_only(roles.ESCALATE)
 @blp.arguments(MunchEscalateSchema, error_status_code=400)
-@blp.response(200, MunchStateEnvelope)
-@blp.alt_response(400, schema=StatusErrorSchema,
-                  description=codes("INVALID_REQUEST", "TICKET_ALREADY_ESCALATED",
-                                    "CANNOT_ESCALATE_TICKET"))
-@blp.alt_response(401, schema=StatusErrorSchema, description=codes("UNAUTHORIZED"))
-@blp.alt_response(403, schema=StatusErrorSchema, description=codes("PERMISSION_DENIED"))
-@blp.alt_response(404, schema=StatusErrorSchema,
-                  description=codes("CUSTOMER_NOT_FOUND", "TICKET_NOT_FOUND"))
 def escalate_ticket(data: dict[str, Any], *, actor: Actor) -> dict[str, Any]:
     """Escalate an unresolved ticket (once; priority goes up one step)."""
-    ticket = _visible_ticket(actor, data["ticketId"])
+    ticket = visible_ticket(actor, data["ticketId"], TICKET_NOT_FOUND)
     outcome = service.escalate(actor, ticket.id, origin=ORIGIN)
     return {"status": "success", "data": _state(outcome.ticket)}

@@ -160,8 +160,6 @@ def id_field(**kwargs: Any) -> fields.Integer:
     return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
-INVALID_REQUEST_MESSAGE = _l("Invalid request parameters")
-
 
 def visible_ticket(actor: Actor, ticket_id: int, not_found_code: str) -> Ticket:
     """The caller's own ticket or one they are a group member of. Anything else, another

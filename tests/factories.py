@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import itertools
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Iterator
 
 from flask import Flask
 from flask_jwt_extended import create_access_token
@@ -94,3 +96,15 @@ class Factory:
         fields.setdefault("subject", "Issue with order")
         fields.setdefault("description", "I received the wrong product in my order.")
         return service.open_ticket(person.actor, **fields).ticket
+
+    @contextmanager
+    def revoked(self, permission: str, role: str = roles.CUSTOMER) -> Iterator[None]:
+        """Take an API permission from a role, as an admin would in the Roles screen.
+        The roles tables outlive each test, so the grant is restored afterwards."""
+        sm = self.app.appbuilder.sm
+        grant = sm.find_permission_view_menu(permission, roles.SUPPORT_VIEW)
+        sm.del_permission_role(sm.find_role(role), grant)
+        try:
+            yield
+        finally:
+            sm.add_permission_role(sm.find_role(role), grant)

@@ -7,7 +7,7 @@ from flask_smorest import Api
 def register_apis(api: Api) -> None:
     """Register every API blueprint on the one OpenAPI spec."""
     from .. import inbound
-    from . import agent_desk, auth, faq
+    from . import agent_desk, auth, faq, mtxi, munch
 
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
@@ -16,3 +16,5 @@ def register_apis(api: Api) -> None:
     inbound.register(api)
     agent_desk.register(api)
     api.register_blueprint(faq.blp)
+    munch.register(api)
+    mtxi.register(api)

@@ -111,6 +111,13 @@ def require_actor(*, allow_session: bool = False) -> Actor:
     return actor
 
 
+def forget_actor(_exc: BaseException | None = None) -> None:
+    """Drop the cached user and Actor when a request ends: an app context can outlive
+    one request (tests, CLI), and the next request must not inherit its caller."""
+    g.pop("support_actor", None)
+    g.pop("support_user", None)
+
+
 def optional_user() -> SupportUser | None:
     """The user of an authenticated request, if one was resolved (used for locale)."""
     return g.get("support_user")

@@ -12,3 +12,6 @@ def register_apis(api: Api) -> None:
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
     api.register_blueprint(auth.blp)
+    from . import notifications
+
+    notifications.register(api)

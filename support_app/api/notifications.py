@@ -25,7 +25,7 @@ from ..tickets.errors import NotFound
 from .errors import Surface, register_surface
 from .schemas import DefaultErrorSchema
 
-blp = Blueprint("notifications", __name__, url_prefix="/api/notifications",
+blp = Blueprint("Notifications", __name__, url_prefix="/api/notifications",
                 description="Stored, localized notifications of the signed-in user")
 SECURITY = [{"bearerAuth": []}]
 

@@ -61,6 +61,27 @@ with app.app_context():
 """
 
 
+DEACTIVATE_SCRIPT = """
+import sys
+from support_app import create_app
+from support_app.extensions import db
+from support_app.models import SupportUser
+from support_app.realtime.dispatch import dispatcher
+app = create_app()
+with app.app_context():
+    db.session.get(SupportUser, int(sys.argv[1])).active = False
+    db.session.commit()
+    dispatcher.wait_idle()
+"""
+
+
+def _run(script: str, *args: str, env: dict[str, str]) -> str:
+    done = subprocess.run([sys.executable, "-c", script, *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
 def test_request_to_process_b_reaches_client_on_process_a(app, factory, opened, tmp_path):
     redis_url = require_service("Redis", "TEST_REDIS_URL")
     channel = f"support-test-scale-{secrets.token_hex(6)}"
@@ -82,14 +103,14 @@ def test_request_to_process_b_reaches_client_on_process_a(app, factory, opened, 
         assert pushed == {"ids": [notice_id], "all": False, "unread_count": 0}
 
         # A third process (a worker, a webhook) changing a ticket reaches the client too.
-        worker = subprocess.run([sys.executable, "-c", OPEN_TICKET_SCRIPT, str(customer.id)],
-                                cwd=ROOT, env=a.env, capture_output=True, text=True,
-                                timeout=60)
-        assert worker.returncode == 0, worker.stderr[-2000:]
-        ticket_id = int(worker.stdout.split()[0])
+        ticket_id = int(_run(OPEN_TICKET_SCRIPT, str(customer.id), env=a.env).split()[0])
         created = listener.wait_for("support:ticket:created", lambda d: d["ticketId"] == ticket_id)
         assert created["customerId"] == str(customer.customer.id)
         listener.wait_for("notification", lambda d: d["ticket_id"] == ticket_id)
+
+        # Deactivated elsewhere: dropped by the process holding the connection.
+        _run(DEACTIVATE_SCRIPT, str(customer.id), env=a.env)
+        assert listener.disconnected.wait(TIMEOUT)
 
 
 def test_dead_redis_never_fails_or_stalls_a_request(app, factory, opened, tmp_path):

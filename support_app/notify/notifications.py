@@ -12,7 +12,7 @@ the assigned agent only. A legacy create (`notify=False`) notifies nobody.
 """
 from __future__ import annotations
 
-import datetime as dt
+import logging
 from typing import Any, Callable
 
 from flask import current_app
@@ -25,8 +25,11 @@ from ..extensions import db
 from ..models import Customer, Message, Notification, SupportUser
 from ..realtime import rooms
 from ..realtime.dispatch import push
+from ..realtime.publisher import iso
 from ..tickets import events
 from ..tickets.events import DomainEvent, TicketSnapshot
+
+log = logging.getLogger(__name__)
 
 PRODUCED_KEY = "notifications"
 
@@ -52,13 +55,9 @@ def payload(row: Notification) -> dict[str, Any]:
         "body": row.body,
         "data": row.data or {},
         "is_read": row.read_at is not None,
-        "read_at": _iso(row.read_at),
-        "created_at": _iso(row.created_at),
+        "read_at": iso(row.read_at),
+        "created_at": iso(row.created_at),
     }
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if value is not None else None
 
 
 def recipient_locale(user_id: int) -> str:
@@ -143,8 +142,16 @@ def write_notifications(e: DomainEvent) -> None:
             if user_id == e.actor_user_id and not include_actor:
                 continue
             locale = recipient_locale(user_id)
-            with force_locale(locale):
-                title, body = render()
+            try:
+                with force_locale(locale):
+                    title, body = render()
+            except (KeyError, ValueError, TypeError):
+                # A broken translation must not undo the ticket change: say it in
+                # the default language instead.
+                log.exception("notification %s does not render in %s", kind, locale)
+                locale = current_app.config["BABEL_DEFAULT_LOCALE"]
+                with force_locale(locale):
+                    title, body = render()
             rows.append(Notification(
                 user_id=user_id, ticket_id=e.ticket.id, kind=kind, locale=locale,
                 title=title[:255], body=body,

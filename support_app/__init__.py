@@ -49,9 +49,6 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
 
     register_apis(api)
     api_errors.install(app)
-    from .security.current import forget_actor
-
-    app.teardown_request(forget_actor)
 
     from .notify import register_notify
     from .realtime import register_realtime

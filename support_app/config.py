@@ -59,6 +59,9 @@ class Config:
         self.DB_STATEMENT_TIMEOUT_MS = int(env.get("DB_STATEMENT_TIMEOUT_MS", 15000))
         self.DB_POOL_SIZE = int(env.get("DB_POOL_SIZE", 10))
         self.REDIS_URL = env.get("REDIS_URL") or None
+        # Socket.IO: processes sharing one REDIS_URL must share the channel name.
+        self.SOCKETIO_CHANNEL = env.get("SOCKETIO_CHANNEL", "support-socketio")
+        self.SOCKETIO_REDIS_CONNECT_TIMEOUT = float(env.get("SOCKETIO_REDIS_CONNECT_TIMEOUT", 2))
         self.MAX_CONTENT_LENGTH = int(env.get("MAX_CONTENT_LENGTH", 10 * 1024 * 1024))
 
         # Flask-AppBuilder
@@ -139,6 +142,7 @@ class TestConfig(Config):
             "TEST_DATABASE_URL", "sqlite://"
         )
         self.REDIS_URL = os.environ.get("TEST_REDIS_URL") or None
+        self.SOCKETIO_CHANNEL = f"support-test-{secrets.token_hex(6)}"  # workers never cross-talk
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.MAILGUN_SIGNING_KEY = "test-signing-key"
         self.FAB_UPDATE_PERMS = False

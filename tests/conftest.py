@@ -92,6 +92,9 @@ def app(database_url):
 def _clean_database(app):
     """Every test starts from the seeded roles and nothing else (emptied before, not
     after, the test: by then every context of the previous test has closed)."""
+    from support_app.realtime.dispatch import dispatcher
+
+    dispatcher.wait_idle()  # the previous test's socket pushes still read the database
     with app.app_context():
         db.session.remove()
         tables = [t for t in reversed(db.metadata.sorted_tables) if t.name not in KEEP_TABLES]

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from .conftest import create_database, require_service
-from .live import LiveServer, TcpProxy, flask_cli
+from .live import ServeCommand, TcpProxy, flask_cli
 
 
 def _post(url: str, body: dict) -> tuple[int, float]:
@@ -41,7 +41,7 @@ def test_postgres_restart_mid_load_gives_503_then_recovers_without_half_writes(t
     results: list[tuple[str, int, float]] = []
     try:
         flask_cli("init", "--email", "admin@example.com", "--password", "admin-pass-1", env=env)
-        with LiveServer(env) as server:
+        with ServeCommand(env) as server:
             stop = time.monotonic() + 9
 
             def load() -> None:

@@ -7,7 +7,7 @@ from flask_smorest import Api
 def register_apis(api: Api) -> None:
     """Register every API blueprint on the one OpenAPI spec."""
     from .. import inbound
-    from . import agent_desk, auth, faq, mtxi, munch
+    from . import agent_desk, auth, faq, mtxi, munch, notifications
 
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
@@ -18,3 +18,4 @@ def register_apis(api: Api) -> None:
     api.register_blueprint(faq.blp)
     munch.register(api)
     mtxi.register(api)
+    notifications.register(api)

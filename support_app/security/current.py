@@ -100,22 +100,18 @@ def _resolve(header: str | None, allow_session: bool) -> tuple[SupportUser, Acto
 
 def require_actor(*, allow_session: bool = False) -> Actor:
     """The authenticated Actor for this request (cached), or AuthError."""
-    cached: Any = g.get("support_actor")
-    if cached is not None:
-        return cached
     from flask import request
 
+    # Cached per request, not per app context: a test client reuses the test's
+    # app context (and its `g`) for every request it makes.
+    cached: Any = request.environ.get("support.actor")
+    if cached is not None:
+        return cached
     user, actor = _resolve(request.headers.get("Authorization"), allow_session)
+    request.environ["support.actor"] = actor
     g.support_user = user
     g.support_actor = actor
     return actor
-
-
-def forget_actor(_exc: BaseException | None = None) -> None:
-    """Drop the cached user and Actor when a request ends: an app context can outlive
-    one request (tests, CLI), and the next request must not inherit its caller."""
-    g.pop("support_actor", None)
-    g.pop("support_user", None)
 
 
 def optional_user() -> SupportUser | None:

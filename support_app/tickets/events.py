@@ -57,6 +57,9 @@ class DomainEvent:
     actor_user_id: int | None
     origin: str = "api"  # the surface or channel that caused it (002, munch, mtxi, email, ...)
     data: dict[str, Any] = field(default_factory=dict)
+    # What in-transaction subscribers wrote (e.g. stored notifications), keyed by
+    # subscriber, for their after-commit counterparts to push once it is committed.
+    produced: dict[str, Any] = field(default_factory=dict)
 
 
 Handler = Callable[[DomainEvent], None]

@@ -478,9 +478,11 @@ def update_ticket(
             ticket.priority = priority
             _publish(events.PRIORITY_CHANGED, ticket, actor, origin, priority=priority)
         if note:
-            db.session.add(InternalNote(ticket_id=ticket.id, author_id=actor.user_id, note=note))
+            entry = InternalNote(ticket_id=ticket.id, author_id=actor.user_id, note=note)
+            db.session.add(entry)
             _audit(ticket, actor, "note")
-            _publish(events.NOTE_ADDED, ticket, actor, origin)
+            db.session.flush()
+            _publish(events.NOTE_ADDED, ticket, actor, origin, note_id=entry.id)
         ticket.updated_at = utcnow()
     return ticket
 

@@ -1,0 +1,174 @@
+"""Stored, localized notifications: written in the ticket change's own transaction,
+pushed as a `notification` event to `user:{id}` once it commits.
+
+Each notice is rendered once, in the recipient's language (their user locale, else
+their customer locale, else the default), and stored with that locale: a client
+that was offline lists the same text over GET /api/notifications.
+
+Recipients: the ticket's customer and group participants (with accounts) and the
+assigned agent, never the person who made the change, except the creation and
+escalation confirmations the 001 document sends the customer. Internal notes notify
+the assigned agent only. A legacy create (`notify=False`) notifies nobody.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Customer, Message, Notification, SupportUser
+from ..realtime import rooms
+from ..realtime.dispatch import push
+from ..realtime.publisher import iso
+from ..tickets import events
+from ..tickets.events import DomainEvent, TicketSnapshot
+
+log = logging.getLogger(__name__)
+
+PRODUCED_KEY = "notifications"
+
+STATUS_LABELS = {
+    "open": _l("Open"),
+    "in_progress": _l("In progress"),
+    "on_hold": _l("On hold"),
+    "resolved": _l("Resolved"),
+    "closed": _l("Closed"),
+}
+
+EXCERPT = 140
+
+
+def payload(row: Notification) -> dict[str, Any]:
+    """How a notification looks in the socket event and the REST list."""
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "ticket_id": row.ticket_id,
+        "locale": row.locale,
+        "title": row.title,
+        "body": row.body,
+        "data": row.data or {},
+        "is_read": row.read_at is not None,
+        "read_at": iso(row.read_at),
+        "created_at": iso(row.created_at),
+    }
+
+
+def recipient_locale(user_id: int) -> str:
+    languages = current_app.config["LANGUAGES"]
+    user_locale = db.session.scalar(select(SupportUser.locale).where(SupportUser.id == user_id))
+    customer_locale = db.session.scalar(select(Customer.locale).where(Customer.user_id == user_id))
+    for locale in (user_locale, customer_locale):
+        if locale in languages:
+            return locale
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def _excerpt(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= EXCERPT else text[: EXCERPT - 1] + "…"
+
+
+Render = Callable[[], tuple[str, str]]
+
+
+def _plan(e: DomainEvent) -> list[tuple[set[int | None], str, Render, bool]]:
+    """(recipients, kind, render, include the actor) for one domain event."""
+    t: TicketSnapshot = e.ticket  # type: ignore[assignment]
+    n = {"number": t.number, "subject": t.subject}
+    customers = {t.customer_user_id, *t.participant_user_ids}
+    agent = {t.assigned_to_id}
+    if e.name == events.TICKET_CREATED:
+        return [
+            ({t.customer_user_id}, "ticket_created", lambda: (
+                _("Ticket %(number)s created", **n),
+                _("We received your request \"%(subject)s\". Our team will reply soon.", **n)), True),
+            (set(t.participant_user_ids), "ticket_participant", lambda: (
+                _("You were added to ticket %(number)s", **n),
+                _("%(name)s opened \"%(subject)s\" and included you.", name=t.customer_name, **n)),
+             False),
+        ]
+    if e.name == events.MESSAGE_ADDED:
+        message = db.session.get(Message, e.data.get("message_id"))
+        text = _excerpt(message.body) if message else ""
+        if e.data.get("sender_type") == "admin":
+            return [(customers, "message", lambda: (
+                _("New reply on ticket %(number)s", **n), text), False)]
+        return [(agent, "message", lambda: (
+            _("New message from %(name)s on ticket %(number)s", name=t.customer_name, **n),
+            text), False)]
+    if e.name in (events.STATUS_CHANGED, events.CLOSED):
+        def status() -> tuple[str, str]:
+            label = str(STATUS_LABELS.get(t.status, t.status))
+            return (_("Ticket %(number)s is now %(status)s", status=label, **n),
+                    _("The status of \"%(subject)s\" changed to %(status)s.", status=label, **n))
+        return [(customers | agent, "status", status, False)]
+    if e.name == events.ESCALATED:
+        def escalated() -> tuple[str, str]:
+            return (_("Ticket %(number)s escalated", **n),
+                    _("\"%(subject)s\" was escalated to support level %(level)d.",
+                      level=t.escalation_level, **n))
+        return [({t.customer_user_id}, "escalated", escalated, True),
+                (agent, "escalated", escalated, False)]
+    if e.name == events.ASSIGNED and t.assigned_to_id is not None:
+        return [(agent, "assigned", lambda: (
+            _("Ticket %(number)s was assigned to you", **n),
+            _("\"%(subject)s\" from %(name)s is now yours.", name=t.customer_name, **n)), False)]
+    if e.name == events.NOTE_ADDED:
+        return [(agent, "note", lambda: (
+            _("New internal note on ticket %(number)s", **n),
+            _("A colleague left an internal note on \"%(subject)s\".", **n)), False)]
+    if e.name == events.FEEDBACK:
+        return [(agent, "feedback", lambda: (
+            _("Feedback on ticket %(number)s", **n),
+            _("%(name)s rated the support %(rating)d of 5.", name=t.customer_name,
+              rating=int(e.data.get("rating") or 0))), False)]
+    return []
+
+
+def write_notifications(e: DomainEvent) -> None:
+    """In-transaction subscriber: the rows commit or roll back with the change."""
+    if e.ticket is None or e.data.get("notify") is False:
+        return
+    rows: list[Notification] = []
+    for recipients, kind, render, include_actor in _plan(e):
+        for user_id in sorted(uid for uid in recipients if uid is not None):
+            if user_id == e.actor_user_id and not include_actor:
+                continue
+            locale = recipient_locale(user_id)
+            try:
+                with force_locale(locale):
+                    title, body = render()
+            except (KeyError, ValueError, TypeError):
+                # A broken translation must not undo the ticket change: say it in
+                # the default language instead.
+                log.exception("notification %s does not render in %s", kind, locale)
+                locale = current_app.config["BABEL_DEFAULT_LOCALE"]
+                with force_locale(locale):
+                    title, body = render()
+            rows.append(Notification(
+                user_id=user_id, ticket_id=e.ticket.id, kind=kind, locale=locale,
+                title=title[:255], body=body,
+                data={"ticket_number": e.ticket.number, "status": e.ticket.status, "event": e.name},
+            ))
+    if rows:
+        db.session.add_all(rows)
+        db.session.flush()
+        e.produced[PRODUCED_KEY] = [(row.user_id, payload(row)) for row in rows]
+
+
+def push_notifications(e: DomainEvent) -> None:
+    """After-commit subscriber: each stored notice goes live to its recipient."""
+    for user_id, body in e.produced.get(PRODUCED_KEY, []):
+        push("notification", body, [rooms.user_room(user_id)])
+
+
+def install() -> None:
+    events.publisher.subscribe_in_transaction(write_notifications)
+    events.publisher.subscribe_after_commit(push_notifications)

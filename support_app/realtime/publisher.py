@@ -1,0 +1,170 @@
+"""Domain events → Socket.IO emits, after commit, to exactly the rooms allowed to see them.
+
+Every created ticket emits both seed families, whatever surface created it:
+`support:ticket:created` (001 payload) and `support:ticket_created` (004 payload); the
+same for escalation. A food-app client and a rides-app client each listen to their
+own family and see every ticket they are entitled to. Events of our own use the 002
+conventions (snake_case, lower-case statuses, the 002 message object):
+
+| event | audience | payload |
+|---|---|---|
+| `support:ticket:created`, `support:ticket:escalated` | ticket | 001: ticketId, ticketNumber, status (UPPER), customerId (string) |
+| `support:ticket_created`, `support:ticket_escalated`, `support:ticket_closed` | ticket | 004: ticketId, ticketNumber, serviceType, issueType, status (UPPER), customerId, escalationLevel |
+| `support:ticket:status` | ticket | ticket_id, ticket_number, status, old_status |
+| `support:ticket:priority` | ticket | ticket_id, ticket_number, priority |
+| `support:ticket:assigned` | ticket + previous assignee | ticket_id, ticket_number, assigned_to, previous_assigned_to |
+| `support:ticket:read` | ticket | ticket_id, ticket_number, reader (customer/staff) |
+| `support:ticket:feedback` | ticket | ticket_id, ticket_number, rating |
+| `support:message:created` | ticket | ticket_id, ticket_number, status, message (002 message) |
+| `support:note:created` | staff of the ticket only | ticket_id, ticket_number, note {id, note, author, created_at} |
+| `support:order:cancelled` | the order's customer | order_id, order_number, status |
+| `support:navbar:count` | each affected user; desk counts to `staff:all` | the 002 navbar count body |
+
+"ticket" audience = `rooms.ticket_audience`. A legacy create with `notify=False` still
+emits these events (they are live state, not notices); it only skips notifications.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Callable
+
+from ..extensions import db, socketio
+from ..models import Customer, InternalNote, Message, Order, SupportUser, Ticket
+from ..security import roles
+from ..security.current import actor_for_user
+from ..tickets import events
+from ..tickets.actor import Actor
+from ..tickets.badges import navbar_counts
+from ..tickets.events import DomainEvent, TicketSnapshot
+from . import rooms
+from .dispatch import dispatcher, emit
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    """The 002 timestamp spelling: 2026-01-22T10:30:00.000000Z (stored naive UTC)."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if value is not None else None
+
+
+def munch_payload(t: TicketSnapshot) -> dict[str, Any]:
+    """001: customerId is a string, status upper-case, as the document writes them."""
+    return {"ticketId": t.id, "ticketNumber": t.number, "status": t.status.upper(),
+            "customerId": str(t.customer_id)}
+
+
+def mtxi_payload(t: TicketSnapshot) -> dict[str, Any]:
+    """004 documents the names only; its ids are integers and statuses upper-case."""
+    ticket = db.session.get(Ticket, t.id)
+    return {"ticketId": t.id, "ticketNumber": t.number,
+            "serviceType": ticket.service_type if ticket else None,
+            "issueType": ticket.issue_type if ticket else None,
+            "status": t.status.upper(), "customerId": t.customer_id,
+            "escalationLevel": t.escalation_level}
+
+
+def _person(user: SupportUser | None) -> dict[str, Any] | None:
+    return {"id": user.id, "name": user.name, "email": user.email} if user else None
+
+
+def message_payload(message: Message) -> dict[str, Any]:
+    """The 002 message object, as GET /api/support-tickets/{id}/messages prints it."""
+    customer = message.customer
+    return {
+        "id": message.id, "ticket_id": message.ticket_id, "customer_id": message.customer_id,
+        "admin_id": message.admin_id, "message": message.body,
+        "sender_type": message.sender_type, "is_read": message.is_read,
+        "read_at": iso(message.read_at), "attachments": message.attachments,
+        "created_at": iso(message.created_at), "updated_at": iso(message.updated_at),
+        "customer": {"id": customer.id, "name": customer.name, "email": customer.email}
+        if customer else None,
+        "admin": _person(message.admin),
+    }
+
+
+def note_payload(note: InternalNote) -> dict[str, Any]:
+    author = db.session.get(SupportUser, note.author_id) if note.author_id else None
+    return {"id": note.id, "note": note.note,
+            "author": {"id": author.id, "name": author.name} if author else None,
+            "created_at": iso(note.created_at)}
+
+
+def _ref(t: TicketSnapshot) -> dict[str, Any]:
+    return {"ticket_id": t.id, "ticket_number": t.number}
+
+
+def _ticket_emits(e: DomainEvent) -> None:
+    """Runs on the sender thread, in a fresh session reading committed rows."""
+    t = e.ticket
+    assert t is not None
+    audience = rooms.ticket_audience(t)
+    if e.name == events.TICKET_CREATED:
+        emit("support:ticket:created", munch_payload(t), audience)
+        emit("support:ticket_created", mtxi_payload(t), audience)
+    elif e.name == events.ESCALATED:
+        emit("support:ticket:escalated", munch_payload(t), audience)
+        emit("support:ticket_escalated", mtxi_payload(t), audience)
+    elif e.name in (events.STATUS_CHANGED, events.CLOSED):
+        emit("support:ticket:status", {**_ref(t), "status": t.status,
+                                       "old_status": e.data.get("old_status")}, audience)
+        if e.name == events.CLOSED:
+            emit("support:ticket_closed", mtxi_payload(t), audience)
+    elif e.name == events.PRIORITY_CHANGED:
+        emit("support:ticket:priority", {**_ref(t), "priority": t.priority}, audience)
+    elif e.name == events.ASSIGNED:
+        previous = e.data.get("old_assignee")
+        emit("support:ticket:assigned", {**_ref(t), "assigned_to": t.assigned_to_id,
+                                         "previous_assigned_to": previous},
+             rooms.ticket_audience(t, previous))
+        # Who may see the ticket changed: subscribers must subscribe (and pass) again.
+        socketio.close_room(rooms.ticket_room(t.id), namespace="/")
+        socketio.close_room(rooms.ticket_staff_room(t.id), namespace="/")
+    elif e.name == events.READ:
+        emit("support:ticket:read", {**_ref(t), "reader": e.data.get("reader")}, audience)
+    elif e.name == events.FEEDBACK:
+        emit("support:ticket:feedback", {**_ref(t), "rating": e.data.get("rating")}, audience)
+    elif e.name == events.MESSAGE_ADDED:
+        message = db.session.get(Message, e.data.get("message_id"))
+        if message is not None:
+            emit("support:message:created",
+                 {**_ref(t), "status": t.status, "message": message_payload(message)}, audience)
+    elif e.name == events.NOTE_ADDED:
+        note = db.session.get(InternalNote, e.data.get("note_id"))
+        emit("support:note:created", {**_ref(t), "note": note_payload(note) if note else None},
+             rooms.staff_audience(t))
+    push_badges(t, e.data.get("old_assignee"))
+
+
+def push_badges(t: TicketSnapshot, *extra_user_ids: int | None) -> None:
+    """Fresh 002 counts for each user the change touches, and the desk's counts."""
+    user_ids = {t.customer_user_id, t.assigned_to_id, *t.participant_user_ids, *extra_user_ids}
+    for user_id in sorted(uid for uid in user_ids if uid is not None):
+        user = db.session.get(SupportUser, user_id)
+        if user is not None and user.active:
+            emit("support:navbar:count", navbar_counts(actor_for_user(user)),
+                 [rooms.user_room(user_id)])
+    desk = Actor(user_id=None, customer_id=None, permissions=frozenset({roles.VIEW_ALL}))
+    emit("support:navbar:count", navbar_counts(desk), [rooms.STAFF_ALL])
+
+
+def _order_emits(e: DomainEvent) -> None:
+    order = db.session.get(Order, e.data.get("order_id"))
+    customer = db.session.get(Customer, e.data.get("customer_id"))
+    if order is None or customer is None or customer.user_id is None:
+        return
+    emit("support:order:cancelled", {"order_id": order.id, "order_number": order.order_number,
+                                     "status": order.status},
+         [rooms.user_room(customer.user_id), rooms.STAFF_ALL])
+
+
+def on_domain_event(event: DomainEvent) -> None:
+    """After-commit subscriber: queue the emits; never touches Redis on this thread."""
+    job: Callable[[], None] | None = None
+    if event.ticket is not None:
+        job = lambda: _ticket_emits(event)  # noqa: E731
+    elif event.name == events.ORDER_CANCELLED:
+        job = lambda: _order_emits(event)  # noqa: E731
+    if job is not None:
+        dispatcher.submit(job)
+
+
+def install() -> None:
+    events.publisher.subscribe_after_commit(on_domain_event)

@@ -6,9 +6,11 @@ from flask_smorest import Api
 
 def register_apis(api: Api) -> None:
     """Register every API blueprint on the one OpenAPI spec."""
-    from . import auth
+    from . import auth, support_tickets, sync
 
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
     api.register_blueprint(auth.blp)
+    support_tickets.register(api)
+    sync.register(api)

@@ -99,12 +99,18 @@ def _resolve(header: str | None, allow_session: bool) -> tuple[SupportUser, Acto
 
 
 def require_actor(*, allow_session: bool = False) -> Actor:
-    """The authenticated Actor for this request (cached), or AuthError."""
-    cached: Any = g.get("support_actor")
-    if cached is not None:
-        return cached
+    """The authenticated Actor for this request (cached), or AuthError.
+
+    The cache remembers which request it belongs to: requests made while an outer
+    app context is active (test clients, CLI) share one `g`."""
     from flask import request
 
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    cached: Any = g.get("support_actor")
+    if cached is not None and g.get("support_request") is current:
+        return cached
+    g.support_request = current
+    g.support_user = g.support_actor = None
     user, actor = _resolve(request.headers.get("Authorization"), allow_session)
     g.support_user = user
     g.support_actor = actor

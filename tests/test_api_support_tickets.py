@@ -740,3 +740,17 @@ def test_swagger_ui_is_served_offline(client):
         assert served.status_code == 200 and len(served.data) > 10_000
         served.close()
     assert "/api/openapi.json" in html
+
+
+def test_blank_optional_reason_counts_as_none(client, factory):
+    """Found by schemathesis: a blank optional string once reached a length check as None."""
+    john = factory.customer()
+    order = factory.order(john.customer)
+    r = client.post(f"/api/orders/{order.id}/cancel", json={"reason": "  "}, headers=john.headers)
+    assert r.status_code == 200 and r.get_json()["data"]["cancellation_reason"] is None
+
+
+def test_nul_in_search_is_422_not_a_database_error(client, factory):
+    john = factory.customer()
+    r = client.get("/api/support-tickets", query_string={"search": "a\x00b"}, headers=john.headers)
+    assert fail(r, 422)["errors"] == {"search": ["The search may not contain NUL characters."]}

@@ -90,6 +90,7 @@ def test_sync_needs_the_permission(client, factory):
     ({"status": "lost"}, "status"),
     ({"total": "-1"}, "total"),
     ({"total": "abc"}, "total"),
+    ({"total": 10_000_000_000}, "total"),
     ({"total": "NaN"}, "total"),
     ({"currency": "usd"}, "currency"),
     ({"placed_at": "yesterday"}, "placed_at"),
@@ -103,13 +104,25 @@ def test_order_validation(client, factory, change, field):
     assert db.session.query(Order).count() == 0 and db.session.query(Customer).count() == 0
 
 
-def test_order_number_is_checked(client, factory):
+def test_identifiers_outside_the_pattern_are_404(client, factory):
     admin = factory.staff()
-    r = client.put("/api/sync/orders/bad%00number", json=ORDER, headers=admin.headers)
-    assert "order_number" in fail(r, 422)["errors"]
-    fail(client.put("/api/sync/orders/" + "x" * 65, json=ORDER, headers=admin.headers), 404)
+    for key in ("bad%00number", "x" * 65, "-starts-with-dash", "sp%20ace"):
+        fail(client.put(f"/api/sync/orders/{key}", json=ORDER, headers=admin.headers), 404)
+        fail(client.put(f"/api/sync/rides/{key}", json={}, headers=admin.headers), 404)
+    assert client.put("/api/sync/orders/ORD.2026:1#A_b-c", json=ORDER,
+                      headers=admin.headers).status_code == 201
     fail(client.put("/api/sync/orders/X", data="{", content_type="application/json",
                     headers=admin.headers), 400)
+
+
+def test_nul_characters_and_out_of_range_moments_are_422(client, factory):
+    admin = factory.staff()
+    r = client.put("/api/sync/rides/R1", headers=admin.headers, json={
+        "customer_email": "a@example.com", "pickup_location": "A\u0000B",
+        "dropoff_location": "B", "requested_at": "0001-01-01T00:00:00+01:00"})
+    errors = fail(r, 422)["errors"]
+    assert errors["pickup_location"] == ["The pickup location may not contain NUL characters."]
+    assert errors["requested_at"] == ["The requested at is not a valid date."]
 
 
 def test_ride_upsert(client, factory):

@@ -13,6 +13,11 @@ from flask import request
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
+# Python's str.isspace() set spelled out, so the documented pattern means the same in
+# every regex dialect (ECMA's \s differs from Python's) and matches the `strip()` check.
+SPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+REQUIRED_TEXT = rf"^[^\x00]*[^\x00{SPACE}][^\x00]*$"
+OPTIONAL_TEXT = r"^[^\x00]*$"
 MAX_ID = 2**31 - 1  # integer primary keys; larger ids cannot exist (and SQLite overflows)
 
 
@@ -41,7 +46,9 @@ class QuerySchema(LaravelSchema):
 
 
 class Text(fields.String):
-    """A trimmed string (Laravel's TrimStrings); blank counts as missing."""
+    """A string as sent, never with NUL; all-whitespace counts as missing (a required
+    field then fails "required", an optional one becomes null). The documented pattern
+    says the same."""
 
     def __init__(self, name: str, *, required: bool = False, min_len: int | None = None,
                  max_len: int | None = None, **kwargs: Any) -> None:
@@ -57,10 +64,15 @@ class Text(fields.String):
                 "The %(attribute)s may not be greater than %(max)s characters.",
                 attribute=label, max=max_len)))
         self.blank_is_missing = missing if required else None
+        self.nul_message = _l("The %(attribute)s may not contain NUL characters.",
+                              attribute=label)
+        pattern = REQUIRED_TEXT if required else OPTIONAL_TEXT
+        metadata = {"pattern": pattern, **kwargs.pop("metadata", {})}
         super().__init__(
             required=required,
             allow_none=not required,
             validate=checks,
+            metadata=metadata,
             error_messages={
                 "required": missing,
                 "null": missing,
@@ -69,13 +81,15 @@ class Text(fields.String):
             **kwargs,
         )
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
-        if text:
-            return text
-        if self.blank_is_missing is not None:
-            raise ValidationError(str(self.blank_is_missing))
-        return None
+    def deserialize(self, value: Any, attr: str | None = None, data: Any = None,
+                    **kwargs: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            if self.blank_is_missing is not None:
+                raise ValidationError(str(self.blank_is_missing))
+            return None
+        if isinstance(value, str) and "\x00" in value:  # PostgreSQL cannot store NUL
+            raise ValidationError(str(self.nul_message))
+        return super().deserialize(value, attr, data, **kwargs)
 
 
 def choice(name: str, choices: Sequence[str], **kwargs: Any) -> fields.String:

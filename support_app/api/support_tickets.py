@@ -158,7 +158,8 @@ class SupportTickets(MethodView):
         Filters combine. `customer_id`, `assigned_to`, `date_from`, `date_to` are
         staff-only and ignored for customers. `search` matches subject and description
         literally (`%` and `_` are not wildcards). `sort_by` priority and status sort by
-        rank (low < urgent, open < closed); NULLs sort last.
+        rank (low < urgent, open < closed); NULLs sort last. As in Laravel, a query
+        argument sent empty (`?status=`) counts as not sent.
         """
         actor = require_actor()
         stmt = filtered_tickets(actor, args)

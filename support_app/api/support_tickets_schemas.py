@@ -39,10 +39,15 @@ def stored_values(value: str, mapping: dict[str, str]) -> list[str]:
     return [value] + [stored for stored, shown in mapping.items() if shown == value]
 
 
-class Timestamp(fields.DateTime):
+class Timestamp(fields.String):
+    """A naive-UTC datetime printed as the document prints it (or null)."""
+
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(format=TIMESTAMP, allow_none=True,
-                         metadata={"example": "2026-01-22T10:30:00.000000Z"}, **kwargs)
+        super().__init__(allow_none=True, dump_only=True, metadata={
+            "format": "date-time", "example": "2026-01-22T10:30:00.000000Z"}, **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return None if value is None else value.strftime(TIMESTAMP)
 
 
 class Shown(fields.String):

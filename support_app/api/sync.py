@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
@@ -20,19 +21,21 @@ from flask_smorest import Api, Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from werkzeug.routing import BaseConverter
 
 from ..extensions import db
 from ..models import ORDER_STATUSES, Booking, Customer, Order, Ride, utcnow
 from ..security import roles
 from ..security.current import require_actor
-from ..tickets.errors import Forbidden, ValidationFailed
+from ..tickets.errors import Forbidden
 from .laravel import LaravelSchema, Text, choice, integer
 from .schemas import DefaultErrorSchema
 
 RIDE_STATUSES = ("requested", "accepted", "in_progress", "completed", "cancelled")
 BOOKING_STATUSES = ("pending", "confirmed", "seated", "completed", "cancelled", "no_show")
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-EXTERNAL_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:#-]{0,63}$")
+MAX_TOTAL = 9_999_999_999  # Numeric(12, 2)
+EMAIL_RE = re.compile(r"^[^@\x00-\x20\x7f]+@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f]+$")
+EXTERNAL_ID = r"[A-Za-z0-9][A-Za-z0-9._:#-]{0,63}"
 SECURITY = [{"bearerAuth": []}]
 
 blp = Blueprint(
@@ -47,12 +50,24 @@ def _errors(view: Any) -> Any:
         (503, "Database temporarily unavailable (retry)"),
         (422, "Validation failed (per-field errors)"),
         (413, "Request body too large"),
+        (404, "Identifier outside the documented pattern (no such resource)"),
         (403, "The token's role lacks the sync_commerce_data permission"),
         (401, "Missing, invalid or expired bearer token"),
         (400, "Malformed JSON"),
     ):
         view = blp.alt_response(code, schema=DefaultErrorSchema, description=text)(view)
     return view
+
+
+class ExternalIdConverter(BaseConverter):
+    """The platform's identifiers: letters, digits and . _ : # -, at most 64; anything
+    else is no such resource (404)."""
+
+    regex = EXTERNAL_ID
+
+
+blp.record_once(lambda state: state.app.url_map.converters.setdefault(
+    "external_id", ExternalIdConverter))
 
 
 @blp.before_request
@@ -72,29 +87,38 @@ class Moment(fields.AwareDateTime):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         moment = super()._deserialize(value, attr, data, **kwargs)
-        return moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        try:
+            return moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        except OverflowError as exc:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+            raise self.make_error("invalid") from exc
 
 
 class CustomerFields(LaravelSchema):
-    customer_email = Text("customer_email", required=True, max_len=320)
+    customer_email = Text("customer_email", required=True, max_len=320,
+                          metadata={"pattern": EMAIL_RE.pattern})
     customer_name = Text("customer_name", max_len=150)
 
     @validates("customer_email")
     def _email(self, value: str, **_kwargs: Any) -> None:
-        if not EMAIL_RE.match(value):
+        if not EMAIL_RE.fullmatch(value):
             raise ValidationError(_("The customer email must be a valid email address."))
 
 
 class OrderSync(CustomerFields):
     status = choice("status", ORDER_STATUSES, required=True)
-    total = fields.Decimal(places=2, allow_none=True, as_string=True,
-                           validate=validate.Range(min=0, max=10**10 - 1, error=_l(
-                               "The total must be between 0 and 9999999999.")),
+    total = fields.Decimal(places=2, allow_none=True,
+                           metadata={"minimum": 0, "maximum": MAX_TOTAL},
                            error_messages={"invalid": _l("The total must be a number."),
                                            "special": _l("The total must be a number.")})
     currency = fields.String(allow_none=True, validate=validate.Regexp(
         r"^[A-Z]{3}$", error=_l("The currency must be a 3-letter ISO 4217 code.")))
     placed_at = Moment("placed_at")
+
+    @validates("total")
+    def _total(self, value: Decimal | None, **_kwargs: Any) -> None:
+        # A plain check: marshmallow's Range would print Decimal bounds as strings in the spec.
+        if value is not None and not 0 <= value <= MAX_TOTAL:
+            raise ValidationError(_("The total must be between 0 and %(max)d.", max=MAX_TOTAL))
 
 
 class RideSync(CustomerFields):
@@ -126,14 +150,6 @@ class SyncedRide(SyncedSchema):
 
 class SyncedBooking(SyncedSchema):
     external_id = fields.String(required=True)
-
-
-def _key(value: str, field: str) -> str:
-    if not EXTERNAL_ID_RE.match(value):
-        raise ValidationFailed({field: [_(
-            "The %(field)s may only contain letters, digits and . _ : # - (at most 64).",
-            field=field.replace("_", " "))]})
-    return value
 
 
 def _customer(data: dict[str, Any]) -> Customer:
@@ -186,7 +202,7 @@ def _write(model: type, key_column: str, key: str, data: dict[str, Any],
     return row, 201 if created else 200
 
 
-@blp.route("/orders/<string(maxlength=64):order_number>", methods=["PUT"])
+@blp.route("/orders/<external_id:order_number>", methods=["PUT"])
 @blp.doc(security=SECURITY)
 @blp.arguments(OrderSync)
 @blp.response(200, SyncedOrder, description="Updated (or unchanged)")
@@ -195,8 +211,7 @@ def _write(model: type, key_column: str, key: str, data: dict[str, Any],
 def sync_order(data: dict[str, Any], order_number: str) -> tuple[Order, int]:
     """Upsert an order by its number. Moving to `cancelled` stamps cancelled_at;
     moving away from it clears cancelled_at and the cancellation reason."""
-    key = _key(order_number, "order_number")
-    existing = db.session.scalar(select(Order).where(Order.order_number == key))
+    existing = db.session.scalar(select(Order).where(Order.order_number == order_number))
     if existing is not None and data["status"] != existing.status:
         cancelled = data["status"] == "cancelled"
         data = {**data, "cancelled_at": utcnow() if cancelled else None}
@@ -204,10 +219,10 @@ def sync_order(data: dict[str, Any], order_number: str) -> tuple[Order, int]:
             data["cancellation_reason"] = None
     elif existing is None and data["status"] == "cancelled":
         data = {**data, "cancelled_at": utcnow()}
-    return _upsert(Order, "order_number", key, data, {"status": "pending"})
+    return _upsert(Order, "order_number", order_number, data, {"status": "pending"})
 
 
-@blp.route("/rides/<string(maxlength=64):external_id>", methods=["PUT"])
+@blp.route("/rides/<external_id:external_id>", methods=["PUT"])
 @blp.doc(security=SECURITY)
 @blp.arguments(RideSync)
 @blp.response(200, SyncedRide, description="Updated (or unchanged)")
@@ -215,11 +230,11 @@ def sync_order(data: dict[str, Any], order_number: str) -> tuple[Order, int]:
 @_errors
 def sync_ride(data: dict[str, Any], external_id: str) -> tuple[Ride, int]:
     """Upsert a ride by the platform's id (status defaults to `requested`)."""
-    return _upsert(Ride, "external_id", _key(external_id, "external_id"), data,
+    return _upsert(Ride, "external_id", external_id, data,
                    {"status": "requested"})
 
 
-@blp.route("/bookings/<string(maxlength=64):external_id>", methods=["PUT"])
+@blp.route("/bookings/<external_id:external_id>", methods=["PUT"])
 @blp.doc(security=SECURITY)
 @blp.arguments(BookingSync)
 @blp.response(200, SyncedBooking, description="Updated (or unchanged)")
@@ -227,10 +242,12 @@ def sync_ride(data: dict[str, Any], external_id: str) -> tuple[Ride, int]:
 @_errors
 def sync_booking(data: dict[str, Any], external_id: str) -> tuple[Booking, int]:
     """Upsert a table booking by the platform's id (status defaults to `confirmed`)."""
-    return _upsert(Booking, "external_id", _key(external_id, "external_id"), data,
+    return _upsert(Booking, "external_id", external_id, data,
                    {"status": "confirmed"})
 
 
 def register(api: Api) -> None:
     """Errors here use the default {"success": false, "message": ...} surface."""
+    api.register_converter(ExternalIdConverter,
+                           lambda _converter: {"type": "string", "pattern": f"^{EXTERNAL_ID}$"})
     api.register_blueprint(blp)

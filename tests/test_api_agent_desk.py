@@ -1,11 +1,9 @@
 """Agent desk (seed 003) over HTTP: the document's flow, every error code, access rules."""
 from __future__ import annotations
 
-import threading
-
 import re
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from support_app.extensions import db
 from support_app.models import AgentProfile, InternalNote, Ticket, TicketEvent
@@ -14,6 +12,8 @@ from support_app.tickets import service
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 CREATE = "/api/support/tickets/create/"
+
+from .querycount import count_queries
 
 
 def url(ticket_id, action: str = "") -> str:
@@ -503,19 +503,9 @@ def test_admin_ticket_list_query_count_does_not_grow_with_tickets(client, factor
     customers = [factory.customer() for _ in range(3)]
 
     def statements_for_listing() -> int:
-        seen: list[str] = []
-        me = threading.get_ident()  # background socket pushes query from other threads
-
-        def listener(*args) -> None:
-            if threading.get_ident() == me:
-                seen.append(args[2])
-
-        event.listen(db.engine, "before_cursor_execute", listener)
-        try:
+        with count_queries() as seen:
             assert client.get("/api/admin/support/tickets/",
                               headers=admin.headers).status_code == 200
-        finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
         return len(seen)
 
     for customer, agent in zip(customers[:1], agents[:1]):

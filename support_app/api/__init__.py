@@ -7,12 +7,14 @@ from flask_smorest import Api
 def register_apis(api: Api) -> None:
     """Register every API blueprint on the one OpenAPI spec."""
     from .. import inbound
-    from . import agent_desk, auth, faq, mtxi, munch, notifications
+    from . import agent_desk, auth, faq, mtxi, munch, notifications, support_tickets, sync
 
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
     api.register_blueprint(auth.blp)
+    support_tickets.register(api)
+    sync.register(api)
     inbound.register(api)
     agent_desk.register(api)
     api.register_blueprint(faq.blp)

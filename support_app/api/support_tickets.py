@@ -1,0 +1,321 @@
+"""The 002 support-tickets API: customers and staff on one bearer-token surface.
+
+Adapters only: every change goes through `tickets.service`; reads narrow
+`tickets.queries.visible_tickets`, so a customer never reaches another's ticket.
+Errors under this surface's prefixes come out as {"success": false, "message": ...}
+(422 adds Laravel-style per-field `errors`) via the shared dispatcher.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Callable
+
+from flask.views import MethodView
+from flask_babel import gettext as _
+from flask_smorest import Api, Blueprint
+from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from ..extensions import db
+from ..models import Message, Ticket
+from ..security.current import require_actor
+from ..tickets import lifecycle, service
+from ..tickets.actor import Actor
+from ..tickets.errors import Forbidden, NotFound
+from ..tickets.policy import visible_clause
+from ..tickets.queries import like_pattern, visible_tickets
+from .errors import Surface, register_surface
+from .laravel import MAX_ID, paginate
+from .schemas import DefaultErrorSchema
+from .support_tickets_schemas import (
+    CATEGORY_OUT,
+    STATUS_OUT,
+    CancelOrderSchema,
+    LatestArgs,
+    LatestEnvelope,
+    MessageCreatedEnvelope,
+    MessageCreateSchema,
+    MessageListEnvelope,
+    NavbarCountSchema,
+    OrderCancelledEnvelope,
+    SuccessMessageSchema,
+    TicketCreatedEnvelope,
+    TicketCreateSchema,
+    TicketDetailEnvelope,
+    TicketListArgs,
+    TicketPageEnvelope,
+    stored_values,
+)
+
+TAG = "Support tickets (002)"
+PREFIXES = ("/api/support-tickets", "/api/support-messages", "/api/orders")
+SECURITY = [{"bearerAuth": []}]
+
+blp = Blueprint(
+    TAG, __name__, url_prefix="/api",
+    description="Customers' and staff's ticket API (seed document 002): tickets, threaded "
+                "messages, read flags, navbar badge, order cancellation.",
+)
+
+ERROR_TEXT = {
+    400: "Bad request: malformed JSON, or the change is refused (e.g. order already shipped)",
+    401: "Missing, invalid or expired bearer token",
+    403: "Authenticated but not allowed (another customer's ticket or order)",
+    404: "Ticket, message or order not found",
+    413: "Request body too large",
+    422: 'Validation failed: {"success": false, "message": "Validation failed", "errors": {...}}',
+    500: "Server error",
+    503: "Database temporarily unavailable (retry)",
+}
+
+PRIORITY_RANK = case({"low": 0, "medium": 1, "high": 2, "urgent": 3},
+                     value=Ticket.priority, else_=1)
+STATUS_RANK = case({"open": 0, "in_progress": 1, "on_hold": 1, "resolved": 2, "closed": 3},
+                   value=Ticket.status, else_=0)
+SORT_COLUMNS = {
+    "created_at": Ticket.created_at,
+    "updated_at": Ticket.updated_at,
+    "priority": PRIORITY_RANK,
+    "status": STATUS_RANK,
+    "subject": Ticket.subject,
+    "last_replied_at": Ticket.last_replied_at,
+    "id": Ticket.id,
+}
+
+
+def errors(*codes: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare the error responses (in the {"success": false, ...} shape) of a view."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        for code in sorted({401, 503, *codes}, reverse=True):
+            view = blp.alt_response(code, schema=DefaultErrorSchema,
+                                    description=ERROR_TEXT[code])(view)
+        return view
+
+    return decorate
+
+
+@blp.before_request
+def authenticate() -> None:
+    """401 before anything else: an anonymous caller learns nothing from validation."""
+    require_actor()
+
+
+def _existing(value: int, resource: str, message: str) -> int:
+    """Ids beyond the integer key range cannot exist (and would overflow SQLite)."""
+    if value > MAX_ID:
+        raise NotFound(resource, message)
+    return value
+
+
+# --------------------------------------------------------------------------- tickets
+
+
+def filtered_tickets(actor: Actor, args: dict[str, Any]) -> Select[tuple[Ticket]]:
+    """The list's WHERE: visibility first, then filters; staff-only filters are
+    ignored for customers (they could only narrow their own tickets anyway)."""
+    stmt = visible_tickets(actor)
+    if args.get("status"):
+        stmt = stmt.where(Ticket.status.in_(stored_values(args["status"], STATUS_OUT)))
+    if args.get("priority"):
+        stmt = stmt.where(Ticket.priority == args["priority"])
+    if args.get("category"):
+        stmt = stmt.where(Ticket.category.in_(stored_values(args["category"], CATEGORY_OUT)))
+    if args.get("search"):
+        pattern = like_pattern(args["search"])
+        stmt = stmt.where(or_(Ticket.subject.ilike(pattern, escape="\\"),
+                              Ticket.description.ilike(pattern, escape="\\")))
+    if actor.is_staff:
+        if args.get("customer_id") is not None:
+            stmt = stmt.where(Ticket.customer_id == args["customer_id"])
+        if args.get("assigned_to") is not None:
+            stmt = stmt.where(Ticket.assigned_to_id == args["assigned_to"])
+        if args.get("date_from"):
+            stmt = stmt.where(Ticket.created_at >= dt.datetime.combine(args["date_from"], dt.time.min))
+        if args.get("date_to"):
+            stmt = stmt.where(Ticket.created_at <= dt.datetime.combine(args["date_to"], dt.time.max))
+    return stmt
+
+
+def ordering(sort_by: str, sort_order: str) -> list[Any]:
+    """Whitelisted column (priority and status by rank, not alphabet), NULLs last,
+    then id so pages never overlap."""
+    column = SORT_COLUMNS[sort_by]
+    primary = column.asc() if sort_order == "asc" else column.desc()
+    tie = Ticket.id.asc() if sort_order == "asc" else Ticket.id.desc()
+    return [primary.nulls_last(), tie] if sort_by != "id" else [tie]
+
+
+@blp.route("/support-tickets")
+class SupportTickets(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(TicketListArgs, location="query")
+    @blp.response(200, TicketPageEnvelope)
+    @errors(422, 500)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List tickets: a customer's own, or every ticket the staff member may see.
+
+        Filters combine. `customer_id`, `assigned_to`, `date_from`, `date_to` are
+        staff-only and ignored for customers. `search` matches subject and description
+        literally (`%` and `_` are not wildcards). `sort_by` priority and status sort by
+        rank (low < urgent, open < closed); NULLs sort last. As in Laravel, a query
+        argument sent empty (`?status=`) counts as not sent.
+        """
+        actor = require_actor()
+        stmt = filtered_tickets(actor, args)
+        total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+        page, per_page = args["page"], args["per_page"]
+        rows = db.session.scalars(
+            stmt.order_by(*ordering(args["sort_by"], args["sort_order"]))
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+            .options(selectinload(Ticket.customer), selectinload(Ticket.assigned_to))
+        ).all()
+        return {"success": True, "data": paginate(rows, total or 0, page, per_page)}
+
+    @blp.doc(security=SECURITY)
+    @blp.arguments(TicketCreateSchema)
+    @blp.response(201, TicketCreatedEnvelope)
+    @errors(400, 403, 413, 422)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Create a ticket (customers only; a staff token without a customer record gets 403)."""
+        actor = require_actor()
+        if actor.customer_id is None:
+            raise Forbidden(_("Only customers can create support tickets"))
+        ticket = service.open_ticket(
+            actor,
+            subject=data["subject"],
+            description=data["description"],
+            priority=data["priority"] or "medium",
+            category=data["category"] or "other",
+            channel="api",
+            origin="api",
+            min_description=10,
+        ).ticket
+        return {"success": True, "message": _("Support ticket created successfully"),
+                "data": ticket}
+
+
+@blp.route("/support-tickets/navbar/count")
+@blp.doc(security=SECURITY)
+@blp.response(200, NavbarCountSchema)
+@errors(500)
+def navbar_count() -> dict[str, Any]:
+    """Badge counts. Customers: `count` is unread_count if any, else total_unresolved.
+    Staff: `count` is unread_count if any, else open_tickets + in_progress_tickets."""
+    actor = require_actor()
+    visible = visible_clause(actor)
+    unresolved = Ticket.status.in_(sorted(lifecycle.UNRESOLVED))
+    if actor.is_staff:
+        total, opened, working, unread = db.session.execute(
+            select(
+                func.count(),
+                func.count().filter(Ticket.status == lifecycle.OPEN),
+                func.count().filter(Ticket.status.in_(stored_values("in_progress", STATUS_OUT))),
+                func.count().filter(Ticket.is_admin_read.is_(False)),
+            ).select_from(Ticket).where(visible)
+        ).one()
+        return {"success": True, "total_tickets": total, "open_tickets": opened,
+                "in_progress_tickets": working, "unread_count": unread,
+                "count": unread or opened + working}
+    pending, unread = db.session.execute(
+        select(
+            func.count().filter(unresolved),
+            func.count().filter(Ticket.is_customer_read.is_(False)),
+        ).select_from(Ticket).where(visible)
+    ).one()
+    return {"success": True, "total_unresolved": pending, "unread_count": unread,
+            "count": unread or pending}
+
+
+@blp.route("/support-tickets/navbar/latest")
+@blp.doc(security=SECURITY)
+@blp.arguments(LatestArgs, location="query")
+@blp.response(200, LatestEnvelope)
+@errors(422, 500)
+def navbar_latest(args: dict[str, Any]) -> dict[str, Any]:
+    """The newest tickets the caller may see, for the navbar dropdown (limit 1..50)."""
+    actor = require_actor()
+    rows = db.session.scalars(
+        visible_tickets(actor)
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+        .limit(args["limit"])
+        .options(selectinload(Ticket.customer))
+    ).all()
+    return {"success": True, "data": rows}
+
+
+@blp.route("/support-tickets/<int:ticket>")
+@blp.doc(security=SECURITY)
+@blp.response(200, TicketDetailEnvelope)
+@errors(403, 404)
+def show_ticket(ticket: int) -> dict[str, Any]:
+    """One ticket with the customer (incl. phone), assigned admin and last replier."""
+    actor = require_actor()
+    found = service.get_ticket(actor, _existing(ticket, "ticket", _("Ticket not found")))
+    return {"success": True, "data": found}
+
+
+@blp.route("/support-tickets/<int:ticket>/messages")
+class TicketMessages(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.response(200, MessageListEnvelope)
+    @errors(403, 404)
+    def get(self, ticket: int) -> dict[str, Any]:
+        """The thread, oldest first. Side effect: marks the ticket (and the other
+        side's messages) read for the caller."""
+        actor = require_actor()
+        ticket_id = _existing(ticket, "ticket", _("Ticket not found"))
+        service.mark_ticket_read(actor, ticket_id)
+        messages = db.session.scalars(
+            select(Message)
+            .where(Message.ticket_id == ticket_id)
+            .order_by(Message.created_at, Message.id)
+            .options(selectinload(Message.customer), selectinload(Message.admin))
+        ).all()
+        return {"success": True, "data": messages}
+
+    @blp.doc(security=SECURITY)
+    @blp.arguments(MessageCreateSchema)
+    @blp.response(201, MessageCreatedEnvelope)
+    @errors(400, 403, 404, 413, 422)
+    def post(self, data: dict[str, Any], ticket: int) -> dict[str, Any]:
+        """Reply. A customer's reply reopens a resolved/closed ticket to `open`; a staff
+        reply moves it to `in_progress` and records last_replied_at/by."""
+        actor = require_actor()
+        message = service.add_message(
+            actor, _existing(ticket, "ticket", _("Ticket not found")), data["message"],
+            attachments=data.get("attachments"), channel="api", origin="api",
+        )
+        return {"success": True, "message": _("Message sent successfully"), "data": message}
+
+
+@blp.route("/support-messages/<int:message>/read", methods=["PUT"])
+@blp.doc(security=SECURITY)
+@blp.response(200, SuccessMessageSchema)
+@errors(403, 404)
+def mark_message_read(message: int) -> dict[str, Any]:
+    """Mark one message read (anyone who may see its ticket)."""
+    actor = require_actor()
+    service.mark_message_read(actor, _existing(message, "message", _("Message not found")))
+    return {"success": True, "message": _("Message marked as read")}
+
+
+@blp.route("/orders/<int:order>/cancel", methods=["POST"])
+@blp.doc(security=SECURITY)
+@blp.arguments(CancelOrderSchema, required=False)
+@blp.response(200, OrderCancelledEnvelope)
+@errors(400, 403, 404, 413, 422)
+def cancel_order(data: dict[str, Any], order: int) -> dict[str, Any]:
+    """Cancel a pending or processing order: customers their own, staff any."""
+    actor = require_actor()
+    cancelled = service.cancel_order(
+        actor, _existing(order, "order", _("Order not found")), data.get("reason"),
+    )
+    return {"success": True, "message": _("Order cancelled successfully"), "data": cancelled}
+
+
+def register(api: Api) -> None:
+    """Mount the surface and its error format (called from `register_apis`)."""
+    register_surface(Surface("support-tickets-002", PREFIXES))
+    api.register_blueprint(blp)

@@ -6,9 +6,11 @@ from flask_smorest import Api
 
 def register_apis(api: Api) -> None:
     """Register every API blueprint on the one OpenAPI spec."""
-    from . import auth
+    from . import auth, contact, storefront, storefront_admin
 
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
     api.register_blueprint(auth.blp)
+    for surface in (storefront, storefront_admin, contact):
+        surface.register(api)

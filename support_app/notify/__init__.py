@@ -6,3 +6,6 @@ from flask import Flask
 
 def register_notify(app: Flask) -> None:
     """Subscribe notification and email writers to the ticket domain's events."""
+    from .mail import register_mail
+
+    register_mail(app)

@@ -190,7 +190,7 @@ class MailWorker:
 
     @property
     def enabled(self) -> bool:
-        return bool(self.app.config.get("MAIL_BACKGROUND", not self.app.testing))
+        return bool(self.app.config.get("MAIL_BACKGROUND", True))
 
     def start(self) -> None:
         with self._lock:

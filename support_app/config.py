@@ -117,6 +117,12 @@ class Config:
         self.MAIL_PASSWORD = env.get("MAIL_PASSWORD") or None
         self.MAIL_DEFAULT_SENDER = env.get("MAIL_DEFAULT_SENDER", "support@localhost")
         self.MAIL_MAX_ATTEMPTS = int(env.get("MAIL_MAX_ATTEMPTS", 5))
+        self.MAIL_REPLY_TO = env.get("MAIL_REPLY_TO") or None  # the inbound address, if separate
+        self.MAIL_TIMEOUT = float(env.get("MAIL_TIMEOUT", 10))
+        self.MAIL_RETRY_BASE_SECONDS = float(env.get("MAIL_RETRY_BASE_SECONDS", 30))
+        self.MAIL_RETRY_MAX_SECONDS = float(env.get("MAIL_RETRY_MAX_SECONDS", 3600))
+        self.MAIL_POLL_SECONDS = float(env.get("MAIL_POLL_SECONDS", 15))
+        self.MAIL_BACKGROUND = _bool("MAIL_BACKGROUND", True)
         self.MAILGUN_SIGNING_KEY = env.get("MAILGUN_SIGNING_KEY") or None
         self.MAILGUN_MAX_AGE = int(env.get("MAILGUN_MAX_AGE", 15 * 60))
 
@@ -145,4 +151,5 @@ class TestConfig(Config):
         self.SOCKETIO_CHANNEL = f"support-test-{secrets.token_hex(6)}"  # workers never cross-talk
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.MAILGUN_SIGNING_KEY = "test-signing-key"
+        self.MAIL_BACKGROUND = False  # tests call notify.outbox.deliver_due() themselves
         self.FAB_UPDATE_PERMS = False

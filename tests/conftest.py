@@ -76,7 +76,10 @@ def _fresh_request_globals(sender, **extra) -> None:
 
 @pytest.fixture(scope="session")
 def app(database_url):
-    app = create_app(TestConfig(database_url))
+    config = TestConfig(database_url)
+    if config.REDIS_URL:  # limiter.reset() between tests must not clear other workers' counts
+        config.RATELIMIT_STORAGE_OPTIONS = {"key_prefix": f"LIMITS_{_worker()}_{uuid.uuid4().hex[:8]}"}
+    app = create_app(config)
     request_started.connect(_fresh_request_globals, app)
     with app.app_context():
         from flask_migrate import upgrade

@@ -7,7 +7,10 @@ from flask_smorest import Api
 def register_apis(api: Api) -> None:
     """Register every API blueprint on the one OpenAPI spec."""
     from .. import inbound
-    from . import agent_desk, auth, faq, mtxi, munch, notifications, support_tickets, sync
+    from . import (
+        agent_desk, auth, contact, faq, mtxi, munch, notifications, storefront,
+        storefront_admin, support_tickets, sync,
+    )
 
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
@@ -21,3 +24,5 @@ def register_apis(api: Api) -> None:
     munch.register(api)
     mtxi.register(api)
     notifications.register(api)
+    for surface in (storefront, storefront_admin, contact):
+        surface.register(api)

@@ -7,5 +7,7 @@ from flask import Flask
 def register_notify(app: Flask) -> None:
     """Subscribe notification and email writers to the ticket domain's events."""
     from . import notifications
+    from .mail import register_mail
 
     notifications.install()
+    register_mail(app)

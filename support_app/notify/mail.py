@@ -1,0 +1,141 @@
+"""Outbound notification emails: rendered and queued inside the ticket's transaction.
+
+A domain-event subscriber writes one EmailLog row (direction `out`, status `queued`)
+per email, so the email commits or rolls back with the change that caused it:
+
+* ticket received: `ticket.created`, unless the event says ``notify: False`` (the
+  legacy storefront route);
+* staff replied: `ticket.message_added` with ``sender_type == "admin"``;
+* ticket resolved: `ticket.status_changed` to ``resolved``.
+
+Each is rendered from `templates/email/<name>.txt` and `.html` in the customer's
+locale. Its Message-Id is `<tkt-{number}-{uuid}@{sender domain}>`, and every email of a
+ticket refers to the ticket's root id `<tkt-{number}@{sender domain}>` (stored in
+`in_reply_to`), so mail clients thread them and replies can be matched to the ticket.
+`outbox.py` delivers the rows after commit.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from email.utils import parseaddr
+from typing import Any, Callable
+
+from flask import Flask, current_app, render_template
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from ..extensions import db
+from ..models import EmailLog, Message, Ticket
+from ..tickets import events
+
+log = logging.getLogger(__name__)
+
+TICKET_RECEIVED = "ticket_received"
+STAFF_REPLIED = "staff_replied"
+TICKET_RESOLVED = "ticket_resolved"
+TEMPLATES = (TICKET_RECEIVED, STAFF_REPLIED, TICKET_RESOLVED)
+
+
+def sender_domain() -> str:
+    address = parseaddr(current_app.config.get("MAIL_DEFAULT_SENDER") or "")[1]
+    return address.rpartition("@")[2] or "localhost"
+
+
+def thread_root_id(ticket_number: str) -> str:
+    """The ticket's thread anchor: every email of the ticket references it."""
+    return f"<tkt-{ticket_number}@{sender_domain()}>"
+
+
+def new_message_id(ticket_number: str) -> str:
+    return f"<tkt-{ticket_number}-{uuid.uuid4().hex}@{sender_domain()}>"
+
+
+def _subject(template: str, ticket: events.TicketSnapshot) -> str:
+    subjects: dict[str, Callable[[], str]] = {
+        TICKET_RECEIVED: lambda: _("[%(number)s] We received your request: %(subject)s",
+                                   number=ticket.number, subject=ticket.subject),
+        STAFF_REPLIED: lambda: _("[%(number)s] New reply to your request: %(subject)s",
+                                 number=ticket.number, subject=ticket.subject),
+        TICKET_RESOLVED: lambda: _("[%(number)s] Your request has been resolved: %(subject)s",
+                                   number=ticket.number, subject=ticket.subject),
+    }
+    # One line whatever the ticket subject holds: a header can never be split.
+    return " ".join(subjects[template]().split())
+
+
+def _locale(ticket: events.TicketSnapshot) -> str:
+    languages = current_app.config.get("LANGUAGES") or {}
+    code = (ticket.customer_locale or "").split("_")[0]
+    return code if code in languages else current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
+
+
+def queue_email(template: str, ticket: events.TicketSnapshot, **context: Any) -> EmailLog:
+    """Render one email in the customer's locale and add its outbox row to the session.
+
+    A template that fails to render still leaves a `failed` row with the error, so
+    nothing is lost silently and the ticket change itself goes through."""
+    locale = _locale(ticket)
+    row = EmailLog(
+        ticket_id=ticket.id, direction="out", status="queued", template=template,
+        from_address=current_app.config.get("MAIL_DEFAULT_SENDER"),
+        to_address=ticket.customer_email, message_id=new_message_id(ticket.number),
+        in_reply_to=thread_root_id(ticket.number), attempts=0,
+        next_attempt_at=None, subject="",
+    )
+    try:
+        with force_locale(locale):
+            values = {"ticket": ticket, "locale": locale,
+                      "app_name": current_app.config.get("APP_NAME", "Support"), **context}
+            row.subject = _subject(template, ticket)
+            row.body_text = render_template(f"email/{template}.txt", **values)
+            row.body_html = render_template(f"email/{template}.html", **values)
+    except Exception as exc:  # a broken template must not undo the ticket change
+        log.exception("could not render email %s for ticket %s", template, ticket.number)
+        row.subject = row.subject or f"[{ticket.number}]"
+        row.status, row.error = "failed", f"render failed: {exc}"[:2000]
+    db.session.add(row)
+    return row
+
+
+def template_for(event: events.DomainEvent) -> str | None:
+    """Which customer email (if any) this domain event calls for."""
+    if event.ticket is None or not event.ticket.customer_email:
+        return None
+    if event.name == events.TICKET_CREATED and event.data.get("notify") is not False:
+        return TICKET_RECEIVED
+    if event.name == events.MESSAGE_ADDED and event.data.get("sender_type") == "admin":
+        return STAFF_REPLIED
+    if event.name == events.STATUS_CHANGED and event.data.get("new_status") == "resolved":
+        return TICKET_RESOLVED
+    return None
+
+
+def on_ticket_event(event: events.DomainEvent) -> None:
+    """In-transaction subscriber: queue the customer's email for this event, if any."""
+    template = template_for(event)
+    if template is None or event.ticket is None:
+        return
+    ticket = db.session.get(Ticket, event.ticket.id)
+    context: dict[str, Any] = {
+        "description": ticket.description if ticket else "",
+        "resolution": ticket.resolution_details if ticket else None,
+        "reply": "",
+    }
+    if template == STAFF_REPLIED:
+        message = db.session.get(Message, event.data.get("message_id"))
+        context["reply"] = message.body if message else ""
+    queue_email(template, event.ticket, **context)
+
+
+def register_mail(app: Flask) -> None:
+    """Queue emails in the transaction; wake the sender after commit; `support send-mail`."""
+    from ..cli import support_cli
+    from . import outbox
+
+    events.publisher.subscribe_in_transaction(on_ticket_event)
+    events.publisher.subscribe_after_commit(outbox.wake_after_commit)
+    worker = outbox.MailWorker(app)
+    app.extensions["support_mail"] = worker
+    app.before_request(worker.ensure_started)
+    support_cli.add_command(outbox.send_mail_command)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, TypeVar
 
-from flask import flash, g, url_for
+from flask import flash, g, request, url_for
 from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
@@ -20,13 +20,18 @@ from ..tickets.errors import DomainError, ValidationFailed
 T = TypeVar("T")
 
 
+def per_request(key: str, build: Callable[[], T]) -> T:
+    """Cache a value for the current request only (the WSGI environ dies with it;
+    `g` may outlive a request when an app context is already pushed)."""
+    store = request.environ.setdefault("support.admin", {})
+    if key not in store:
+        store[key] = build()
+    return store[key]
+
+
 def current_actor() -> Actor:
     """The Actor of the signed-in FAB user, built once per request."""
-    actor = g.get("admin_actor")
-    if actor is None:
-        user = db.session.get(SupportUser, g.user.id)
-        actor = g.admin_actor = actor_for_user(user)
-    return actor
+    return per_request("actor", lambda: actor_for_user(db.session.get(SupportUser, g.user.id)))
 
 
 def error_text(err: DomainError) -> str:

@@ -6,7 +6,7 @@ from flask_appbuilder import ModelView
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
-from wtforms import SelectField
+from wtforms import BooleanField, SelectField
 
 from ..models import CATEGORIES, FAQ
 from . import permissions as perms
@@ -39,4 +39,6 @@ class FAQView(ModelView):
                                                          for c in CATEGORIES],
                                 widget=Select2Widget()),
         "language": SelectField(_l("Language"), choices=_languages, widget=Select2Widget()),
+        # A plain checkbox: FAB would mark the NOT NULL column required, i.e. always true.
+        "is_published": BooleanField(_l("Published"), default=True),
     }

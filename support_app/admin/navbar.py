@@ -1,24 +1,24 @@
 """The navbar's ticket badge: rendered with the page, then kept live over Socket.IO."""
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app
 from flask_login import current_user
 
 from ..tickets.queries import staff_navbar_counts
 from . import permissions as perms
-from .base import current_actor
+from .base import current_actor, per_request
 
 # The Socket.IO event the page listens for; payload: the 002 staff navbar counts.
 NAVBAR_EVENT = "support:navbar"
 
 
 def support_navbar() -> dict[str, int] | None:
-    """Counts for a signed-in user who works tickets, else None (cached per request)."""
-    if "support_navbar" not in g:
-        counts = None
+    """Counts for a signed-in user who works tickets, else None (once per request)."""
+    def build() -> dict[str, int] | None:
         if current_user.is_authenticated and current_app.appbuilder.sm.has_access(
             "can_list", perms.TICKETS
         ):
-            counts = staff_navbar_counts(current_actor())
-        g.support_navbar = counts
-    return g.support_navbar
+            return staff_navbar_counts(current_actor())
+        return None
+
+    return per_request("navbar", build)

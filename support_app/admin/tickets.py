@@ -101,10 +101,12 @@ class TicketView(ModelView):
 
     def _init_properties(self) -> None:
         super()._init_properties()
-        # The text search is the first filter offered for "number" (`_flt_0_number=...`).
-        offered = self._filters.get_search_filters()
-        offered["number"].insert(0, TicketTextSearch("number", self.datamodel))
-        offered["assigned_to"].append(TicketUnassigned("assigned_to", self.datamodel))
+        # The text search is the first filter offered for "number" (`_flt_0_number=...`),
+        # "is unassigned" the last for the assignee. FAB renders the search form from
+        # one registry and parses URLs with the other: both get the same entries.
+        for registry in (self._filters.get_search_filters(), self._filters._all_filters):
+            registry["number"].insert(0, TicketTextSearch("number", self.datamodel))
+            registry["assigned_to"].append(TicketUnassigned("assigned_to", self.datamodel))
 
     # ------------------------------------------------------------------ screens
 

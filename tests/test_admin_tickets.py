@@ -3,6 +3,7 @@ refusals come back as flash messages, and the screens show what staff need."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from sqlalchemy import select
@@ -307,3 +308,6 @@ def test_navbar_badge_counts_unread_tickets_for_the_user(app, factory):
     html = _signed_in(app, agent).get("/tickets/list/").get_data(as_text=True)
     assert 'id="support-badge"' in html and 'data-count="2"' in html
     assert "vendor/socket.io/socket.io.min.js" in html
+    # The badge links to the "Unread" quick filter, which lists exactly those tickets.
+    unread = re.search(r'id="support-badge-link" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert f'href="{unread}">Unread</a>' in html.replace("&amp;", "&")

@@ -21,6 +21,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
+from markupsafe import Markup
 from sqlalchemy import or_, select
 
 from ..extensions import db
@@ -95,8 +96,17 @@ class TicketView(ModelView):
         "number": _l("Number"), "subject": _l("Subject"), "customer": _l("Customer"),
         "status": _l("Status"), "priority": _l("Priority"), "category": _l("Category"),
         "channel": _l("Channel"), "assigned_to": _l("Assignee"),
-        "escalation_level": _l("Escalation"), "is_admin_read": _l("Read by staff"),
+        "escalation_level": _l("Escalation"), "is_admin_read": _l("Unread"),
         "created_at": _l("Created"), "updated_at": _l("Updated"),
+    }
+
+    formatters_columns = {
+        "number": lambda number: Markup('<span class="label label-default">{}</span>').format(number),
+        "assigned_to": lambda user: user.name if user else Markup(
+            '<span class="text-muted">{}</span>').format(_("Unassigned")),
+        "is_admin_read": lambda read: "" if read else Markup(
+            '<span class="label label-danger">{}</span>').format(_("unread")),
+        "created_at": lambda when: when.strftime("%Y-%m-%d %H:%M") if when else "",
     }
 
     def _init_properties(self) -> None:

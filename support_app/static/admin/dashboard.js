@@ -18,14 +18,17 @@
     data: { labels: stats.per_day.labels.map(function (d) { return d.slice(5); }),
             datasets: [{ label: "tickets", data: stats.per_day.values, backgroundColor: "#337ab7" }] },
     options: Object.assign({ plugins: { legend: { display: false } },
-                             scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }, quiet)
+                             scales: { y: { beginAtZero: true, ticks: { stepSize: 1 } } } }, quiet)
   });
-  new Chart(document.getElementById("chart-per-agent"), {
-    type: "bar",
-    data: { labels: stats.per_agent.labels,
-            datasets: [{ label: "open tickets", data: stats.per_agent.values, backgroundColor: "#f0ad4e" }] },
-    options: Object.assign({ indexAxis: "y", plugins: { legend: { display: false } },
-                             scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } }, quiet)
-  });
+  var perAgent = document.getElementById("chart-per-agent");
+  if (perAgent) {
+    new Chart(perAgent, {
+      type: "bar",
+      data: { labels: stats.per_agent.labels,
+              datasets: [{ label: "open tickets", data: stats.per_agent.values, backgroundColor: "#f0ad4e" }] },
+      options: Object.assign({ indexAxis: "y", plugins: { legend: { display: false } },
+                               scales: { x: { beginAtZero: true, ticks: { stepSize: 1 } } } }, quiet)
+    });
+  }
   document.body.setAttribute("data-charts", "ready");
 })();

@@ -6,7 +6,6 @@ from typing import Any, Callable, TypeVar
 
 from flask import flash, g, request, url_for
 from flask_appbuilder.models.filters import BaseFilter
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from markupsafe import Markup, escape
 

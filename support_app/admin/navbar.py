@@ -1,4 +1,6 @@
-"""The navbar's ticket badge: rendered with the page, then kept live over Socket.IO."""
+"""The navbar's ticket badge: rendered with the page, then kept live over Socket.IO
+(`static/admin/badge.js` applies each `support:navbar` event: the 002 staff navbar
+counts, `{"count": n, ...}`, emitted by the realtime layer to the `staff` room)."""
 from __future__ import annotations
 
 from flask import current_app
@@ -7,9 +9,6 @@ from flask_login import current_user
 from ..tickets.queries import staff_navbar_counts
 from . import permissions as perms
 from .base import current_actor, per_request
-
-# The Socket.IO event the page listens for; payload: the 002 staff navbar counts.
-NAVBAR_EVENT = "support:navbar"
 
 
 def support_navbar() -> dict[str, int] | None:

@@ -10,6 +10,9 @@ from ..models import SupportUser
 
 class SupportSecurityManager(SecurityManager):
     user_model = SupportUser
+    # FAB's "User's Statistics" chart loads Google Charts from the internet; the
+    # dashboard must work offline, so that screen is not registered.
+    userstatschartview = None
 
     def create_limiter(self, app: Flask):  # type: ignore[override]
         """AUTH_RATE_LIMITED limits /login/ through the app's one Limiter (same storage,

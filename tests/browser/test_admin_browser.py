@@ -107,6 +107,10 @@ def test_admin_approves_an_agent(page, shot, factory):
     page.wait_for_selector(".alert-success")
     db.session.expire_all()
     assert db.session.get(AgentProfile, profile_id).is_approved
+    for screen in ("/users/list/", "/roles/list/", "/permissionviews/list/"):
+        page.goto(screen)  # FAB's own screens load nothing from other hosts either
+        assert page.locator(".panel").count() >= 1
+    shot(page, "admin_roles")
 
 
 def test_dashboard_draws_its_charts_from_local_assets(page, shot, factory):

@@ -311,3 +311,19 @@ def test_navbar_badge_counts_unread_tickets_for_the_user(app, factory):
     # The badge links to the "Unread" quick filter, which lists exactly those tickets.
     unread = re.search(r'id="support-badge-link" href="([^"]+)"', html).group(1).replace("&amp;", "&")
     assert f'href="{unread}">Unread</a>' in html.replace("&amp;", "&")
+
+
+def test_staff_navbar_counts_follow_the_002_staff_shape(app_ctx, factory, manager):
+    from support_app.tickets.queries import staff_navbar_counts
+
+    owner, agent = factory.customer(), factory.agent()
+    first, second, third = (factory.ticket(owner) for _ in range(3))
+    service.add_message(manager.actor, first.id, "Looking.")   # read by staff
+    service.assign_self(agent.actor, second.id)                # in progress, agent's
+    assert staff_navbar_counts(manager.actor) == {
+        "total_tickets": 3, "open_tickets": 2, "in_progress_tickets": 1, "unread_count": 2,
+        "unassigned_tickets": 2, "count": 2}
+    # The agent counts only their own tickets and the pool.
+    assert staff_navbar_counts(agent.actor)["total_tickets"] == 3
+    service.reassign(factory.staff(roles.ADMIN).actor, third.id, factory.agent().user.id)
+    assert staff_navbar_counts(agent.actor)["total_tickets"] == 2

@@ -1,12 +1,16 @@
 """Signing in to the dashboard the way a person does: GET /login/, POST the form."""
 from __future__ import annotations
 
+import itertools
+import os
 import re
 
+from flask import Flask
 from flask.testing import FlaskClient
 
 from .factories import PASSWORD
 
+_clients = itertools.count(1)
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -28,3 +32,12 @@ def login(client: FlaskClient, email: str, password: str = PASSWORD) -> None:
 def page_token(client: FlaskClient, url: str) -> str:
     """The CSRF token of a dashboard page (the session's token)."""
     return csrf_from(client.get(url).get_data(as_text=True))
+
+
+def desk_client(app: Flask) -> FlaskClient:
+    """A test client with an address of its own: login rate limits count per address,
+    and parallel workers share them when the limiter stores in Redis."""
+    n = next(_clients)
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = f"10.{os.getpid() % 250}.{n // 250 % 250}.{n % 250}"
+    return client

@@ -23,11 +23,11 @@ from support_app.models import (
 from support_app.security import roles
 from support_app.tickets import service
 
-from .admin_helpers import login, page_token
+from .admin_helpers import desk_client, login, page_token
 
 
 def _signed_in(app, person):
-    client = app.test_client()
+    client = desk_client(app)
     login(client, person.user.email)
     return client
 

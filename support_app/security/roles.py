@@ -54,6 +54,7 @@ def screen_permissions() -> dict[str, list[tuple[str, str]]]:
 
     return ROLE_SCREEN_PERMISSIONS
 
+
 ALL_ROLES = (ADMIN, STORE_MANAGER, FULFILLMENT, SUPPORT_AGENT, CUSTOMER)
 
 

@@ -7,6 +7,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from .security.passwords import validate_password
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = Path(os.environ.get("SUPPORT_INSTANCE_PATH", ROOT / "instance"))
 
@@ -71,7 +73,10 @@ class Config:
         self.FAB_UPDATE_PERMS = _bool("FAB_UPDATE_PERMS", False)
         self.FAB_SECURITY_MANAGER_CLASS = "support_app.security.manager.SupportSecurityManager"
         self.FAB_PASSWORD_COMPLEXITY_ENABLED = True
-        self.FAB_PASSWORD_COMPLEXITY_VALIDATOR = "support_app.security.passwords.validate_password"
+        # FAB calls this object (a dotted-path string would raise TypeError on every form).
+        self.FAB_PASSWORD_COMPLEXITY_VALIDATOR = validate_password
+        self.FAB_INDEX_VIEW = "support_app.admin.dashboard.DashboardIndexView"
+        self.FAB_BASE_TEMPLATE = "admin/base.html"  # FAB's layout plus the live ticket badge
         self.AUTH_TYPE = 1  # AUTH_DB
         self.AUTH_USERNAME_CI = True
         self.AUTH_RATE_LIMITED = True

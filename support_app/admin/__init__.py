@@ -1,8 +1,68 @@
-"""The Flask-AppBuilder dashboard: screens, actions and charts for the desk's staff."""
+"""The Flask-AppBuilder dashboard: screens, actions and charts for the desk's staff.
+
+Screen permissions per role are data (`permissions.py`, seeded with the roles);
+every ticket change goes through `tickets.service` with the signed-in user's Actor.
+"""
 from __future__ import annotations
 
+from flask import Flask, current_app, request
 from flask_appbuilder import AppBuilder
+from flask_appbuilder.api import BaseApi
+from flask_babel import lazy_gettext as _l
 
 
 def register_admin(appbuilder: AppBuilder) -> None:
     """Register every dashboard screen (called by create_app inside an app context)."""
+    from . import permissions as perms
+    from .agents import AgentView
+    from .commerce import BookingView, OrderView, RideView
+    from .customers import CustomerView
+    from .dashboard import DashboardView
+    from .email_logs import EmailLogView
+    from .faq import FAQView
+    from .feedback import FeedbackView
+    from .navbar import support_navbar
+    from .tickets import TicketView
+
+    appbuilder.add_view(DashboardView, perms.DASHBOARD, label=_l("Dashboard"),
+                        icon="fa-dashboard")
+    desk = {"category": perms.DESK, "category_label": _l("Desk"), "category_icon": "fa-life-ring"}
+    appbuilder.add_view(TicketView, perms.TICKETS, label=_l("Tickets"), icon="fa-ticket", **desk)
+    appbuilder.add_view(AgentView, perms.AGENTS, label=_l("Agents"), icon="fa-user-md", **desk)
+    appbuilder.add_view(FAQView, perms.FAQS, label=_l("FAQs"), icon="fa-question-circle", **desk)
+    appbuilder.add_view(EmailLogView, perms.EMAIL_LOGS, label=_l("Email logs"),
+                        icon="fa-envelope", **desk)
+    appbuilder.add_view(FeedbackView, perms.FEEDBACK, label=_l("Feedback"), icon="fa-star",
+                        **desk)
+    shop = {"category": perms.COMMERCE, "category_label": _l("Commerce"),
+            "category_icon": "fa-shopping-cart"}
+    appbuilder.add_view(CustomerView, perms.CUSTOMERS, label=_l("Customers"), icon="fa-users",
+                        **shop)
+    appbuilder.add_view(OrderView, perms.ORDERS, label=_l("Orders"), icon="fa-shopping-bag",
+                        **shop)
+    appbuilder.add_view(RideView, perms.RIDES, label=_l("Rides"), icon="fa-car", **shop)
+    appbuilder.add_view(BookingView, perms.BOOKINGS, label=_l("Bookings"), icon="fa-cutlery",
+                        **shop)
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app.jinja_env.globals["support_navbar"] = support_navbar
+    _protect_dashboard_posts(app, appbuilder)
+
+
+def _protect_dashboard_posts(app: Flask, appbuilder: AppBuilder) -> None:
+    """CSRF on every dashboard POST, including FAB's action and delete endpoints, which
+    rely on a global CSRF check (the app leaves WTF_CSRF_CHECK_DEFAULT off for its
+    token APIs). FAB's own JSON APIs (BaseApi) stay exempt, as FAB declares them."""
+    from ..extensions import csrf
+
+    screens: set[str] = set()
+
+    @app.before_request
+    def _check_csrf() -> None:
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return
+        if not screens:  # every view is registered by the first request
+            screens.update(view.blueprint.name for view in appbuilder.baseviews
+                           if not isinstance(view, BaseApi) and view.blueprint is not None)
+        if request.blueprint in screens:
+            csrf.protect()

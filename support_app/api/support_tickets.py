@@ -19,10 +19,10 @@ from sqlalchemy.orm import selectinload
 from ..extensions import db
 from ..models import Message, Ticket
 from ..security.current import require_actor
-from ..tickets import lifecycle, service
+from ..tickets.badges import navbar_counts
+from ..tickets import service
 from ..tickets.actor import Actor
 from ..tickets.errors import Forbidden, NotFound
-from ..tickets.policy import visible_clause
 from ..tickets.queries import like_pattern, visible_tickets
 from .errors import Surface, register_surface
 from .laravel import MAX_ID, paginate
@@ -201,31 +201,9 @@ class SupportTickets(MethodView):
 @blp.response(200, NavbarCountSchema)
 @errors(500)
 def navbar_count() -> dict[str, Any]:
-    """Badge counts. Customers: `count` is unread_count if any, else total_unresolved.
-    Staff: `count` is unread_count if any, else open_tickets + in_progress_tickets."""
-    actor = require_actor()
-    visible = visible_clause(actor)
-    unresolved = Ticket.status.in_(sorted(lifecycle.UNRESOLVED))
-    if actor.is_staff:
-        total, opened, working, unread = db.session.execute(
-            select(
-                func.count(),
-                func.count().filter(Ticket.status == lifecycle.OPEN),
-                func.count().filter(Ticket.status.in_(stored_values("in_progress", STATUS_OUT))),
-                func.count().filter(Ticket.is_admin_read.is_(False)),
-            ).select_from(Ticket).where(visible)
-        ).one()
-        return {"success": True, "total_tickets": total, "open_tickets": opened,
-                "in_progress_tickets": working, "unread_count": unread,
-                "count": unread or opened + working}
-    pending, unread = db.session.execute(
-        select(
-            func.count().filter(unresolved),
-            func.count().filter(Ticket.is_customer_read.is_(False)),
-        ).select_from(Ticket).where(visible)
-    ).one()
-    return {"success": True, "total_unresolved": pending, "unread_count": unread,
-            "count": unread or pending}
+    """Badge counts (rules in `tickets.badges`): customers get `count` = unread_count if
+    any, else total_unresolved; staff unread_count if any, else open + in progress."""
+    return navbar_counts(require_actor())
 
 
 @blp.route("/support-tickets/navbar/latest")

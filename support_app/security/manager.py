@@ -1,6 +1,7 @@
 """FAB security manager: our user model (with a locale); sign-in by email."""
 from __future__ import annotations
 
+from flask import Flask
 from flask_appbuilder.security.manager import BaseSecurityManager
 from flask_appbuilder.security.sqla.manager import SecurityManager
 
@@ -9,6 +10,16 @@ from ..models import SupportUser
 
 class SupportSecurityManager(SecurityManager):
     user_model = SupportUser
+    # FAB's "User's Statistics" chart loads Google Charts from the internet; the
+    # dashboard must work offline, so that screen is not registered.
+    userstatschartview = None
+
+    def create_limiter(self, app: Flask):  # type: ignore[override]
+        """AUTH_RATE_LIMITED limits /login/ through the app's one Limiter (same storage,
+        same reset, same switch) instead of a second instance FAB would build."""
+        from ..extensions import limiter
+
+        return limiter
 
     def create_db(self) -> None:
         """FAB calls this at start-up; Alembic owns the schema, so nothing happens here.

@@ -46,13 +46,14 @@ ROLE_API_PERMISSIONS: dict[str, tuple[str, ...]] = {
     CUSTOMER: (CREATE, TRACK, ESCALATE, CLOSE, REPLY),
 }
 
-# role -> (permission, view) pairs for admin screens; the admin module extends this.
-ROLE_SCREEN_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
-    STORE_MANAGER: [],
-    FULFILLMENT: [],
-    SUPPORT_AGENT: [],
-    CUSTOMER: [],
-}
+
+def screen_permissions() -> dict[str, list[tuple[str, str]]]:
+    """role -> (permission, view) pairs for the dashboard screens, kept next to the
+    screens in `support_app/admin/permissions.py` (imported late: it imports us)."""
+    from ..admin.permissions import ROLE_SCREEN_PERMISSIONS
+
+    return ROLE_SCREEN_PERMISSIONS
+
 
 ALL_ROLES = (ADMIN, STORE_MANAGER, FULFILLMENT, SUPPORT_AGENT, CUSTOMER)
 
@@ -62,7 +63,7 @@ def seed_roles(sm) -> None:
     for role_name in ALL_ROLES:
         role = sm.find_role(role_name) or sm.add_role(role_name)
         wanted = [(p, SUPPORT_VIEW) for p in ROLE_API_PERMISSIONS[role_name]]
-        wanted += ROLE_SCREEN_PERMISSIONS.get(role_name, [])
+        wanted += screen_permissions().get(role_name, [])
         for perm_name, view_name in wanted:
             pv = sm.add_permission_view_menu(perm_name, view_name)
             if pv is not None and pv not in role.permissions:

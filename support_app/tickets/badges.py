@@ -1,6 +1,11 @@
-"""Navbar badge counts (002 "Get Navbar Ticket Count"), one definition for the REST
-endpoint and the socket push: over the tickets the actor may see, `count` is the
-unread count when there is something unread, else the unresolved count."""
+"""Navbar badge counts (002 "Get Navbar Ticket Count"): one definition for the REST
+endpoint, the socket push and the dashboard's badge.
+
+Customers: `count` is unread_count if any, else total_unresolved. Staff: `count` is
+unread_count if any, else open + in-progress tickets (on hold reads as in progress in
+002's vocabulary). Staff who see every ticket read the desk's exact counters (no
+table scan at any size); others aggregate over the tickets the policy lets them see.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -9,33 +14,47 @@ from sqlalchemy import case, func, select
 
 from ..extensions import db
 from ..models import Ticket
-from . import lifecycle
+from ..security import roles
+from . import counters, lifecycle
 from .actor import Actor
 from .policy import visible_clause
 
 
-def navbar_counts(actor: Actor) -> dict[str, Any]:
-    """The 002 body: the customer shape for customers, the admin shape for staff."""
-    staff = actor.is_staff
-    unread_flag = Ticket.is_admin_read if staff else Ticket.is_customer_read
-    unresolved = Ticket.status.in_(lifecycle.UNRESOLVED)
+def _tally(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
-    def n(condition: Any) -> Any:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
+def _staff_counts(actor: Actor) -> tuple[int, int, int, int]:
+    if actor.can(roles.VIEW_ALL):
+        keys = [counters.TOTAL, counters.status_key(lifecycle.OPEN),
+                counters.status_key(lifecycle.IN_PROGRESS),
+                counters.status_key(lifecycle.ON_HOLD), counters.ADMIN_UNREAD]
+        kept = counters.read(*keys)
+        total, open_, working, held, unread = (kept[k] for k in keys)
+        return total, open_, working + held, unread
     row = db.session.execute(
         select(
             func.count(Ticket.id),
-            n(unresolved),
-            n(Ticket.status == lifecycle.OPEN),
-            n(Ticket.status == lifecycle.IN_PROGRESS),
-            n(unread_flag.is_(False)),
+            _tally(Ticket.status == lifecycle.OPEN),
+            _tally(Ticket.status.in_([lifecycle.IN_PROGRESS, lifecycle.ON_HOLD])),
+            _tally(Ticket.is_admin_read.is_(False)),
         ).where(visible_clause(actor))
     ).one()
-    total, total_unresolved, open_, in_progress, unread = (int(v or 0) for v in row)
-    count = unread or total_unresolved
-    if staff:
+    return tuple(int(v or 0) for v in row)  # type: ignore[return-value]
+
+
+def navbar_counts(actor: Actor) -> dict[str, Any]:
+    """The 002 body: the admin shape for staff, the customer shape for customers."""
+    if actor.is_staff:
+        total, open_, working, unread = _staff_counts(actor)
         return {"success": True, "total_tickets": total, "open_tickets": open_,
-                "in_progress_tickets": in_progress, "unread_count": unread, "count": count}
-    return {"success": True, "total_unresolved": total_unresolved, "unread_count": unread,
-            "count": count}
+                "in_progress_tickets": working, "unread_count": unread,
+                "count": unread or open_ + working}
+    unresolved, unread = (int(v or 0) for v in db.session.execute(
+        select(
+            _tally(Ticket.status.in_(sorted(lifecycle.UNRESOLVED))),
+            _tally(Ticket.is_customer_read.is_(False)),
+        ).where(visible_clause(actor))
+    ).one())
+    return {"success": True, "total_unresolved": unresolved, "unread_count": unread,
+            "count": unread or unresolved}

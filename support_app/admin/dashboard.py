@@ -1,0 +1,125 @@
+"""The dashboard home: the desk's numbers, aggregated in SQL, drawn by the vendored
+Chart.js. Users without the Dashboard permission land on their first screen instead."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import redirect, url_for
+from flask_appbuilder import BaseView, IndexView, expose, has_access
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import STATUSES, Feedback, SupportUser, Ticket, utcnow
+from ..tickets.lifecycle import UNRESOLVED
+from . import permissions as perms
+
+DAYS = 30
+
+
+def _seconds_between(later: Any, earlier: Any) -> Any:
+    """Elapsed seconds between two timestamp columns, in the database's own dialect."""
+    if db.engine.dialect.name == "postgresql":
+        return func.extract("epoch", later - earlier)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
+def median_first_response_seconds() -> float | None:
+    """The median of first_response_at - created_at: the middle row(s) picked in SQL."""
+    answered = Ticket.first_response_at.is_not(None)
+    count = db.session.scalar(select(func.count()).where(answered)) or 0
+    if not count:
+        return None
+    delay = _seconds_between(Ticket.first_response_at, Ticket.created_at)
+    middle = db.session.scalars(
+        select(delay).where(answered).order_by(delay)
+        .offset((count - 1) // 2).limit(2 - count % 2)
+    ).all()
+    return float(sum(middle)) / len(middle)
+
+
+def desk_stats(today: dt.date | None = None) -> dict[str, Any]:
+    """Everything the dashboard draws, as plain JSON-able values."""
+    today = today or utcnow().date()
+    by_status = dict(db.session.execute(
+        select(Ticket.status, func.count()).group_by(Ticket.status)).all())
+
+    since = today - dt.timedelta(days=DAYS - 1)
+    day = func.date(Ticket.created_at)
+    per_day = {str(d): n for d, n in db.session.execute(
+        select(day, func.count()).where(Ticket.created_at >= dt.datetime.combine(since, dt.time()))
+        .group_by(day)).all()}
+    days = [since + dt.timedelta(days=i) for i in range(DAYS)]
+
+    per_agent = db.session.execute(
+        select(SupportUser.first_name, SupportUser.last_name, func.count(Ticket.id))
+        .join(Ticket, Ticket.assigned_to_id == SupportUser.id)
+        .where(Ticket.status.in_(sorted(UNRESOLVED)))
+        .group_by(SupportUser.id, SupportUser.first_name, SupportUser.last_name)
+        .order_by(func.count(Ticket.id).desc())).all()
+    unassigned = db.session.scalar(select(func.count()).where(
+        Ticket.assigned_to_id.is_(None), Ticket.status.in_(sorted(UNRESOLVED)))) or 0
+
+    rating, ratings = db.session.execute(
+        select(func.avg(Feedback.rating), func.count(Feedback.id))).one()
+    return {
+        "by_status": {"labels": list(STATUSES), "values": [by_status.get(s, 0) for s in STATUSES]},
+        "per_day": {"labels": [d.isoformat() for d in days],
+                    "values": [per_day.get(d.isoformat(), 0) for d in days]},
+        "per_agent": {"labels": [f"{f} {l}".strip() for f, l, _n in per_agent],
+                      "values": [n for _f, _l, n in per_agent]},
+        "unassigned_open": unassigned,
+        "total": sum(by_status.values()),
+        "open": sum(by_status.get(s, 0) for s in UNRESOLVED),
+        "median_first_response_seconds": median_first_response_seconds(),
+        "average_rating": None if rating is None else round(float(rating), 2),
+        "ratings": ratings,
+    }
+
+
+def human_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    minutes = int(round(seconds / 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    return f"{hours // 24} d {hours % 24} h"
+
+
+class DashboardView(BaseView):
+    """`/dashboard/`: the charts, for roles holding can_show on Dashboard."""
+
+    route_base = "/dashboard"
+    class_permission_name = perms.DASHBOARD
+    default_view = "show"
+    base_permissions = ["can_show"]
+
+    @expose("/")
+    @has_access
+    def show(self):
+        stats = desk_stats()
+        return self.render_template("admin/dashboard.html", stats=stats,
+                                    first_response=human_duration(
+                                        stats["median_first_response_seconds"]),
+                                    title=_l("Dashboard"))
+
+
+class DashboardIndexView(IndexView):
+    """FAB's home page: the dashboard for those allowed, else the first allowed screen."""
+
+    index_template = "admin/index.html"
+
+    @expose("/")
+    def index(self):
+        if current_user.is_authenticated:
+            sm = self.appbuilder.sm
+            if sm.has_access("can_show", perms.DASHBOARD):
+                return redirect(url_for("DashboardView.show"))
+            if sm.has_access("can_list", perms.TICKETS):
+                return redirect(url_for("TicketView.list"))
+        return self.render_template(self.index_template, appbuilder=self.appbuilder)

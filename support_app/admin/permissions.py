@@ -1,0 +1,81 @@
+"""Which dashboard screens each role reaches, as FAB (permission, view-menu) pairs.
+
+`security.roles.seed_roles` grants these rows (so `flask support init` and
+`bootstrap.sync_permissions` seed them); they stay editable in the Roles screen.
+Admin is FAB's admin role: it receives every screen permission automatically.
+View-menu names are the views' `class_permission_name` and the menu entries' names.
+"""
+from __future__ import annotations
+
+from ..security import roles
+
+# View-menu names (views set class_permission_name to these).
+TICKETS = "Tickets"
+AGENTS = "Agents"
+FAQS = "FAQs"
+EMAIL_LOGS = "Email logs"
+FEEDBACK = "Feedback"
+CUSTOMERS = "Customers"
+ORDERS = "Orders"
+RIDES = "Rides"
+BOOKINGS = "Bookings"
+DASHBOARD = "Dashboard"
+# Menu categories.
+DESK = "Desk"
+COMMERCE = "Commerce"
+
+# Ticket screen permissions beyond list/show (method_permission_name targets).
+REPLY = "reply"          # reply form: a message in the customer-visible thread
+NOTE = "note"            # internal note form
+WORK = "work"            # assign to me, change status, escalate, resolve, close
+REASSIGN = "reassign"    # move tickets between agents
+OPEN = "open"            # open a ticket on behalf of a customer
+
+
+def _can(view: str, *names: str) -> list[tuple[str, str]]:
+    return [(f"can_{name}", view) for name in names]
+
+
+def _menus(*names: str) -> list[tuple[str, str]]:
+    return [("menu_access", name) for name in names]
+
+
+# Every signed-in staff member may see and edit their own profile and password.
+_OWN_ACCOUNT = [
+    ("can_userinfo", "UserDBModelView"),
+    ("userinfoedit", "UserDBModelView"),
+    ("can_this_form_get", "UserInfoEditView"),
+    ("can_this_form_post", "UserInfoEditView"),
+    ("can_this_form_get", "ResetMyPasswordView"),
+    ("can_this_form_post", "ResetMyPasswordView"),
+]
+_READ = ("list", "show")
+
+ROLE_SCREEN_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
+    roles.STORE_MANAGER: [
+        *_can(TICKETS, *_READ, REPLY, NOTE, WORK, OPEN),
+        *_can(CUSTOMERS, *_READ),
+        *_can(ORDERS, *_READ, "cancel"),
+        *_can(RIDES, *_READ),
+        *_can(BOOKINGS, *_READ),
+        *_can(FAQS, *_READ, "add", "edit", "delete"),
+        *_can(EMAIL_LOGS, *_READ),
+        *_can(FEEDBACK, *_READ),
+        *_can(DASHBOARD, "show"),
+        *_menus(DESK, TICKETS, FAQS, EMAIL_LOGS, FEEDBACK,
+                COMMERCE, CUSTOMERS, ORDERS, RIDES, BOOKINGS, DASHBOARD),
+        *_OWN_ACCOUNT,
+    ],
+    roles.FULFILLMENT: [
+        *_can(TICKETS, *_READ, REPLY, NOTE, WORK, OPEN),
+        *_can(ORDERS, *_READ, "cancel"),
+        *_menus(DESK, TICKETS, COMMERCE, ORDERS),
+        *_OWN_ACCOUNT,
+    ],
+    roles.SUPPORT_AGENT: [
+        *_can(TICKETS, *_READ, REPLY, NOTE, WORK),
+        *_menus(DESK, TICKETS),
+        *_OWN_ACCOUNT,
+    ],
+    roles.CUSTOMER: [],
+}

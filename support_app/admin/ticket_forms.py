@@ -1,0 +1,77 @@
+"""Forms of the ticket screens. Each one feeds exactly one service call; none of
+them edits ticket columns directly. Flask-WTF adds and checks the CSRF token."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from ..extensions import db
+from ..models import CATEGORIES, PRIORITIES, STATUSES, AgentProfile, Customer, SupportUser
+from ..tickets.service import MAX_BODY, MAX_SUBJECT
+
+UNASSIGNED = ""
+
+
+def _label(code: str) -> str:
+    return code.replace("_", " ").capitalize()
+
+
+class ReplyForm(FlaskForm):
+    body = TextAreaField(_l("Reply to the customer"),
+                         validators=[DataRequired(), Length(max=MAX_BODY)])
+
+
+class NoteForm(FlaskForm):
+    note = TextAreaField(_l("Internal note (staff only)"),
+                         validators=[DataRequired(), Length(max=MAX_BODY)])
+
+
+class StatusForm(FlaskForm):
+    """Status and/or priority of one or several tickets (their ids travel as `ids`)."""
+
+    status = SelectField(_l("Status"), choices=[("", "—")] + [(s, _label(s)) for s in STATUSES],
+                         validators=[Optional()])
+    priority = SelectField(_l("Priority"),
+                           choices=[("", "—")] + [(p, _label(p)) for p in PRIORITIES],
+                           validators=[Optional()])
+    resolution_details = TextAreaField(_l("Resolution details"),
+                                       validators=[Optional(), Length(max=MAX_BODY)])
+
+
+class ReassignForm(FlaskForm):
+    agent = SelectField(_l("Assign to"), validators=[Optional()])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        agents = db.session.execute(
+            select(SupportUser.id, SupportUser.first_name, SupportUser.last_name)
+            .join(AgentProfile, AgentProfile.user_id == SupportUser.id)
+            .where(AgentProfile.is_approved.is_(True), SupportUser.active.is_(True))
+            .order_by(SupportUser.first_name, SupportUser.last_name)
+        ).all()
+        self.agent.choices = [(UNASSIGNED, str(_l("Unassigned pool")))] + [
+            (str(uid), f"{first} {last}".strip()) for uid, first, last in agents
+        ]
+
+
+class OpenTicketForm(FlaskForm):
+    """A ticket opened by staff on a customer's behalf (channel `admin`)."""
+
+    customer = SelectField(_l("Customer"), validators=[DataRequired()])
+    subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=MAX_SUBJECT)])
+    description = TextAreaField(_l("Description"),
+                                validators=[DataRequired(), Length(max=MAX_BODY)])
+    priority = SelectField(_l("Priority"), choices=[(p, _label(p)) for p in PRIORITIES],
+                           default="medium")
+    category = SelectField(_l("Category"), choices=[(c, _label(c)) for c in CATEGORIES],
+                           default="other")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        customers = db.session.execute(
+            select(Customer.id, Customer.name, Customer.email).order_by(Customer.name).limit(1000)
+        ).all()
+        self.customer.choices = [(str(cid), f"{name} <{email}>") for cid, name, email in customers]

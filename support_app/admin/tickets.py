@@ -1,0 +1,322 @@
+"""The desk's main screen: ticket list, ticket page, forms and actions.
+
+Every change goes through `tickets.service` with the signed-in user's Actor; the
+list, the ticket page and the related lists only ever hold tickets the policy lets
+that user see (`VisibleToActor` base filter), so an agent's URL guess is a 404.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+from flask import flash, redirect, request, url_for
+from flask_appbuilder import ModelView, action, expose, has_access
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.filters import (
+    FilterEqual,
+    FilterGreater,
+    FilterNotEqual,
+    FilterRelationOneToManyEqual,
+)
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from markupsafe import Markup
+from sqlalchemy import or_, select
+
+from ..extensions import db
+from ..models import InternalNote, Message, Ticket, TicketEvent
+from ..tickets import lifecycle, policy, service
+from ..tickets.queries import like_pattern
+from . import permissions as perms
+from .base import VisibleToActor, attempt, current_actor
+from .ticket_forms import UNASSIGNED, NoteForm, OpenTicketForm, ReassignForm, ReplyForm, StatusForm
+
+ORIGIN = "admin"
+
+
+class TicketTextSearch(BaseFilter):
+    """One search box over subject, description and number (LIKE, case-insensitive)."""
+
+    name = _l("Subject, description or number contains")
+    arg_name = "text"
+
+    def apply(self, query, value):  # type: ignore[override]
+        if not value:
+            return query
+        pattern = like_pattern(str(value).strip())
+        return query.filter(or_(
+            Ticket.number.ilike(pattern, escape="\\"),
+            Ticket.subject.ilike(pattern, escape="\\"),
+            Ticket.description.ilike(pattern, escape="\\"),
+        ))
+
+
+class TicketUnassigned(BaseFilter):
+    """The unassigned pool (the value is ignored)."""
+
+    name = _l("Is unassigned")
+    arg_name = "unassigned"
+
+    def apply(self, query, value):  # type: ignore[override]
+        return query.filter(Ticket.assigned_to_id.is_(None))
+
+
+def _ids(values: Iterable[str]) -> list[int]:
+    return sorted({int(v) for v in values if str(v).isdigit()})
+
+
+class TicketView(ModelView):
+    datamodel = SQLAInterface(Ticket)
+    class_permission_name = perms.TICKETS
+    route_base = "/tickets"
+    list_title = _l("Tickets")
+    show_title = _l("Ticket")
+    show_template = "admin/ticket_show.html"
+    list_template = "admin/ticket_list.html"
+    base_permissions = [f"can_{name}" for name in (
+        "list", "show", perms.REPLY, perms.NOTE, perms.WORK, perms.REASSIGN, perms.OPEN)]
+    method_permission_name = {
+        "assign_to_me": perms.WORK, "change_status": perms.WORK, "escalate": perms.WORK,
+        "resolve": perms.WORK, "close": perms.WORK, "status": perms.WORK,
+        "reassign": perms.REASSIGN, "reassign_form": perms.REASSIGN,
+        "reply": perms.REPLY, "note": perms.NOTE, "new": perms.OPEN,
+    }
+    base_filters = [["id", VisibleToActor, current_actor]]
+    base_order = ("created_at", "desc")
+    page_size = 25
+
+    list_columns = ["number", "subject", "customer", "status", "priority", "category",
+                    "channel", "assigned_to", "escalation_level", "is_admin_read", "created_at"]
+    order_columns = ["number", "subject", "status", "priority", "category", "channel",
+                     "escalation_level", "created_at", "updated_at"]
+    search_columns = ["number", "status", "priority", "category", "channel", "assigned_to",
+                      "escalation_level", "customer", "is_admin_read", "created_at"]
+    label_columns = {
+        "number": _l("Number"), "subject": _l("Subject"), "customer": _l("Customer"),
+        "status": _l("Status"), "priority": _l("Priority"), "category": _l("Category"),
+        "channel": _l("Channel"), "assigned_to": _l("Assignee"),
+        "escalation_level": _l("Escalation"), "is_admin_read": _l("Unread"),
+        "created_at": _l("Created"), "updated_at": _l("Updated"),
+    }
+
+    formatters_columns = {
+        "number": lambda number: Markup('<span class="label label-default">{}</span>').format(number),
+        "assigned_to": lambda user: user.name if user else Markup(
+            '<span class="text-muted">{}</span>').format(_("Unassigned")),
+        "is_admin_read": lambda read: "" if read else Markup(
+            '<span class="label label-danger">{}</span>').format(_("unread")),
+        "created_at": lambda when: when.strftime("%Y-%m-%d %H:%M") if when else "",
+    }
+
+    def _init_properties(self) -> None:
+        super()._init_properties()
+        # The text search is the first filter offered for "number" (`_flt_0_number=...`),
+        # "is unassigned" the last for the assignee. FAB renders the search form from
+        # one registry and parses URLs with the other: both get the same entries.
+        for registry in (self._filters.get_search_filters(), self._filters._all_filters):
+            registry["number"].insert(0, TicketTextSearch("number", self.datamodel))
+            registry["assigned_to"].append(TicketUnassigned("assigned_to", self.datamodel))
+
+    # ------------------------------------------------------------------ screens
+
+    def _filter_url(self, **filters: tuple[type, str]) -> str:
+        """A list URL with FAB filters `_flt_<index>_<column>=value` (index looked up)."""
+        args = {}
+        for column, (filter_class, value) in filters.items():
+            offered = self._filters.get_search_filters()[column]
+            index = next(i for i, f in enumerate(offered) if isinstance(f, filter_class))
+            args[f"_flt_{index}_{column}"] = value
+        return url_for(f"{self.endpoint}.list", **args)
+
+    def quick_filters(self) -> list[tuple[str, str]]:
+        actor = current_actor()
+        return [
+            (_("All"), url_for(f"{self.endpoint}.list")),
+            (_("Mine"), self._filter_url(assigned_to=(FilterRelationOneToManyEqual, str(actor.user_id)))),
+            (_("Unassigned"), self._filter_url(assigned_to=(TicketUnassigned, "1"))),
+            (_("Unread"), self._filter_url(is_admin_read=(FilterNotEqual, "y"))),
+            (_("Open"), self._filter_url(status=(FilterEqual, lifecycle.OPEN))),
+            (_("In progress"), self._filter_url(status=(FilterEqual, lifecycle.IN_PROGRESS))),
+            (_("Escalated"), self._filter_url(escalation_level=(FilterGreater, "0"))),
+        ]
+
+    @expose("/list/")
+    @has_access
+    def list(self):
+        widgets = self._list()
+        return self.render_template(
+            self.list_template, title=self.list_title, widgets=widgets,
+            quick_filters=self.quick_filters(),
+            may_open=self.appbuilder.sm.has_access(f"can_{perms.OPEN}", perms.TICKETS),
+        )
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        widgets = self._show(pk)  # 404 unless the base filter lets this user see it
+        actor = current_actor()
+        ticket = db.session.get(Ticket, int(pk))
+        if not ticket.is_admin_read and policy.can_work(actor, ticket):
+            attempt(service.mark_ticket_read, actor, ticket.id)
+            ticket = db.session.get(Ticket, int(pk))
+        notes_visible = policy.can_see_internal_notes(actor, ticket)
+        reassign = ReassignForm(formdata=None)
+        reassign.agent.data = str(ticket.assigned_to_id or UNASSIGNED)
+        status = StatusForm(formdata=None)
+        status.priority.data = ticket.priority
+        return self.render_template(
+            self.show_template, pk=pk, title=self.show_title, widgets=widgets,
+            ticket=ticket,
+            messages=db.session.scalars(select(Message).where(Message.ticket_id == ticket.id)
+                                        .order_by(Message.created_at, Message.id)).all(),
+            notes=db.session.scalars(select(InternalNote).where(InternalNote.ticket_id == ticket.id)
+                                     .order_by(InternalNote.created_at)).all()
+            if notes_visible else None,
+            history=db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
+                                       .order_by(TicketEvent.created_at, TicketEvent.id)).all(),
+            can_work=policy.can_work(actor, ticket),
+            targets=lifecycle.allowed_targets(ticket.status, actor.lifecycle_role),
+            reply_form=ReplyForm(formdata=None), note_form=NoteForm(formdata=None),
+            status_form=status, reassign_form=reassign,
+            may=lambda name: self.appbuilder.sm.has_access(f"can_{name}", perms.TICKETS),
+            may_screen=lambda view: self.appbuilder.sm.has_access("can_show", view),
+        )
+
+    def _back(self, pk: int | None = None):
+        if pk is not None:
+            return redirect(url_for(f"{self.endpoint}.show", pk=pk))
+        return redirect(self.get_redirect())
+
+    @expose("/reply/<int:pk>", methods=["POST"])
+    @has_access
+    def reply(self, pk: int):
+        form = ReplyForm()
+        if not form.validate_on_submit():
+            flash(_("The reply was not sent: write a message (and reload the page if it expired)."),
+                  "danger")
+        elif attempt(service.add_message, current_actor(), pk, form.body.data,
+                     channel=ORIGIN, origin=ORIGIN):
+            flash(_("Reply sent to the customer."), "success")
+        return self._back(pk)
+
+    @expose("/note/<int:pk>", methods=["POST"])
+    @has_access
+    def note(self, pk: int):
+        form = NoteForm()
+        if not form.validate_on_submit():
+            flash(_("The note was not saved: write a note (and reload the page if it expired)."),
+                  "danger")
+        elif attempt(service.add_note, current_actor(), pk, form.note.data, origin=ORIGIN):
+            flash(_("Internal note added."), "success")
+        return self._back(pk)
+
+    @expose("/status/", methods=["GET", "POST"])
+    @has_access
+    def status(self):
+        """Change status and/or priority of the tickets named by `ids` (one or many)."""
+        form = StatusForm()
+        ids = _ids(request.values.getlist("ids"))
+        if request.method == "POST" and form.validate_on_submit() and ids:
+            if not (form.status.data or form.priority.data):
+                flash(_("Choose a status or a priority."), "warning")
+            else:
+                self._apply(ids, service.update_ticket, status=form.status.data or None,
+                            priority=form.priority.data or None,
+                            resolution_details=form.resolution_details.data or None)
+                return self._back(ids[0] if len(ids) == 1 else None)
+        return self._bulk_page(ids, form, "status", _("Change status or priority"))
+
+    @expose("/reassign/", methods=["GET", "POST"])
+    @has_access
+    def reassign_form(self):
+        form = ReassignForm()
+        ids = _ids(request.values.getlist("ids"))
+        if request.method == "POST" and form.validate_on_submit() and ids:
+            agent = int(form.agent.data) if form.agent.data else None
+            self._apply(ids, service.reassign, agent)
+            return self._back(ids[0] if len(ids) == 1 else None)
+        return self._bulk_page(ids, form, "reassign_form", _("Reassign tickets"))
+
+    def _bulk_page(self, ids: list[int], form: Any, endpoint: str, title: str):
+        tickets = self._visible(ids)
+        if not tickets:
+            flash(_("Select at least one ticket."), "warning")
+            return redirect(url_for(f"{self.endpoint}.list"))
+        return self.render_template("admin/ticket_bulk.html", title=title, form=form,
+                                    tickets=tickets, action_url=url_for(f"{self.endpoint}.{endpoint}"))
+
+    @expose("/new/", methods=["GET", "POST"])
+    @has_access
+    def new(self):
+        """Open a ticket on a customer's behalf, through service.open_ticket."""
+        form = OpenTicketForm()
+        if form.validate_on_submit():
+            outcome = attempt(
+                service.open_ticket, current_actor(), customer_id=int(form.customer.data),
+                subject=form.subject.data, description=form.description.data,
+                priority=form.priority.data, category=form.category.data,
+                channel="admin", origin=ORIGIN,
+            )
+            if outcome:
+                flash(_("Ticket %(number)s opened.", number=outcome.ticket.number), "success")
+                return self._back(outcome.ticket.id)
+        return self.render_template("admin/ticket_new.html", title=_("New ticket for a customer"),
+                                    form=form)
+
+    # ------------------------------------------------------------------ actions
+
+    def _visible(self, ids: list[int]) -> list[Ticket]:
+        if not ids:
+            return []
+        return list(db.session.scalars(
+            select(Ticket).where(Ticket.id.in_(ids), policy.visible_clause(current_actor()))
+            .order_by(Ticket.id)))
+
+    def _apply(self, ids: list[int], call: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
+        """Run one service call per ticket; each refusal is flashed with its number."""
+        actor, done = current_actor(), 0
+        for ticket in self._visible(ids):
+            number = ticket.number
+            if attempt(call, actor, ticket.id, *args, origin=ORIGIN, label=number, **kwargs):
+                done += 1
+        if done:
+            flash(ngettext("%(num)d ticket updated.", "%(num)d tickets updated.", done), "success")
+        return done
+
+    @staticmethod
+    def _item_ids(items: Any) -> list[int]:
+        items = items if isinstance(items, list) else [items]
+        return [item.id for item in items if item is not None]
+
+    def _act(self, items: Any, call: Callable[..., Any], **kwargs: Any):
+        ids = self._item_ids(items)
+        self._apply(ids, call, **kwargs)
+        return self._back(ids[0] if len(ids) == 1 and not isinstance(items, list) else None)
+
+    @action("assign_to_me", _l("Assign to me"), icon="fa-hand-paper-o")
+    def assign_to_me(self, items):
+        return self._act(items, service.assign_self)
+
+    @action("change_status", _l("Change status"), icon="fa-exchange")
+    def change_status(self, items):
+        ids = self._item_ids(items)
+        return redirect(url_for(f"{self.endpoint}.status", ids=ids))
+
+    @action("reassign", _l("Reassign"), icon="fa-users")
+    def reassign(self, items):
+        ids = self._item_ids(items)
+        return redirect(url_for(f"{self.endpoint}.reassign_form", ids=ids))
+
+    @action("escalate", _l("Escalate"), _l("Escalate the selected tickets?"), "fa-level-up")
+    def escalate(self, items):
+        return self._act(items, service.escalate)
+
+    @action("resolve", _l("Resolve"), icon="fa-check")
+    def resolve(self, items):
+        return self._act(items, service.update_ticket, status=lifecycle.RESOLVED)
+
+    @action("close", _l("Close"), _l("Close the selected tickets?"), "fa-lock")
+    def close(self, items):
+        return self._act(items, service.close_ticket)
+

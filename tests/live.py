@@ -194,24 +194,27 @@ def flask_cli(*args: str, env: dict[str, str], timeout: float = 120) -> subproce
 
 
 class ServeCommand:
-    """`flask --app wsgi support serve` as a user runs it; stopped by `stop()`."""
+    """`flask --app wsgi support serve` as a user runs it; its log goes to a file (a pipe
+    nobody reads would fill up and block the server's logging)."""
 
     def __init__(self, env: dict[str, str]) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env}
+        self.log_path = Path(env.get("SUPPORT_INSTANCE_PATH", "/tmp")) / f"serve-{self.port}.log"
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> "ServeCommand":
+        self._log = open(self.log_path, "w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "wsgi", "support", "serve",
              "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, text=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.process.stdout.read()[-3000:]}")
+                raise RuntimeError(f"server exited: {self.log()[-3000:]}")
             try:
                 urllib.request.urlopen(self.url + "/api/openapi.json", timeout=2)
                 return self
@@ -220,6 +223,10 @@ class ServeCommand:
         self.stop()
         raise RuntimeError("server did not start in time")
 
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text()
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
@@ -227,6 +234,7 @@ class ServeCommand:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+        self._log.close()
 
     def __enter__(self) -> "ServeCommand":
         return self.start()

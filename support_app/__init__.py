@@ -18,6 +18,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     )
     settings = config if config is not None else Config()
     app.config.update(settings.as_dict() if isinstance(settings, Config) else dict(settings))
+    app.json.sort_keys = False  # bodies keep the field order the API documents print
     _refuse_unsafe_production(app)
 
     from . import database

@@ -514,18 +514,24 @@ def _apply_status(ticket: Ticket, actor: Actor, target: str, origin: str,
     _publish(name, ticket, actor, origin, old_status=current, new_status=target)
 
 
+def _acting_role(actor: Actor, ticket: Ticket, customer_permission: str, refusal: str) -> str:
+    """`staff` for desk staff who may work the ticket, `customer` for its owner holding
+    the permission; anyone else is refused."""
+    if actor.is_staff and not policy.is_owner(actor, ticket):
+        _require_staff_work(actor, ticket)
+        return "staff"
+    if policy.is_owner(actor, ticket) and actor.can(customer_permission):
+        return "customer"
+    raise Forbidden(refusal)
+
+
 def close_ticket(actor: Actor, ticket_id: int, *, origin: str = "api",
                  award_points: bool = False) -> Outcome:
     """A customer closes their resolved ticket; staff close any unclosed ticket."""
     with _transaction():
         ticket = get_ticket(actor, ticket_id, lock=True)
-        if actor.is_staff and not policy.is_owner(actor, ticket):
-            _require_staff_work(actor, ticket)
-            role = "staff"
-        elif policy.is_owner(actor, ticket) and actor.can(roles.CLOSE):
-            role = "customer"
-        else:
-            raise Forbidden(_("You are not allowed to close this ticket"))
+        role = _acting_role(actor, ticket, roles.CLOSE,
+                            _("You are not allowed to close this ticket"))
         refusal = lifecycle.close_refusal(ticket.status, role)
         if refusal == "already_closed":
             raise InvalidTransition(_("Ticket is already closed"))
@@ -545,13 +551,8 @@ def escalate(actor: Actor, ticket_id: int, *, origin: str = "api",
              award_points: bool = False) -> Outcome:
     with _transaction():
         ticket = get_ticket(actor, ticket_id, lock=True)
-        if actor.is_staff and not policy.is_owner(actor, ticket):
-            _require_staff_work(actor, ticket)
-            role = "staff"
-        elif policy.is_owner(actor, ticket) and actor.can(roles.ESCALATE):
-            role = "customer"
-        else:
-            raise Forbidden(_("You are not allowed to escalate this ticket"))
+        role = _acting_role(actor, ticket, roles.ESCALATE,
+                            _("You are not allowed to escalate this ticket"))
         refusal = lifecycle.escalation_refusal(ticket.status, ticket.escalation_level, role)
         if refusal == "cannot_escalate":
             raise CannotEscalate(_("Cannot escalate ticket"))

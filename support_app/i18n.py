@@ -6,6 +6,12 @@ else Accept-Language, else the default. API requests never touch the session.
 from __future__ import annotations
 
 from flask import Flask, current_app, g, has_request_context, request, session
+from flask_babel import lazy_gettext as _l
+
+# marshmallow's Range formats its default message when it is built (too early to
+# translate), so range checks pass one of these as `error=`.
+RANGE_BETWEEN = _l("Must be between {min} and {max}.")
+RANGE_AT_LEAST = _l("Must be at least {min}.")
 
 
 def select_locale() -> str:
@@ -37,3 +43,51 @@ def text_direction(locale: str | None = None) -> str:
 
     code = str(locale or get_locale() or "en")
     return "rtl" if code.split("_")[0] in {"ar", "he", "fa", "ur"} else "ltr"
+
+
+def translate_marshmallow_defaults() -> None:
+    """Marshmallow's built-in messages ("Missing data for required field.", "Unknown
+    field.", "Longer than maximum length 10.") become lazy translations, so every schema
+    of every surface answers in the request's language without repeating them per field.
+
+    A field copies its class defaults when it is created (at import of its schema
+    module), so this runs when the `support_app` package is imported. Messages with
+    placeholders are only swapped where marshmallow formats them at error time (the
+    validators); `Range` formats its template at construction, so its users pass
+    `error=` themselves (see `RANGE_BETWEEN` / `RANGE_AT_LEAST`).
+    """
+    from marshmallow import Schema, fields, validate
+
+    field_messages = {
+        fields.Field: {"required": _l("Missing data for required field."),
+                       "null": _l("Field may not be null."),
+                       "validator_failed": _l("Invalid value.")},
+        fields.Nested: {"type": _l("Invalid type.")},
+        fields.List: {"invalid": _l("Not a valid list.")},
+        fields.Tuple: {"invalid": _l("Not a valid tuple.")},
+        fields.String: {"invalid": _l("Not a valid string."),
+                        "invalid_utf8": _l("Not a valid utf-8 string.")},
+        fields.UUID: {"invalid_uuid": _l("Not a valid UUID.")},
+        fields.Number: {"invalid": _l("Not a valid number."), "too_large": _l("Number too large.")},
+        fields.Integer: {"invalid": _l("Not a valid integer.")},
+        fields.Decimal: {"special": _l("Special numeric values (nan or infinity) are not permitted.")},
+        fields.Float: {"special": _l("Special numeric values (nan or infinity) are not permitted.")},
+        fields.Boolean: {"invalid": _l("Not a valid boolean.")},
+        fields.Mapping: {"invalid": _l("Not a valid mapping type.")},
+        fields.Url: {"invalid": _l("Not a valid URL.")},
+        fields.Email: {"invalid": _l("Not a valid email address.")},
+        fields.Date: {"invalid": _l("Not a valid date.")},
+        fields.DateTime: {"invalid": _l("Not a valid datetime.")},
+    }
+    for field_class, messages in field_messages.items():
+        field_class.default_error_messages = {**field_class.default_error_messages, **messages}
+    Schema._default_error_messages = {"type": _l("Invalid input type."),
+                                      "unknown": _l("Unknown field.")}
+    validate.Length.message_min = _l("Shorter than minimum length {min}.")
+    validate.Length.message_max = _l("Longer than maximum length {max}.")
+    validate.Length.message_all = _l("Length must be between {min} and {max}.")
+    validate.Length.message_equal = _l("Length must be {equal}.")
+    validate.OneOf.default_message = _l("Must be one of: {choices}.")
+    validate.Regexp.default_message = _l("String does not match expected pattern.")
+    validate.Email.default_message = _l("Not a valid email address.")
+    validate.URL.default_message = _l("Not a valid URL.")

@@ -1,12 +1,17 @@
 """Locale choice, through the one Babel instance FAB sets up.
 
-A user's stored locale, else the dashboard session's choice (FAB's language menu),
-else Accept-Language, else the default. API requests never touch the session.
+API requests: the authenticated user's stored locale, else Accept-Language, else the
+customer record's locale (the actor's), else the default; they never touch the session. Dashboard
+pages: the language picked in FAB's menu (this session), else the signed-in user's
+stored locale, else Accept-Language, else the default.
 """
 from __future__ import annotations
 
 from flask import Flask, current_app, g, has_request_context, request, session
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from flask_babel import refresh as refresh_locale
+from flask_login import current_user
 
 # marshmallow's Range formats its default message when it is built (too early to
 # translate), so range checks pass one of these as `error=`.
@@ -19,28 +24,41 @@ def select_locale() -> str:
     default = current_app.config["BABEL_DEFAULT_LOCALE"]
     if not has_request_context():
         return g.get("forced_locale") or default
-    user = g.get("support_user")
+    # Per request (request.environ), never `g`: a test client may share one app context.
+    user = request.environ.get("support.user")
     if user is not None and getattr(user, "locale", None) in languages:
         return user.locale
-    actor = g.get("support_actor")
-    if actor is not None and actor.locale in languages:
-        return actor.locale
     if not request.path.startswith("/api/"):
         chosen = session.get("locale")
         if chosen in languages:
             return chosen
-    return request.accept_languages.best_match(list(languages)) or default
+        signed_in = getattr(current_user, "locale", None)
+        if signed_in in languages:
+            return signed_in
+    asked = request.accept_languages.best_match(list(languages))
+    if asked:
+        return asked
+    # No choice and no header: the customer record's language (what emails use).
+    actor = request.environ.get("support.actor")
+    if actor is not None and actor.locale in languages:
+        return actor.locale
+    return default
 
 
 def install_locale_selector(app: Flask) -> None:
     babel = app.extensions["babel"]
     babel.locale_selector = select_locale
+    app.before_request(refresh_locale)  # Babel caches the locale on `g`, not per request
     app.jinja_env.globals["text_direction"] = text_direction
+    app.jinja_env.globals["current_locale"] = current_locale
+
+
+def current_locale() -> str:
+    """The language of the page being rendered (for <html lang>)."""
+    return str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
 def text_direction(locale: str | None = None) -> str:
-    from flask_babel import get_locale
-
     code = str(locale or get_locale() or "en")
     return "rtl" if code.split("_")[0] in {"ar", "he", "fa", "ur"} else "ltr"
 

@@ -7,16 +7,33 @@ stored locale, else Accept-Language, else the default.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh as refresh_locale
-from flask_login import current_user
+from flask_login import current_user, user_logged_in
 
 # marshmallow's Range formats its default message when it is built (too early to
 # translate), so range checks pass one of these as `error=`.
 RANGE_BETWEEN = _l("Must be between {min} and {max}.")
 RANGE_AT_LEAST = _l("Must be at least {min}.")
+
+# How people read the stored spellings (API contracts keep their own spellings).
+STATUS_LABELS = {
+    "open": _l("Open"),
+    "in_progress": _l("In progress"),
+    "on_hold": _l("On hold"),
+    "resolved": _l("Resolved"),
+    "closed": _l("Closed"),
+}
+PRIORITY_LABELS = {
+    "low": _l("Low"),
+    "medium": _l("Medium"),
+    "high": _l("High"),
+    "urgent": _l("Urgent"),
+}
 
 
 def select_locale() -> str:
@@ -50,7 +67,16 @@ def install_locale_selector(app: Flask) -> None:
     babel.locale_selector = select_locale
     app.before_request(refresh_locale)  # Babel caches the locale on `g`, not per request
     app.jinja_env.globals["text_direction"] = text_direction
+    user_logged_in.connect(_start_session_in_users_language, app)
     app.jinja_env.globals["current_locale"] = current_locale
+
+
+def _start_session_in_users_language(_app: Flask, user: Any = None, **_extra: Any) -> None:
+    """A dashboard sign-in starts in the user's stored language, so FAB's language menu
+    (which reads the session) shows it; picking another language in the menu wins."""
+    stored = getattr(user, "locale", None)
+    if stored in current_app.config["LANGUAGES"] and "locale" not in session:
+        session["locale"] = stored
 
 
 def current_locale() -> str:

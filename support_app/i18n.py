@@ -1,9 +1,9 @@
 """Locale choice, through the one Babel instance FAB sets up.
 
 API requests: the authenticated user's stored locale, else Accept-Language, else the
-customer record's locale (the actor's), else the default; they never touch the session. Dashboard
-pages: the language picked in FAB's menu (this session), else the signed-in user's
-stored locale, else Accept-Language, else the default.
+customer record's locale (the actor's), else the default; they never touch the session.
+Dashboard pages: the language picked in FAB's menu (this session), else the signed-in
+user's stored locale, else Accept-Language, else the default.
 """
 from __future__ import annotations
 
@@ -67,8 +67,8 @@ def install_locale_selector(app: Flask) -> None:
     babel.locale_selector = select_locale
     app.before_request(refresh_locale)  # Babel caches the locale on `g`, not per request
     app.jinja_env.globals["text_direction"] = text_direction
-    user_logged_in.connect(_start_session_in_users_language, app)
     app.jinja_env.globals["current_locale"] = current_locale
+    user_logged_in.connect(_start_session_in_users_language, app)
 
 
 def _start_session_in_users_language(_app: Flask, user: Any = None, **_extra: Any) -> None:

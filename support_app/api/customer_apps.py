@@ -158,7 +158,8 @@ def subject_from(description: str) -> str:
 
 def id_field(**kwargs: Any) -> fields.Integer:
     """A positive integer id that fits the database column (booleans and strings refused)."""
-    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID, error=RANGE_BETWEEN), **kwargs)
+    return fields.Integer(strict=True,
+                          validate=validate.Range(min=1, max=MAX_ID, error=RANGE_BETWEEN), **kwargs)
 
 
 

@@ -35,8 +35,10 @@ class ListArgs(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000, error=RANGE_BETWEEN))
-    per_page = fields.Integer(load_default=15, validate=validate.Range(min=1, max=100, error=RANGE_BETWEEN))
+    page = fields.Integer(load_default=1,
+                          validate=validate.Range(min=1, max=100_000, error=RANGE_BETWEEN))
+    per_page = fields.Integer(load_default=15,
+                              validate=validate.Range(min=1, max=100, error=RANGE_BETWEEN))
     unread = fields.Boolean(load_default=False, metadata={"description": "Only unread ones"})
 
 

@@ -70,8 +70,10 @@ class StorefrontPageArgsSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000, error=RANGE_BETWEEN))
-    perPage = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE, error=RANGE_BETWEEN))
+    page = fields.Integer(load_default=1,
+                          validate=validate.Range(min=1, max=100000, error=RANGE_BETWEEN))
+    perPage = fields.Integer(load_default=20,
+                             validate=validate.Range(min=1, max=MAX_PER_PAGE, error=RANGE_BETWEEN))
 
 
 class StorefrontMessageSchema(Schema):
@@ -142,7 +144,8 @@ class StorefrontCreateTicketSchema(Schema):
 
 
 class StorefrontCreateOrderTicketSchema(StorefrontCreateTicketSchema):
-    orderId = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, error=RANGE_AT_LEAST),
+    orderId = fields.Integer(load_default=None, allow_none=True,
+                             validate=validate.Range(min=1, error=RANGE_AT_LEAST),
                              metadata={"description": "One of the customer's own orders."})
 
 

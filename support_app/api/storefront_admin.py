@@ -140,7 +140,8 @@ class StorefrontAdminCreateSchema(Schema):
     message = fields.String(required=True, validate=validate.Length(min=1, max=service.MAX_BODY))
     category = fields.String(load_default="other", validate=validate.OneOf(CATEGORIES))
     priority = fields.String(load_default="medium", validate=validate.OneOf(PRIORITIES))
-    orderId = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, error=RANGE_AT_LEAST))
+    orderId = fields.Integer(load_default=None, allow_none=True,
+                             validate=validate.Range(min=1, error=RANGE_AT_LEAST))
 
 
 class StorefrontSearchArgsSchema(Schema):

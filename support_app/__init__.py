@@ -6,6 +6,10 @@ from typing import Any, Mapping
 from flask import Flask
 
 from .config import INSTANCE, ROOT, Config
+from .i18n import translate_marshmallow_defaults
+
+# Before any schema module creates its fields (they copy marshmallow's defaults).
+translate_marshmallow_defaults()
 
 
 def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:

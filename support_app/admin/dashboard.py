@@ -12,6 +12,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from ..extensions import db
+from ..i18n import STATUS_LABELS
 from ..models import STATUSES, Feedback, SupportUser, Ticket, utcnow
 from ..tickets.lifecycle import UNRESOLVED
 from . import permissions as perms
@@ -65,7 +66,8 @@ def desk_stats(today: dt.date | None = None) -> dict[str, Any]:
     rating, ratings = db.session.execute(
         select(func.avg(Feedback.rating), func.count(Feedback.id))).one()
     return {
-        "by_status": {"labels": list(STATUSES), "values": [by_status.get(s, 0) for s in STATUSES]},
+        "by_status": {"labels": list(STATUSES), "values": [by_status.get(s, 0) for s in STATUSES],
+                      "names": [str(STATUS_LABELS[s]) for s in STATUSES]},
         "per_day": {"labels": [d.isoformat() for d in days],
                     "values": [per_day.get(d.isoformat(), 0) for d in days]},
         "per_agent": {"labels": [f"{f} {l}".strip() for f, l, _n in per_agent],

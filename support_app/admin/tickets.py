@@ -25,12 +25,20 @@ from markupsafe import Markup
 from sqlalchemy import or_, select
 
 from ..extensions import db
+from ..i18n import PRIORITY_LABELS, STATUS_LABELS
 from ..models import InternalNote, Message, Ticket, TicketEvent
 from ..tickets import lifecycle, policy, service
 from ..tickets.queries import like_pattern
 from . import permissions as perms
 from .base import VisibleToActor, attempt, current_actor
-from .ticket_forms import UNASSIGNED, NoteForm, OpenTicketForm, ReassignForm, ReplyForm, StatusForm
+from .ticket_forms import (
+    UNASSIGNED,
+    NoteForm,
+    OpenTicketForm,
+    ReassignForm,
+    ReplyForm,
+    StatusForm,
+)
 
 ORIGIN = "admin"
 
@@ -107,6 +115,8 @@ class TicketView(ModelView):
         "is_admin_read": lambda read: "" if read else Markup(
             '<span class="label label-danger">{}</span>').format(_("unread")),
         "created_at": lambda when: when.strftime("%Y-%m-%d %H:%M") if when else "",
+        "status": lambda status: STATUS_LABELS.get(status, status),
+        "priority": lambda priority: PRIORITY_LABELS.get(priority, priority),
     }
 
     def _init_properties(self) -> None:

@@ -16,6 +16,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ..extensions import db
+from ..i18n import RANGE_BETWEEN
 from ..models import Ticket
 from ..security.current import require_actor
 from ..tickets import errors as domain
@@ -157,7 +158,8 @@ def subject_from(description: str) -> str:
 
 def id_field(**kwargs: Any) -> fields.Integer:
     """A positive integer id that fits the database column (booleans and strings refused)."""
-    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+    return fields.Integer(strict=True,
+                          validate=validate.Range(min=1, max=MAX_ID, error=RANGE_BETWEEN), **kwargs)
 
 
 

@@ -16,6 +16,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from sqlalchemy import func, select, update
 
 from ..extensions import csrf, db
+from ..i18n import RANGE_BETWEEN
 from ..models import Notification, utcnow
 from ..notify.notifications import payload
 from ..realtime import rooms
@@ -34,8 +35,10 @@ class ListArgs(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    per_page = fields.Integer(load_default=15, validate=validate.Range(min=1, max=100))
+    page = fields.Integer(load_default=1,
+                          validate=validate.Range(min=1, max=100_000, error=RANGE_BETWEEN))
+    per_page = fields.Integer(load_default=15,
+                              validate=validate.Range(min=1, max=100, error=RANGE_BETWEEN))
     unread = fields.Boolean(load_default=False, metadata={"description": "Only unread ones"})
 
 

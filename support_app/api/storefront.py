@@ -22,6 +22,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from sqlalchemy import func, select
 
 from ..extensions import db
+from ..i18n import RANGE_AT_LEAST, RANGE_BETWEEN
 from ..models import PRIORITIES, STATUSES, Message, Ticket
 from ..security.current import require_actor
 from ..tickets import Actor, service
@@ -69,8 +70,10 @@ class StorefrontPageArgsSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
-    perPage = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+    page = fields.Integer(load_default=1,
+                          validate=validate.Range(min=1, max=100000, error=RANGE_BETWEEN))
+    perPage = fields.Integer(load_default=20,
+                             validate=validate.Range(min=1, max=MAX_PER_PAGE, error=RANGE_BETWEEN))
 
 
 class StorefrontMessageSchema(Schema):
@@ -141,7 +144,8 @@ class StorefrontCreateTicketSchema(Schema):
 
 
 class StorefrontCreateOrderTicketSchema(StorefrontCreateTicketSchema):
-    orderId = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1),
+    orderId = fields.Integer(load_default=None, allow_none=True,
+                             validate=validate.Range(min=1, error=RANGE_AT_LEAST),
                              metadata={"description": "One of the customer's own orders."})
 
 

@@ -20,6 +20,7 @@ from marshmallow import ValidationError as SchemaError
 from sqlalchemy import func, or_, select
 
 from ..extensions import csrf, db
+from ..i18n import RANGE_AT_LEAST
 from ..models import (
     CATEGORIES,
     PRIORITIES,
@@ -134,12 +135,13 @@ class StorefrontAdminCreateSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    customerId = fields.Integer(required=True, validate=validate.Range(min=1))
+    customerId = fields.Integer(required=True, validate=validate.Range(min=1, error=RANGE_AT_LEAST))
     subject = fields.String(required=True, validate=validate.Length(min=1, max=service.MAX_SUBJECT))
     message = fields.String(required=True, validate=validate.Length(min=1, max=service.MAX_BODY))
     category = fields.String(load_default="other", validate=validate.OneOf(CATEGORIES))
     priority = fields.String(load_default="medium", validate=validate.OneOf(PRIORITIES))
-    orderId = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+    orderId = fields.Integer(load_default=None, allow_none=True,
+                             validate=validate.Range(min=1, error=RANGE_AT_LEAST))
 
 
 class StorefrontSearchArgsSchema(Schema):

@@ -18,10 +18,10 @@ from typing import Any, Callable
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ..extensions import db
+from ..i18n import STATUS_LABELS
 from ..models import Customer, Message, Notification, SupportUser
 from ..realtime import rooms
 from ..realtime.dispatch import push
@@ -32,14 +32,6 @@ from ..tickets.events import DomainEvent, TicketSnapshot
 log = logging.getLogger(__name__)
 
 PRODUCED_KEY = "notifications"
-
-STATUS_LABELS = {
-    "open": _l("Open"),
-    "in_progress": _l("In progress"),
-    "on_hold": _l("On hold"),
-    "resolved": _l("Resolved"),
-    "closed": _l("Closed"),
-}
 
 EXCERPT = 140
 

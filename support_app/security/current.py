@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import current_app, g
 from flask_babel import gettext as _
+from flask_babel import refresh as refresh_locale
 from flask_jwt_extended import decode_token
 from flask_login import current_user as session_user
 from sqlalchemy import select
@@ -109,6 +110,8 @@ def require_actor(*, allow_session: bool = False) -> Actor:
         return cached
     user, actor = _resolve(request.headers.get("Authorization"), allow_session)
     request.environ["support.actor"] = actor
+    request.environ["support.user"] = user  # the locale selector reads this request's user
+    refresh_locale()  # anything translated from here on is in the user's language
     g.support_user = user
     g.support_actor = actor
     return actor

@@ -11,7 +11,7 @@
 
   new Chart(document.getElementById("chart-status"), {
     type: "doughnut",
-    data: { labels: stats.by_status.labels.map(function (s) { return s.replace("_", " "); }),
+    data: { labels: stats.by_status.names,
             datasets: [{ data: stats.by_status.values, backgroundColor: palette }] },
     options: options()
   });

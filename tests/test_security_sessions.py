@@ -19,7 +19,7 @@ from support_app.extensions import db
 from support_app.models import SupportUser
 from support_app.security import roles
 
-from .admin_helpers import desk_client, login
+from .admin_helpers import desk_client, login, page_token
 from .factories import PASSWORD
 from .live import ROOT
 from .test_authorization_matrix import MATRIX, ROLES, _build_world, _call
@@ -133,3 +133,18 @@ def test_role_changes_apply_to_tokens_already_issued(app, factory):
     db.session.get(SupportUser, manager.id).roles = [app.appbuilder.sm.find_role(roles.CUSTOMER)]
     db.session.commit()
     assert client.get("/api/admin/support/tickets/", headers=manager.headers).status_code == 403
+
+
+def test_nul_in_a_login_name_is_a_failed_login_on_every_login_route(app, factory):
+    """PostgreSQL refuses NUL in a query parameter: it must be a refusal, not a 500."""
+    person = factory.customer()
+    name = person.user.email[:2] + "\x00" + person.user.email[2:]
+    api = desk_client(app)
+    assert api.post("/api/auth/login", json={"email": name, "password": PASSWORD}).status_code == 401
+    assert api.post("/api/v1/security/login", json={
+        "username": name, "password": PASSWORD, "provider": "db"}).status_code == 401
+    dashboard = desk_client(app)
+    token = page_token(dashboard, "/login/")
+    response = dashboard.post("/login/", data={"username": name, "password": PASSWORD,
+                                               "csrf_token": token})
+    assert response.status_code == 302 and "/login" in response.headers["Location"]

@@ -5,6 +5,7 @@ import re
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_jwt_extended import create_access_token, create_refresh_token
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields, validate
@@ -22,14 +23,16 @@ from .schemas import DefaultErrorSchema, UserSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Sign up, sign in, refresh")
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# No blanks and no control characters (a NUL cannot even be stored by PostgreSQL).
+EMAIL_RE = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
+NO_NUL = validate.Regexp(r"^[^\x00]*$", error=_l("May not contain NUL characters."))
 
 
 class RegisterSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=128), NO_NUL])
     email = fields.String(required=True, validate=validate.Length(max=320))
-    password = fields.String(required=True, load_only=True)
-    phone = fields.String(load_default=None, validate=validate.Length(max=40))
+    password = fields.String(required=True, load_only=True, validate=NO_NUL)
+    phone = fields.String(load_default=None, validate=[validate.Length(max=40), NO_NUL])
     locale = fields.String(load_default=None, validate=validate.OneOf(["en", "es", "fr", "ar", "bn"]))
 
 

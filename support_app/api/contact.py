@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db, limiter
 from ..models import Customer, Order
 from ..tickets import Actor, service
-from .auth import EMAIL_RE
+from .auth import EMAIL_RE, NO_NUL
 from .storefront import StorefrontErrorSchema, surface
 
 blp = Blueprint("Contact", __name__,
@@ -39,15 +39,18 @@ class ContactSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    name = fields.String(required=True, validate=validate.Length(min=1, max=150))
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=150), NO_NUL])
     email = fields.String(required=True, validate=[
         validate.Length(max=320),
         validate.Regexp(EMAIL_RE, error=_l("The email must be a valid email address.")),
     ])
-    subject = fields.String(required=True, validate=validate.Length(min=1, max=service.MAX_SUBJECT))
-    message = fields.String(required=True, validate=validate.Length(min=1, max=service.MAX_BODY))
+    # NUL refused here, before a guest row is made for a message that cannot be stored.
+    subject = fields.String(required=True, validate=[
+        validate.Length(min=1, max=service.MAX_SUBJECT), NO_NUL])
+    message = fields.String(required=True, validate=[
+        validate.Length(min=1, max=service.MAX_BODY), NO_NUL])
     orderNumber = fields.String(load_default=None, allow_none=True,
-                                validate=validate.Length(max=64))
+                                validate=[validate.Length(max=64), NO_NUL])
     website = fields.String(load_default=None, allow_none=True, metadata={
         "description": "Leave empty. Filled in by bots only (honeypot)."})
 

@@ -29,5 +29,9 @@ class SupportSecurityManager(SecurityManager):
         BaseSecurityManager.create_db(self)
 
     def auth_user_db(self, username, password):  # type: ignore[override]
-        """Everyone signs in with their email address (the FAB username is the email)."""
-        return super().auth_user_db((username or "").strip().lower(), password)
+        """Everyone signs in with their email address (the FAB username is the email).
+        A NUL is no one's address and PostgreSQL refuses it in a query: a failed login."""
+        username = (username or "").strip().lower()
+        if "\x00" in username:
+            return None
+        return super().auth_user_db(username, password)

@@ -1,0 +1,150 @@
+"""Secrets and sessions: no default secret in production, hashed passwords, rate-limited
+logins, expiring and refreshable tokens, and a deactivated user locked out everywhere.
+
+Cookie flags and the dashboard (/login/) rate limit are proven in
+`test_admin_permissions.py`; Socket.IO refusals (expired, refresh, inactive) in
+`test_realtime.py`. Here the same holds for every bearer endpoint of the URL map.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+
+from flask_jwt_extended import create_access_token
+from werkzeug.security import check_password_hash
+
+from support_app.extensions import db
+from support_app.models import SupportUser
+from support_app.security import roles
+
+from .admin_helpers import desk_client, login, page_token
+from .factories import PASSWORD
+from .live import ROOT
+from .test_authorization_matrix import MATRIX, ROLES, _build_world, _call
+
+
+def _start(env: dict[str, str], tmp_path) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "JWT_SECRET_KEY"}}
+    return subprocess.run(
+        [sys.executable, "-c", "from support_app import create_app; create_app(); print('started')"],
+        cwd=ROOT, env={**clean, "SUPPORT_INSTANCE_PATH": str(tmp_path), **env},
+        capture_output=True, text=True, timeout=120)
+
+
+def test_production_without_secret_key_refuses_to_start(tmp_path):
+    refused = _start({"SUPPORT_ENV": "production"}, tmp_path)
+    assert refused.returncode != 0 and "started" not in refused.stdout
+    assert "SECRET_KEY" in refused.stderr
+    empty = _start({"SUPPORT_ENV": "production", "SECRET_KEY": ""}, tmp_path)
+    assert empty.returncode != 0
+    ok = _start({"SUPPORT_ENV": "production", "SECRET_KEY": "a-real-secret-from-the-vault"}, tmp_path)
+    assert ok.returncode == 0 and "started" in ok.stdout, ok.stderr[-2000:]
+
+
+def test_passwords_are_stored_hashed(client, app_ctx):
+    r = client.post("/api/auth/register", json={"name": "Hash Me", "email": "hash@example.com",
+                                                "password": "plain-text-pass-9"})
+    assert r.status_code == 201
+    user = db.session.query(SupportUser).filter_by(email="hash@example.com").one()
+    assert "plain-text-pass-9" not in user.password
+    assert user.password.startswith(("pbkdf2:", "scrypt:"))
+    assert check_password_hash(user.password, "plain-text-pass-9")
+
+
+def test_api_login_is_rate_limited(app, factory):
+    person = factory.customer()
+    client = desk_client(app)
+    codes = []
+    # AUTH_RATE_LIMIT is 10 per 20 s; another worker's limiter.reset() on shared Redis may
+    # clear the counters mid-way, so allow a few extra attempts.
+    while 429 not in codes and len(codes) < 40:
+        codes.append(client.post("/api/auth/login", json={
+            "email": person.user.email, "password": "wrong-pass-1"}).status_code)
+    assert codes[:10] == [401] * 10 and codes[-1] == 429
+    body = client.post("/api/auth/login", json={"email": person.user.email,
+                                                "password": PASSWORD})
+    assert body.status_code == 429, "the right password does not bypass the limit"
+
+
+def _bearer_calls():
+    """Every bearer-authenticated entry the owner can use (anonymous gets 401)."""
+    for (method, rule), (call, expected) in MATRIX.items():
+        if not call.public and not call.session and expected["anonymous"] == 401 \
+                and expected["owner"] != 401 and "/api/v1/" not in rule:
+            yield method, rule, call
+
+
+def test_expired_token_refused_on_every_bearer_endpoint_and_refresh_gives_a_new_one(
+        app, factory):
+    world = _build_world(factory)
+    owner = world.people["owner"]
+    expired = create_access_token(identity=str(owner.id), expires_delta=dt.timedelta(seconds=-1))
+    client = desk_client(app)
+    refused = {f"{m} {r}": _call(client, m, call, world, {"Authorization": f"Bearer {expired}"})
+               for m, r, call in _bearer_calls()}
+    assert len(refused) > 30
+    assert {k: v.status_code for k, v in refused.items() if v.status_code != 401} == {}
+    assert all(b"expired" in v.data.lower() for v in refused.values())
+
+    tokens = client.post("/api/auth/login", json={"email": owner.user.email,
+                                                  "password": PASSWORD}).get_json()
+    fresh = client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert fresh.status_code == 200
+    headers = {"Authorization": f"Bearer {fresh.get_json()['access_token']}"}
+    assert client.get(f"/api/support-tickets/{world.ticket.id}", headers=headers).status_code == 200
+
+
+def test_deactivated_users_tokens_and_sessions_stop_working_everywhere(app, factory):
+    world = _build_world(factory)
+    owner, manager = world.people["owner"], world.people["store_manager"]
+    client = desk_client(app)
+    tokens = client.post("/api/auth/login", json={"email": owner.user.email,
+                                                  "password": PASSWORD}).get_json()
+    dashboard = desk_client(app)
+    login(dashboard, manager.user.email)
+    assert dashboard.get("/api/admin/support").status_code == 200
+
+    for person in (owner, manager):
+        db.session.get(SupportUser, person.id).active = False
+    db.session.commit()
+
+    statuses = {f"{m} {r}": _call(client, m, call, world, owner.headers).status_code
+                for m, r, call in _bearer_calls()}
+    assert {k: v for k, v in statuses.items() if v != 401} == {}
+    staff = {f"{m} {r}": _call(client, m, call, world, manager.headers).status_code
+             for m, r, call in _bearer_calls()}
+    assert {k: v for k, v in staff.items() if v != 401} == {}
+    assert client.post("/api/auth/refresh",
+                       json={"refresh_token": tokens["refresh_token"]}).status_code == 401
+    # The dashboard session dies with the account: the admin API and the pages refuse it.
+    assert dashboard.get("/api/admin/support").status_code == 401
+    page = dashboard.get("/tickets/list/")
+    assert page.status_code == 302 and "/login" in page.headers["Location"]
+
+
+def test_role_changes_apply_to_tokens_already_issued(app, factory):
+    """A token carries only the user id: permissions are read per request, so taking a
+    role away takes effect without waiting for the token to expire."""
+    manager = factory.staff(roles.STORE_MANAGER)
+    client = desk_client(app)
+    assert client.get("/api/admin/support/tickets/", headers=manager.headers).status_code == 200
+    db.session.get(SupportUser, manager.id).roles = [app.appbuilder.sm.find_role(roles.CUSTOMER)]
+    db.session.commit()
+    assert client.get("/api/admin/support/tickets/", headers=manager.headers).status_code == 403
+
+
+def test_nul_in_a_login_name_is_a_failed_login_on_every_login_route(app, factory):
+    """PostgreSQL refuses NUL in a query parameter: it must be a refusal, not a 500."""
+    person = factory.customer()
+    name = person.user.email[:2] + "\x00" + person.user.email[2:]
+    api = desk_client(app)
+    assert api.post("/api/auth/login", json={"email": name, "password": PASSWORD}).status_code == 401
+    assert api.post("/api/v1/security/login", json={
+        "username": name, "password": PASSWORD, "provider": "db"}).status_code == 401
+    dashboard = desk_client(app)
+    token = page_token(dashboard, "/login/")
+    response = dashboard.post("/login/", data={"username": name, "password": PASSWORD,
+                                               "csrf_token": token})
+    assert response.status_code == 302 and "/login" in response.headers["Location"]

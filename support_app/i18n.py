@@ -13,9 +13,8 @@ def select_locale() -> str:
     default = current_app.config["BABEL_DEFAULT_LOCALE"]
     if not has_request_context():
         return g.get("forced_locale") or default
-    user = g.get("support_user")
-    if user is not None and getattr(user, "locale", None) in languages:
-        return user.locale
+    # The actor's locale is the user's own when set (see `security.current`); reading
+    # it from the user row instead would reload that row after every commit.
     actor = g.get("support_actor")
     if actor is not None and actor.locale in languages:
         return actor.locale

@@ -139,3 +139,23 @@ def test_an_api_request_authenticates_in_three_queries(client, factory):
         r = client.get("/api/support-tickets/navbar/count", headers=admin.headers)
     assert r.status_code == 200
     assert len(seen) == 4  # user, customer/agent, permissions, counters
+
+
+def test_state_pushes_with_one_key_wait_in_the_queue_once(app):
+    """A badge push still waiting covers later changes; one that started does not."""
+    import threading
+
+    from support_app.realtime.dispatch import Dispatcher
+
+    dispatcher, gate, ran = Dispatcher(), threading.Event(), []
+    dispatcher.submit(gate.wait, app)  # hold the sender thread
+    for n in range(3):
+        dispatcher.submit(lambda n=n: ran.append(("badge", n)), app, key="badge")
+    dispatcher.submit(lambda: ran.append(("event", 0)), app)
+    dispatcher.submit(lambda: ran.append(("event", 1)), app)
+    gate.set()
+    dispatcher.wait_idle()
+    assert ran == [("badge", 0), ("event", 0), ("event", 1)]
+    dispatcher.submit(lambda: ran.append(("badge", 3)), app, key="badge")
+    dispatcher.wait_idle()
+    assert ran[-1] == ("badge", 3)

@@ -159,3 +159,18 @@ def test_state_pushes_with_one_key_wait_in_the_queue_once(app):
     dispatcher.submit(lambda: ran.append(("badge", 3)), app, key="badge")
     dispatcher.wait_idle()
     assert ran[-1] == ("badge", 3)
+
+
+def test_detail_loads_ticket_and_people_in_one_query(client, factory):
+    john, admin, agent = factory.customer("John"), factory.staff(roles.ADMIN), factory.agent()
+    ticket = factory.ticket(john)
+    service.assign_self(agent.actor, ticket.id)
+    service.add_message(agent.actor, ticket.id, "On it.")
+    ticket_id, customer_id, agent_id = ticket.id, john.customer.id, agent.id
+    db.session.expunge_all()
+    with count_queries() as seen:
+        r = client.get(f"/api/support-tickets/{ticket_id}", headers=admin.headers)
+    data = r.get_json()["data"]
+    assert data["customer"]["id"] == customer_id
+    assert data["assigned_admin"]["id"] == data["last_replied_by_user"]["id"] == agent_id
+    assert len(seen) == 4  # user, customer/agent, permissions, ticket with its people

@@ -14,7 +14,7 @@ from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Api, Blueprint
 from sqlalchemy import Select, case, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..extensions import db
 from ..models import Message, Ticket
@@ -245,6 +245,11 @@ def navbar_latest(args: dict[str, Any]) -> dict[str, Any]:
     return {"success": True, "data": rows}
 
 
+# What the detail prints, loaded with the ticket in one query.
+DETAIL_LOAD = (joinedload(Ticket.customer), joinedload(Ticket.assigned_to),
+               joinedload(Ticket.last_replied_by))
+
+
 @blp.route("/support-tickets/<int:ticket>")
 @blp.doc(security=SECURITY)
 @blp.response(200, TicketDetailEnvelope)
@@ -252,7 +257,8 @@ def navbar_latest(args: dict[str, Any]) -> dict[str, Any]:
 def show_ticket(ticket: int) -> dict[str, Any]:
     """One ticket with the customer (incl. phone), assigned admin and last replier."""
     actor = require_actor()
-    found = service.get_ticket(actor, _existing(ticket, "ticket", _("Ticket not found")))
+    found = service.get_ticket(actor, _existing(ticket, "ticket", _("Ticket not found")),
+                               load=DETAIL_LOAD)
     return {"success": True, "data": found}
 
 

@@ -6,7 +6,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from .extensions import db
-from .tickets import events
+from .tickets import counters, events
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -45,10 +45,12 @@ def configure(app: Flask) -> None:
 
 
 def install(app: Flask) -> None:
-    """After the engine exists: SQLite pragmas, and domain-event delivery on commit."""
+    """After the engine exists: SQLite pragmas, domain-event delivery and counter
+    writes on commit."""
     if _is_sqlite(app):
         with app.app_context():
             engine: Engine = db.engine
             if not event.contains(engine, "connect", _sqlite_pragmas):
                 event.listen(engine, "connect", _sqlite_pragmas)
     events.install(db.session)
+    counters.install(db.session)

@@ -41,10 +41,11 @@ def select_locale() -> str:
     default = current_app.config["BABEL_DEFAULT_LOCALE"]
     if not has_request_context():
         return g.get("forced_locale") or default
-    # Per request (request.environ), never `g`: a test client may share one app context.
-    user = request.environ.get("support.user")
-    if user is not None and getattr(user, "locale", None) in languages:
-        return user.locale
+    # The user's own stored choice, captured at sign-in of this request (a plain string:
+    # reading the user row would reload it after every commit). Per request, never `g`.
+    stored = request.environ.get("support.user_locale")
+    if stored in languages:
+        return stored
     if not request.path.startswith("/api/"):
         chosen = session.get("locale")
         if chosen in languages:

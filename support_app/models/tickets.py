@@ -38,6 +38,8 @@ class Ticket(TimestampMixin, Model):
     __tablename__ = "tickets"
     __table_args__ = (
         Index("ix_tickets_status_created", "status", "created_at"),
+        # Staff lists filtered by status and priority count their rows (the page total).
+        Index("ix_tickets_status_priority", "status", "priority"),
         Index("ix_tickets_customer_created", "customer_id", "created_at"),
         Index("ix_tickets_assignee_status", "assigned_to_id", "status"),
         Index("ix_tickets_created", "created_at"),

@@ -5,6 +5,11 @@ slow or unreachable Redis, a payload that needs a query. After-commit subscriber
 only enqueue a job; the sender thread runs it in a fresh app context (its own
 database session, reading committed rows) and logs failures. One thread keeps
 the pushes of a process in commit order.
+
+A job that pushes current state (a navbar badge) carries a key: while one with the
+same key waits in the queue, another is not added, since the waiting one will read
+the newer state when it runs. Under a burst of writes the badges cost one count
+per burst, not one per change.
 """
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ import logging
 import os
 import queue
 import threading
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Hashable, Iterable
 
 from flask import Flask, current_app
 
@@ -25,16 +30,23 @@ Job = Callable[[], None]
 
 class Dispatcher:
     def __init__(self) -> None:
-        self._queue: queue.Queue[tuple[Flask, Job]] = queue.Queue()
+        self._queue: queue.Queue[tuple[Flask, Job, Hashable | None]] = queue.Queue()
+        self._waiting: set[Hashable] = set()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
 
-    def submit(self, job: Job, app: Flask | None = None) -> None:
-        """Run `job` soon on the sender thread, inside an app context of `app`."""
+    def submit(self, job: Job, app: Flask | None = None, *, key: Hashable | None = None) -> None:
+        """Run `job` soon on the sender thread, inside an app context of `app`; a keyed
+        job is dropped if one with the same key has not started yet."""
         app = app or current_app._get_current_object()  # type: ignore[attr-defined]
         self._ensure_thread()
-        self._queue.put((app, job))
+        if key is not None:
+            with self._lock:
+                if key in self._waiting:
+                    return
+                self._waiting.add(key)
+        self._queue.put((app, job, key))
 
     def wait_idle(self) -> None:
         """Block until every submitted job has run (tests, orderly shutdown)."""
@@ -50,7 +62,10 @@ class Dispatcher:
 
     def _run(self) -> None:
         while True:
-            app, job = self._queue.get()
+            app, job, key = self._queue.get()
+            if key is not None:
+                with self._lock:  # from now on a newer change needs a new run
+                    self._waiting.discard(key)
             try:
                 with app.app_context():
                     job()

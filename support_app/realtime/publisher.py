@@ -134,13 +134,22 @@ def _ticket_emits(e: DomainEvent) -> None:
 
 
 def push_badges(t: TicketSnapshot, *extra_user_ids: int | None) -> None:
-    """Fresh 002 counts for each user the change touches, and the desk's counts."""
+    """Fresh 002 counts for each user the change touches, and the desk's counts; each
+    a keyed job, so a burst of changes recounts once per user and once for the desk."""
     user_ids = {t.customer_user_id, t.assigned_to_id, *t.participant_user_ids, *extra_user_ids}
     for user_id in sorted(uid for uid in user_ids if uid is not None):
-        user = db.session.get(SupportUser, user_id)
-        if user is not None and user.active:
-            emit("support:navbar:count", navbar_counts(actor_for_user(user)),
-                 [rooms.user_room(user_id)])
+        dispatcher.submit(lambda uid=user_id: _push_user_badge(uid), key=("navbar", user_id))
+    dispatcher.submit(_push_desk_badge, key=("navbar", rooms.STAFF_ALL))
+
+
+def _push_user_badge(user_id: int) -> None:
+    user = db.session.get(SupportUser, user_id)
+    if user is not None and user.active:
+        emit("support:navbar:count", navbar_counts(actor_for_user(user)),
+             [rooms.user_room(user_id)])
+
+
+def _push_desk_badge() -> None:
     desk = Actor(user_id=None, customer_id=None, permissions=frozenset({roles.VIEW_ALL}))
     emit("support:navbar:count", navbar_counts(desk), [rooms.STAFF_ALL])
 

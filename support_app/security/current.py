@@ -8,11 +8,19 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, g
+from flask_appbuilder.security.sqla.models import (
+    Permission,
+    PermissionView,
+    Role,
+    ViewMenu,
+    assoc_permissionview_role,
+    assoc_user_role,
+)
 from flask_babel import gettext as _
 from flask_babel import refresh as refresh_locale
 from flask_jwt_extended import decode_token
 from flask_login import current_user as session_user
-from sqlalchemy import select
+from sqlalchemy import literal, select, union_all
 
 from ..extensions import db
 from ..models import AgentProfile, Customer, SupportUser
@@ -53,32 +61,52 @@ def user_from_token(token: str, *, expected_type: str = "access") -> SupportUser
 
 
 def permissions_of(user: SupportUser) -> frozenset[str]:
-    """API permission names the user's roles hold on the Support view."""
+    """API permission names the user's roles hold on the Support view.
+
+    One query returning names only: walking `user.roles[*].permissions` built an ORM
+    object for every permission on every view the roles hold (about a hundred for the
+    admin role) on each authenticated request.
+    """
+    roles_of_user = (
+        select(literal("role").label("kind"), Role.name.label("name"))
+        .join_from(assoc_user_role, Role, Role.id == assoc_user_role.c.role_id)
+        .where(assoc_user_role.c.user_id == user.id)
+    )
+    support_permissions = (
+        select(literal("permission").label("kind"), Permission.name.label("name"))
+        .select_from(assoc_user_role)
+        .join(assoc_permissionview_role,
+              assoc_permissionview_role.c.role_id == assoc_user_role.c.role_id)
+        .join(PermissionView, PermissionView.id == assoc_permissionview_role.c.permission_view_id)
+        .join(ViewMenu, ViewMenu.id == PermissionView.view_menu_id)
+        .join(Permission, Permission.id == PermissionView.permission_id)
+        .where(assoc_user_role.c.user_id == user.id, ViewMenu.name == roles.SUPPORT_VIEW)
+    )
     names: set[str] = set()
-    for role in user.roles:
-        for pv in role.permissions:
-            if pv.view_menu and pv.view_menu.name == roles.SUPPORT_VIEW:
-                names.add(pv.permission.name)
-    if any(role.name == current_app.config.get("AUTH_ROLE_ADMIN", "Admin") for role in user.roles):
-        names.update(roles.API_PERMISSIONS)
+    admin_role = current_app.config.get("AUTH_ROLE_ADMIN", "Admin")
+    for kind, name in db.session.execute(union_all(roles_of_user, support_permissions)):
+        if kind == "permission":
+            names.add(name)
+        elif name == admin_role:
+            names.update(roles.API_PERMISSIONS)
     return frozenset(names)
 
 
 def actor_for_user(user: SupportUser) -> Actor:
-    customer_id = db.session.scalar(select(Customer.id).where(Customer.user_id == user.id))
-    approved = bool(
-        db.session.scalar(
-            select(AgentProfile.is_approved).where(AgentProfile.user_id == user.id)
-        )
-    )
-    customer_locale = None
-    if user.locale is None and customer_id is not None:
-        customer_locale = db.session.scalar(select(Customer.locale).where(Customer.id == customer_id))
+    """The Actor of a loaded user: its customer record and agent approval in one query,
+    its permissions in another."""
+    customer_id, customer_locale, approved = db.session.execute(
+        select(Customer.id, Customer.locale, AgentProfile.is_approved)
+        .select_from(SupportUser)
+        .outerjoin(Customer, Customer.user_id == SupportUser.id)
+        .outerjoin(AgentProfile, AgentProfile.user_id == SupportUser.id)
+        .where(SupportUser.id == user.id)
+    ).one()
     return Actor(
         user_id=user.id,
         customer_id=customer_id,
         permissions=permissions_of(user),
-        is_approved_agent=approved,
+        is_approved_agent=bool(approved),
         name=user.name,
         locale=user.locale or customer_locale or current_app.config["BABEL_DEFAULT_LOCALE"],
     )
@@ -110,7 +138,7 @@ def require_actor(*, allow_session: bool = False) -> Actor:
         return cached
     user, actor = _resolve(request.headers.get("Authorization"), allow_session)
     request.environ["support.actor"] = actor
-    request.environ["support.user"] = user  # the locale selector reads this request's user
+    request.environ["support.user_locale"] = user.locale  # read by the locale selector
     refresh_locale()  # anything translated from here on is in the user's language
     g.support_user = user
     g.support_actor = actor

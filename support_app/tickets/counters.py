@@ -2,12 +2,20 @@
 
 Every change is a conditional UPDATE whose row count says whether the ticket really
 changed, so the counters stay exact under concurrent writers on SQLite and PostgreSQL.
+The counter rows themselves are written just before the transaction commits: every
+writer updates the same few rows, so on PostgreSQL their row locks serialise writers
+for exactly as long as they are held; held from the ticket change to the commit they
+would also cover notifications, outbox rows and audit rows.
 """
 from __future__ import annotations
 
+from typing import Any, Iterable
+
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from ..extensions import db
 from ..models import STATUSES, Ticket, TicketCounter
@@ -20,19 +28,40 @@ def status_key(status: str) -> str:
     return f"status:{status}"
 
 
+PENDING = "ticket_counter_deltas"
+
+
 def bump(deltas: dict[str, int]) -> None:
-    """Add to counters (creating them at need) in the current transaction."""
-    deltas = {name: delta for name, delta in deltas.items() if delta}
+    """Add to counters in the current transaction (written when it commits)."""
+    pending: dict[str, int] = db.session.info.setdefault(PENDING, {})
+    for name, delta in deltas.items():
+        pending[name] = pending.get(name, 0) + delta
+
+
+def _write_pending(session: Session) -> None:
+    """before_commit: upsert the accumulated deltas, in a fixed order (no deadlocks)."""
+    deltas = {name: d for name, d in session.info.pop(PENDING, {}).items() if d}
     if not deltas:
         return
-    dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    for name, delta in sorted(deltas.items()):  # fixed order: no deadlocks between writers
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    for name, delta in sorted(deltas.items()):
         stmt = insert(TicketCounter).values(name=name, value=delta)
-        db.session.execute(stmt.on_conflict_do_update(
+        session.execute(stmt.on_conflict_do_update(
             index_elements=[TicketCounter.name],
             set_={"value": TicketCounter.value + delta},
         ))
+
+
+def _discard_pending(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None:  # the outermost transaction rolled back
+        session.info.pop(PENDING, None)
+
+
+def install(session_factory: Any) -> None:
+    """Write pending deltas on commit and drop them on rollback for this session factory."""
+    if not sa_event.contains(session_factory, "before_commit", _write_pending):
+        sa_event.listen(session_factory, "before_commit", _write_pending)
+        sa_event.listen(session_factory, "after_soft_rollback", _discard_pending)
 
 
 def move_status(ticket_id: int, old: str, new: str) -> bool:
@@ -68,6 +97,14 @@ def read(*names: str) -> dict[str, int]:
     return {name: int(rows.get(name, 0)) for name in names}
 
 
+def tickets_with_status(statuses: Iterable[str] | None = None) -> int:
+    """Exact desk-wide number of tickets in any of `statuses` (all tickets if None),
+    read from the counters: O(1) whatever the size of the table."""
+    if statuses is None:
+        return read(TOTAL)[TOTAL]
+    return sum(read(*{status_key(s) for s in statuses}).values())
+
+
 def recount() -> dict[str, int]:
     """Rebuild every counter from the tickets table (after bulk loads, or as a repair)."""
     values = {TOTAL: 0, ADMIN_UNREAD: 0, **{status_key(s): 0 for s in STATUSES}}
@@ -79,6 +116,7 @@ def recount() -> dict[str, int]:
     values[ADMIN_UNREAD] = db.session.scalar(
         select(func.count()).select_from(Ticket).where(Ticket.is_admin_read.is_(False))
     )
+    db.session.info.pop(PENDING, None)
     db.session.execute(TicketCounter.__table__.delete())
     db.session.add_all(TicketCounter(name=k, value=v) for k, v in values.items())
     db.session.commit()

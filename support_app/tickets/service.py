@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
+from sqlalchemy.sql.base import ExecutableOption
 
 from ..extensions import db
 from ..models import (
@@ -132,9 +133,12 @@ def _audit(ticket: Ticket, actor: Actor, kind: str, old: Any = None, new: Any = 
     )
 
 
-def get_ticket(actor: Actor, ticket_id: int, *, lock: bool = False) -> Ticket:
-    """Load a ticket the actor may see: NotFound if absent, Forbidden if not theirs."""
-    stmt = select(Ticket).where(Ticket.id == ticket_id)
+def get_ticket(actor: Actor, ticket_id: int, *, lock: bool = False,
+               load: Sequence[ExecutableOption] = ()) -> Ticket:
+    """Load a ticket the actor may see: NotFound if absent, Forbidden if not theirs.
+    `load`: loader options for what the caller will print (one query, not one per
+    relation)."""
+    stmt = select(Ticket).where(Ticket.id == ticket_id).options(*load)
     if lock:
         stmt = stmt.with_for_update()
     ticket = db.session.scalar(stmt)

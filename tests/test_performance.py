@@ -1,0 +1,176 @@
+"""What the benchmark-driven optimisations (issue 12) must keep true: exact page totals
+whichever way they are computed, counters that follow commits and rollbacks only,
+and authentication that resolves the same Actor in a fixed, small number of queries.
+Speed itself is measured by `python -m bench`, never here."""
+from __future__ import annotations
+
+import pytest
+from flask import current_app
+from sqlalchemy import func, select
+
+from support_app.extensions import db
+from support_app.models import SupportUser, Ticket
+from support_app.security import roles
+from support_app.security.current import actor_for_user
+from support_app.tickets import counters, service
+
+from .querycount import count_queries
+
+
+@pytest.fixture
+def desk(factory):
+    """Tickets in every status, over two customers, some assigned to an agent."""
+    john, jane = factory.customer("John"), factory.customer("Jane")
+    admin, agent = factory.staff(roles.ADMIN), factory.agent()
+    made = [factory.ticket(person, priority=priority)
+            for person in (john, jane) for priority in ("low", "high", "urgent")]
+    service.assign_self(agent.actor, made[0].id)                      # in_progress
+    service.assign_self(agent.actor, made[1].id)
+    service.update_ticket(admin.actor, made[1].id, status="on_hold")  # reads as in_progress
+    service.update_ticket(admin.actor, made[2].id, status="resolved")
+    service.close_ticket(admin.actor, made[3].id)
+    return {"admin": admin, "agent": agent, "john": john}
+
+
+def _exact(**where) -> int:
+    stmt = select(func.count()).select_from(Ticket)
+    for column, values in where.items():
+        stmt = stmt.where(getattr(Ticket, column).in_(values))
+    return db.session.scalar(stmt)
+
+
+def _total(client, person, query: str) -> int:
+    r = client.get(f"/api/support-tickets?{query}", headers=person.headers)
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()["data"]["total"]
+
+
+@pytest.mark.parametrize("query, where", [
+    ("", {}),
+    ("status=open", {"status": ["open"]}),
+    ("status=in_progress", {"status": ["in_progress", "on_hold"]}),
+    ("status=resolved", {"status": ["resolved"]}),
+    ("status=closed", {"status": ["closed"]}),
+])
+def test_desk_wide_status_totals_read_the_counters_and_are_exact(client, desk, query, where):
+    with count_queries() as seen:
+        total = _total(client, desk["admin"], query)
+    assert total == _exact(**where)
+    assert not any("count(" in s.lower() for s in seen)  # no COUNT on this path
+
+
+@pytest.mark.parametrize("query, where", [
+    ("status=open&priority=high", {"status": ["open"], "priority": ["high"]}),
+    ("status=in_progress&priority=low", {"status": ["in_progress", "on_hold"],
+                                          "priority": ["low"]}),
+    ("priority=urgent", {"priority": ["urgent"]}),
+])
+def test_narrower_filters_count_rows_and_are_exact(client, desk, query, where):
+    with count_queries() as seen:
+        total = _total(client, desk["admin"], query)
+    assert total == _exact(**where)
+    assert any("count(" in s.lower() for s in seen)
+
+
+def test_staff_without_view_all_get_totals_of_what_they_may_see(client, desk):
+    """An agent sees unassigned and own tickets: the desk-wide counters would be wrong."""
+    agent = desk["agent"]
+    visible = db.session.scalar(select(func.count()).select_from(Ticket).where(
+        Ticket.status.in_(["in_progress", "on_hold"]),
+        (Ticket.assigned_to_id == agent.id) | Ticket.assigned_to_id.is_(None)))
+    assert _total(client, agent, "status=in_progress") == visible
+
+
+def test_customer_totals_count_only_their_own(client, desk):
+    assert _total(client, desk["john"], "status=open") == db.session.scalar(
+        select(func.count()).select_from(Ticket).where(
+            Ticket.status == "open", Ticket.customer_id == desk["john"].customer.id))
+
+
+def test_counters_follow_the_commit_and_forget_a_rollback(app_ctx):
+    before = counters.read(counters.TOTAL)[counters.TOTAL]
+    counters.bump({counters.TOTAL: 5})
+    db.session.rollback()
+    db.session.commit()
+    assert counters.read(counters.TOTAL)[counters.TOTAL] == before
+    counters.bump({counters.TOTAL: 2})
+    counters.bump({counters.TOTAL: 1})
+    db.session.commit()
+    assert counters.read(counters.TOTAL)[counters.TOTAL] == before + 3
+
+
+def test_created_tickets_keep_counters_exact_under_the_api(client, factory):
+    john = factory.customer()
+    for n in range(3):
+        r = client.post("/api/support-tickets", headers=john.headers, json={
+            "subject": f"Parcel {n}", "description": "The parcel never arrived at all."})
+        assert r.status_code == 201
+    kept = counters.read(counters.TOTAL, counters.status_key("open"), counters.ADMIN_UNREAD)
+    assert kept == {name: value for name, value in counters.recount().items() if name in kept}
+
+
+def _permissions_by_walking_roles(user: SupportUser) -> frozenset[str]:
+    """The ORM walk the one-query lookup replaced, as the reference."""
+    names = {pv.permission.name for role in user.roles for pv in role.permissions
+             if pv.view_menu and pv.view_menu.name == roles.SUPPORT_VIEW}
+    if any(role.name == current_app.config.get("AUTH_ROLE_ADMIN", "Admin") for role in user.roles):
+        names.update(roles.API_PERMISSIONS)
+    return frozenset(names)
+
+
+def test_actor_lookup_matches_the_roles_in_two_queries(factory):
+    people = [factory.staff(roles.ADMIN), factory.staff(roles.STORE_MANAGER), factory.agent(),
+              factory.agent(approved=False), factory.customer()]
+    for person in people:
+        user = db.session.get(SupportUser, person.id)
+        with count_queries() as seen:
+            actor = actor_for_user(user)
+        assert len(seen) == 2  # customer + agent profile, then role permissions
+        assert actor.permissions == _permissions_by_walking_roles(user)
+        customer = person.customer
+        assert actor.customer_id == (customer.id if customer else None)
+        assert actor.is_approved_agent == (person is people[2])
+
+
+def test_an_api_request_authenticates_in_three_queries(client, factory):
+    admin = factory.staff(roles.ADMIN)
+    db.session.expunge_all()  # the user row is read by the request, not found in memory
+    with count_queries() as seen:
+        r = client.get("/api/support-tickets/navbar/count", headers=admin.headers)
+    assert r.status_code == 200
+    assert len(seen) == 4  # user, customer/agent, permissions, counters
+
+
+def test_state_pushes_with_one_key_wait_in_the_queue_once(app):
+    """A badge push still waiting covers later changes; one that started does not."""
+    import threading
+
+    from support_app.realtime.dispatch import Dispatcher
+
+    dispatcher, gate, ran = Dispatcher(), threading.Event(), []
+    dispatcher.submit(gate.wait, app)  # hold the sender thread
+    for n in range(3):
+        dispatcher.submit(lambda n=n: ran.append(("badge", n)), app, key="badge")
+    dispatcher.submit(lambda: ran.append(("event", 0)), app)
+    dispatcher.submit(lambda: ran.append(("event", 1)), app)
+    gate.set()
+    dispatcher.wait_idle()
+    assert ran == [("badge", 0), ("event", 0), ("event", 1)]
+    dispatcher.submit(lambda: ran.append(("badge", 3)), app, key="badge")
+    dispatcher.wait_idle()
+    assert ran[-1] == ("badge", 3)
+
+
+def test_detail_loads_ticket_and_people_in_one_query(client, factory):
+    john, admin, agent = factory.customer("John"), factory.staff(roles.ADMIN), factory.agent()
+    ticket = factory.ticket(john)
+    service.assign_self(agent.actor, ticket.id)
+    service.add_message(agent.actor, ticket.id, "On it.")
+    ticket_id, customer_id, agent_id = ticket.id, john.customer.id, agent.id
+    db.session.expunge_all()
+    with count_queries() as seen:
+        r = client.get(f"/api/support-tickets/{ticket_id}", headers=admin.headers)
+    data = r.get_json()["data"]
+    assert data["customer"]["id"] == customer_id
+    assert data["assigned_admin"]["id"] == data["last_replied_by_user"]["id"] == agent_id
+    assert len(seen) == 4  # user, customer/agent, permissions, ticket with its people

@@ -1,4 +1,8 @@
-"""Faults as production meets them: the database vanishing mid-load."""
+"""Faults as production meets them: the database vanishing mid-load, Redis gone.
+
+SMTP down (mail retried with backoff, never lost) is proven in test_outbound_email.py;
+duplicate and concurrent webhook deliveries (one message) in test_inbound_concurrency.py
+and test_inbound_webhook.py."""
 from __future__ import annotations
 
 import json
@@ -12,8 +16,11 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+import requests
+
 from .conftest import create_database, require_service
-from .live import ServeCommand, TcpProxy, flask_cli
+from .factories import PASSWORD
+from .live import TIMEOUT, ServeCommand, ServerProcess, TcpProxy, closed_port, flask_cli
 
 
 def _post(url: str, body: dict) -> tuple[int, float]:
@@ -88,3 +95,28 @@ def test_postgres_restart_mid_load_gives_503_then_recovers_without_half_writes(t
     assert created <= users                       # every 201 was really stored
     assert users == customers                     # user and customer row stored together
     assert linked == len(users)
+
+
+def test_redis_down_the_api_keeps_working(app, factory, tmp_path):
+    """REDIS_URL at a closed port (limiter storage and Socket.IO queue): logins, the
+    contact form and ticket creation with its socket pushes all still answer. Rate limits
+    are not enforced while Redis is down (RATELIMIT_SWALLOW_ERRORS: serve, do not 500);
+    pushes reach this process's own clients only (see test_realtime_scale.py)."""
+    customer = factory.customer()
+    dead = f"redis://127.0.0.1:{closed_port()}/0"
+    with ServerProcess(app, tmp_path, REDIS_URL=dead, RATELIMIT_ENABLED="true") as server:
+        def post(path: str, body: dict, headers: dict | None = None) -> int:
+            return requests.post(server.url + path, json=body, headers=headers or {},
+                                 timeout=TIMEOUT).status_code
+
+        logins = [post("/api/auth/login", {"email": customer.user.email, "password": "wrong-pass-1"})
+                  for _ in range(12)]
+        assert logins == [401] * 12  # no limiter storage: refused by password, never 500/429
+        assert post("/api/auth/login", {"email": customer.user.email, "password": PASSWORD}) == 200
+        assert post("/api/contact", {"name": "Gina", "email": "gina@example.com",
+                                     "subject": "Hello", "message": "Redis is down"}) == 201
+        assert post("/api/support-tickets", {"subject": "Still works",
+                                             "description": "Created while Redis is down."},
+                    customer.headers) == 201
+        assert requests.get(server.url + "/api/support-tickets", headers=customer.headers,
+                            timeout=TIMEOUT).status_code == 200

@@ -22,7 +22,7 @@ from support_app.security import roles
 from .admin_helpers import desk_client, login, page_token
 from .factories import PASSWORD
 from .live import ROOT
-from .test_authorization_matrix import MATRIX, ROLES, _build_world, _call
+from .test_authorization_matrix import MATRIX, _build_world, _call
 
 
 def _start(env: dict[str, str], tmp_path) -> subprocess.CompletedProcess:

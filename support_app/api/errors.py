@@ -151,8 +151,11 @@ def handle_http_error(err: HTTPException) -> Response | HTTPException:
 
 
 def handle_database_down(err: Exception) -> Response:
-    """A lost database is a temporary condition: 503 so clients (and Mailgun) retry."""
-    db.session.rollback()
+    """A lost database is a temporary condition: 503 so clients (and Mailgun) retry.
+
+    The session's connections are invalidated, not rolled back: a ROLLBACK on a dead
+    connection would fail again at request teardown and turn this answer into a 500."""
+    db.session().invalidate()  # the request's Session (scoped_session does not proxy this)
     log.error("database unavailable: %s", err)
     surface = surface_for_path(request.path)
     return surface.respond(503, _("Service temporarily unavailable"), None, "UNAVAILABLE",

@@ -118,27 +118,27 @@ def _permissions_by_walking_roles(user: SupportUser) -> frozenset[str]:
     return frozenset(names)
 
 
-def test_actor_lookup_matches_the_roles_in_two_queries(factory):
+def test_actor_lookup_matches_the_roles_in_one_query(factory):
     people = [factory.staff(roles.ADMIN), factory.staff(roles.STORE_MANAGER), factory.agent(),
               factory.agent(approved=False), factory.customer()]
     for person in people:
         user = db.session.get(SupportUser, person.id)
         with count_queries() as seen:
             actor = actor_for_user(user)
-        assert len(seen) == 2  # customer + agent profile, then role permissions
+        assert len(seen) == 1  # user, customer, agent profile and role permissions
         assert actor.permissions == _permissions_by_walking_roles(user)
         customer = person.customer
         assert actor.customer_id == (customer.id if customer else None)
         assert actor.is_approved_agent == (person is people[2])
 
 
-def test_an_api_request_authenticates_in_three_queries(client, factory):
+def test_an_api_request_authenticates_in_one_query(client, factory):
     admin = factory.staff(roles.ADMIN)
     db.session.expunge_all()  # the user row is read by the request, not found in memory
     with count_queries() as seen:
         r = client.get("/api/support-tickets/navbar/count", headers=admin.headers)
     assert r.status_code == 200
-    assert len(seen) == 4  # user, customer/agent, permissions, counters
+    assert len(seen) == 2  # the identity, then the counters
 
 
 def test_state_pushes_with_one_key_wait_in_the_queue_once(app):
@@ -173,4 +173,4 @@ def test_detail_loads_ticket_and_people_in_one_query(client, factory):
     data = r.get_json()["data"]
     assert data["customer"]["id"] == customer_id
     assert data["assigned_admin"]["id"] == data["last_replied_by_user"]["id"] == agent_id
-    assert len(seen) == 4  # user, customer/agent, permissions, ticket with its people
+    assert len(seen) == 2  # the identity, then the ticket with its people

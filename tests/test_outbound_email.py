@@ -232,10 +232,22 @@ def test_header_injection_is_refused_not_sent(factory, smtp):
 def test_without_smtp_the_email_is_logged_as_not_sent(factory, mail_config):
     mail_config["MAIL_SERVER"] = None
     ticket = factory.ticket(factory.customer(email="alice@example.com"))
-    assert outbox.deliver_due() == 1
-    [log] = logs(ticket.id)
+    [log] = logs(ticket.id)  # recorded as such at once: the sender has nothing to do
     assert (log.status, log.template) == ("not_sent", "ticket_received")
     assert log.body_text and log.body_html and log.message_id
+    assert log.error == "MAIL_SERVER is not configured"
+    assert outbox.deliver_due() == 0
+
+
+def test_mail_queued_before_smtp_was_removed_is_marked_not_sent(factory, mail_config):
+    mail_config["MAIL_SERVER"] = "127.0.0.1"
+    ticket = factory.ticket(factory.customer(email="alice@example.com"))
+    [log] = logs(ticket.id)
+    assert log.status == "queued"
+    mail_config["MAIL_SERVER"] = None
+    assert outbox.deliver_due() == 1
+    db.session.refresh(log)
+    assert (log.status, log.error) == ("not_sent", "MAIL_SERVER is not configured")
 
 
 def test_send_mail_cli_drains_the_outbox(app, factory, smtp):

@@ -35,6 +35,7 @@ TICKET_RECEIVED = "ticket_received"
 STAFF_REPLIED = "staff_replied"
 TICKET_RESOLVED = "ticket_resolved"
 TEMPLATES = (TICKET_RECEIVED, STAFF_REPLIED, TICKET_RESOLVED)
+NOT_CONFIGURED = "MAIL_SERVER is not configured"
 
 
 def sender_domain() -> str:
@@ -76,8 +77,12 @@ def queue_email(template: str, ticket: events.TicketSnapshot, **context: Any) ->
     A template that fails to render still leaves a `failed` row with the error, so
     nothing is lost silently and the ticket change itself goes through."""
     locale = _locale(ticket)
+    # Without SMTP there is nothing to deliver: record it as such now rather than wake
+    # the sender to rewrite the row (a second write on every ticket change).
+    deliverable = bool(current_app.config.get("MAIL_SERVER"))
     row = EmailLog(
-        ticket_id=ticket.id, direction="out", status="queued", template=template,
+        ticket_id=ticket.id, direction="out", status="queued" if deliverable else "not_sent",
+        error=None if deliverable else NOT_CONFIGURED, template=template,
         from_address=current_app.config.get("MAIL_DEFAULT_SENDER"),
         to_address=ticket.customer_email, message_id=new_message_id(ticket.number),
         in_reply_to=thread_root_id(ticket.number), attempts=0,

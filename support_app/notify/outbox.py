@@ -6,9 +6,11 @@ send-mail` both call `deliver_due`. Each row is claimed with one conditional UPD
 (status `sending`, a lease in `next_attempt_at`), so several processes never send the
 same row twice and a row whose sender died is picked up again when its lease expires.
 
+Rows queued while MAIL_SERVER was unset (or before it was cleared) are marked `not_sent`
+here; rows written without it are stored `not_sent` at once (`mail.queue_email`).
+
 A failed attempt is retried with exponential backoff; after `MAIL_MAX_ATTEMPTS` (or on
 a permanent 5xx refusal) the row is `failed` with the error: never lost silently.
-Without `MAIL_SERVER` rows are marked `not_sent` (embedded default).
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from sqlalchemy import func, or_, select, update
 from ..extensions import db
 from ..models import EmailLog, utcnow
 from ..tickets import events
-from .mail import template_for
+from .mail import NOT_CONFIGURED, template_for
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +147,7 @@ def deliver_due(limit: int = BATCH) -> int:
     if not config.get("MAIL_SERVER"):
         db.session.execute(
             update(EmailLog).where(EmailLog.id.in_(ids), EmailLog.status == QUEUED)
-            .values(status=NOT_SENT, next_attempt_at=None, error="MAIL_SERVER is not configured")
+            .values(status=NOT_SENT, next_attempt_at=None, error=NOT_CONFIGURED)
         )
         db.session.commit()
         return len(ids)
@@ -235,7 +237,8 @@ class MailWorker:
 def wake_after_commit(event: events.DomainEvent) -> None:
     """After-commit subscriber: a committed change queued mail, send it now."""
     worker: MailWorker | None = current_app.extensions.get("support_mail")
-    if worker is not None and worker.enabled and template_for(event) is not None:
+    if worker is not None and worker.enabled and current_app.config.get("MAIL_SERVER") \
+            and template_for(event) is not None:
         worker.ensure_started()
         worker.wake()
 

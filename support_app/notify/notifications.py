@@ -52,14 +52,23 @@ def payload(row: Notification) -> dict[str, Any]:
     }
 
 
-def recipient_locale(user_id: int) -> str:
+def recipient_locales(user_ids: set[int]) -> dict[int, str]:
+    """Each recipient's language (user choice, else customer record, else the default),
+    for all recipients of one change in one query."""
     languages = current_app.config["LANGUAGES"]
-    user_locale = db.session.scalar(select(SupportUser.locale).where(SupportUser.id == user_id))
-    customer_locale = db.session.scalar(select(Customer.locale).where(Customer.user_id == user_id))
-    for locale in (user_locale, customer_locale):
-        if locale in languages:
-            return locale
-    return current_app.config["BABEL_DEFAULT_LOCALE"]
+    default = current_app.config["BABEL_DEFAULT_LOCALE"]
+    found = {user_id: default for user_id in user_ids}
+    if not user_ids:
+        return found
+    rows = db.session.execute(
+        select(SupportUser.id, SupportUser.locale, Customer.locale)
+        .outerjoin(Customer, Customer.user_id == SupportUser.id)
+        .where(SupportUser.id.in_(sorted(user_ids)))
+    )
+    for user_id, user_locale, customer_locale in rows:
+        found[user_id] = next(
+            (loc for loc in (user_locale, customer_locale) if loc in languages), default)
+    return found
 
 
 def _excerpt(text: str) -> str:
@@ -128,12 +137,15 @@ def write_notifications(e: DomainEvent) -> None:
     """In-transaction subscriber: the rows commit or roll back with the change."""
     if e.ticket is None or e.data.get("notify") is False:
         return
+    plan = [(kind, render, sorted(
+        uid for uid in recipients
+        if uid is not None and (include_actor or uid != e.actor_user_id)))
+        for recipients, kind, render, include_actor in _plan(e)]
+    locales = recipient_locales({uid for *_, user_ids in plan for uid in user_ids})
     rows: list[Notification] = []
-    for recipients, kind, render, include_actor in _plan(e):
-        for user_id in sorted(uid for uid in recipients if uid is not None):
-            if user_id == e.actor_user_id and not include_actor:
-                continue
-            locale = recipient_locale(user_id)
+    for kind, render, user_ids in plan:
+        for user_id in user_ids:
+            locale = locales[user_id]
             try:
                 with force_locale(locale):
                     title, body = render()

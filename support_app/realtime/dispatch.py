@@ -78,6 +78,13 @@ class Dispatcher:
 dispatcher = Dispatcher()
 
 
+def listened(rooms: Iterable[str]) -> bool:
+    """Whether anyone may receive an emit to `rooms`: pushes nobody can receive skip the
+    queries that build them (a lone process knows its rooms; with a message queue,
+    another process may have listeners, so the answer is yes)."""
+    return socketio.server.manager.has_listeners(rooms)
+
+
 def emit(event: str, payload: Any, rooms: Iterable[str]) -> None:
     """Emit to the union of `rooms` (each client once); never raises."""
     targets = sorted(set(rooms))

@@ -9,7 +9,7 @@ in-memory manager, and on every process for the Redis manager, riding on the
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Iterable
 
 import socketio
 
@@ -24,12 +24,21 @@ def _drop_local(manager: socketio.Manager, room: str, namespace: str) -> None:
 class LocalManager(socketio.Manager):
     """One process, no message queue (the embedded default)."""
 
+    def has_listeners(self, rooms: Iterable[str], namespace: str = "/") -> bool:
+        """Is any connection of this process (the only one) in one of `rooms`?"""
+        joined = self.rooms.get(namespace, {})
+        return any(joined.get(room) for room in rooms)
+
     def disconnect_room(self, room: str, namespace: str = "/") -> None:
         _drop_local(self, room, namespace)
 
 
 class RedisManager(socketio.RedisManager):
     """Processes sharing REDIS_URL; a lost Redis only loses cross-process delivery."""
+
+    def has_listeners(self, rooms: Iterable[str], namespace: str = "/") -> bool:
+        """Connections of other processes are not known here: assume someone listens."""
+        return True
 
     def disconnect_room(self, room: str, namespace: str = "/") -> None:
         message = {"method": "close_room", "room": room, "namespace": namespace,

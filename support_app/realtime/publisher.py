@@ -37,7 +37,7 @@ from ..tickets.actor import Actor
 from ..tickets.badges import navbar_counts
 from ..tickets.events import DomainEvent, TicketSnapshot
 from . import rooms
-from .dispatch import dispatcher, emit
+from .dispatch import dispatcher, emit, listened
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -95,7 +95,14 @@ def _ticket_emits(e: DomainEvent) -> None:
     """Runs on the sender thread, in a fresh session reading committed rows."""
     t = e.ticket
     assert t is not None
-    audience = rooms.ticket_audience(t)
+    audience = (rooms.staff_audience(t) if e.name == events.NOTE_ADDED
+                else rooms.ticket_audience(t, e.data.get("old_assignee")))
+    if listened(audience):
+        _emit_ticket_event(e, t, audience)
+    push_badges(t, e.data.get("old_assignee"))
+
+
+def _emit_ticket_event(e: DomainEvent, t: TicketSnapshot, audience: list[str]) -> None:
     if e.name == events.TICKET_CREATED:
         emit("support:ticket:created", munch_payload(t), audience)
         emit("support:ticket_created", mtxi_payload(t), audience)
@@ -112,8 +119,7 @@ def _ticket_emits(e: DomainEvent) -> None:
     elif e.name == events.ASSIGNED:
         previous = e.data.get("old_assignee")
         emit("support:ticket:assigned", {**_ref(t), "assigned_to": t.assigned_to_id,
-                                         "previous_assigned_to": previous},
-             rooms.ticket_audience(t, previous))
+                                         "previous_assigned_to": previous}, audience)
         # Who may see the ticket changed: subscribers must subscribe (and pass) again.
         socketio.close_room(rooms.ticket_room(t.id), namespace="/")
         socketio.close_room(rooms.ticket_staff_room(t.id), namespace="/")
@@ -129,8 +135,7 @@ def _ticket_emits(e: DomainEvent) -> None:
     elif e.name == events.NOTE_ADDED:
         note = db.session.get(InternalNote, e.data.get("note_id"))
         emit("support:note:created", {**_ref(t), "note": note_payload(note) if note else None},
-             rooms.staff_audience(t))
-    push_badges(t, e.data.get("old_assignee"))
+             audience)
 
 
 def push_badges(t: TicketSnapshot, *extra_user_ids: int | None) -> None:
@@ -143,6 +148,8 @@ def push_badges(t: TicketSnapshot, *extra_user_ids: int | None) -> None:
 
 
 def _push_user_badge(user_id: int) -> None:
+    if not listened([rooms.user_room(user_id)]):
+        return
     user = db.session.get(SupportUser, user_id)
     if user is not None and user.active:
         emit("support:navbar:count", navbar_counts(actor_for_user(user)),
@@ -150,6 +157,8 @@ def _push_user_badge(user_id: int) -> None:
 
 
 def _push_desk_badge() -> None:
+    if not listened([rooms.STAFF_ALL]):
+        return
     desk = Actor(user_id=None, customer_id=None, permissions=frozenset({roles.VIEW_ALL}))
     emit("support:navbar:count", navbar_counts(desk), [rooms.STAFF_ALL])
 

@@ -39,17 +39,18 @@ def bump(deltas: dict[str, int]) -> None:
 
 
 def _write_pending(session: Session) -> None:
-    """before_commit: upsert the accumulated deltas, in a fixed order (no deadlocks)."""
+    """before_commit: upsert the accumulated deltas in one statement, rows in a fixed
+    order (writers lock the counter rows in the same order: no deadlocks)."""
     deltas = {name: d for name, d in session.info.pop(PENDING, {}).items() if d}
     if not deltas:
         return
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    for name, delta in sorted(deltas.items()):
-        stmt = insert(TicketCounter).values(name=name, value=delta)
-        session.execute(stmt.on_conflict_do_update(
-            index_elements=[TicketCounter.name],
-            set_={"value": TicketCounter.value + delta},
-        ))
+    stmt = insert(TicketCounter).values(
+        [{"name": name, "value": delta} for name, delta in sorted(deltas.items())])
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=[TicketCounter.name],
+        set_={"value": TicketCounter.value + stmt.excluded.value},
+    ))
 
 
 def _discard_pending(session: Session, previous_transaction: Any) -> None:

@@ -81,16 +81,15 @@ def new_ticket_number() -> str:
     return "TKT-" + secrets.token_hex(7).upper()[:13]
 
 
-def _snapshot(ticket: Ticket) -> events.TicketSnapshot:
+def _snapshot(ticket: Ticket, participant_user_ids: list[int] | None = None) -> events.TicketSnapshot:
+    """`participant_user_ids`: given when the caller knows them (a ticket it just opened)."""
     customer = ticket.customer
-    participant_user_ids = [
-        uid
-        for uid in db.session.scalars(
+    if participant_user_ids is None:
+        participant_user_ids = list(db.session.scalars(
             select(Customer.user_id)
             .join(TicketParticipant, TicketParticipant.customer_id == Customer.id)
             .where(TicketParticipant.ticket_id == ticket.id, Customer.user_id.is_not(None))
-        )
-    ]
+        ))
     return events.TicketSnapshot(
         id=ticket.id,
         number=ticket.number,
@@ -109,9 +108,10 @@ def _snapshot(ticket: Ticket) -> events.TicketSnapshot:
     )
 
 
-def _publish(name: str, ticket: Ticket | None, actor: Actor, origin: str, **data: Any) -> None:
+def _publish(name: str, ticket: Ticket | None, actor: Actor, origin: str, *,
+             participant_user_ids: list[int] | None = None, **data: Any) -> None:
     db.session.flush()
-    snapshot = _snapshot(ticket) if ticket is not None else None
+    snapshot = _snapshot(ticket, participant_user_ids) if ticket is not None else None
     events.publisher.publish(
         db.session,
         events.DomainEvent(
@@ -299,7 +299,8 @@ def open_ticket(
             if award_points
             else None
         )
-        _publish(events.TICKET_CREATED, ticket, actor, origin, notify=notify)
+        _publish(events.TICKET_CREATED, ticket, actor, origin, notify=notify,
+                 participant_user_ids=[m.user_id for m in members if m.user_id is not None])
         agent_user_id = assignment.choose_agent()
         if agent_user_id is not None:
             _assign(ticket, Actor.system("auto-assign"), agent_user_id, origin,

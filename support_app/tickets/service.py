@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.base import ExecutableOption
 
 from ..extensions import db
@@ -140,7 +141,7 @@ def get_ticket(actor: Actor, ticket_id: int, *, lock: bool = False,
     relation)."""
     stmt = select(Ticket).where(Ticket.id == ticket_id).options(*load)
     if lock:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(of=Ticket)  # the ticket row, not what `load` joins
     ticket = db.session.scalar(stmt)
     if ticket is None:
         raise NotFound("ticket", _("Ticket not found"))
@@ -340,7 +341,9 @@ def add_message(
     if errors:
         raise ValidationFailed(errors)
     with _transaction():
-        ticket = get_ticket(actor, ticket_id, lock=True)
+        # The customer rides along: the event snapshot needs it.
+        ticket = get_ticket(actor, ticket_id, lock=True,
+                            load=[joinedload(Ticket.customer, innerjoin=True)])
         role = "customer"
         if actor.is_staff and not policy.is_owner(actor, ticket):
             _require_staff_work(actor, ticket)

@@ -1,7 +1,11 @@
 """Engine tuning and session hooks that every deployment needs."""
 from __future__ import annotations
 
-from flask import Flask
+import threading
+from contextlib import nullcontext
+from typing import ContextManager
+
+from flask import Flask, current_app
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -17,6 +21,19 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+WRITER_LOCK = "support_sqlite_writer"
+
+
+def writer_turn() -> ContextManager[object]:
+    """Held around each ticket-service transaction on SQLite: the threads of a process
+    queue here for SQLite's single writer lock. Left to SQLite, each waiting writer
+    sleep-polls (up to 100 ms a nap), and under load some wait seconds while others
+    get through; a Python lock hands the turn over the moment it is free. Other
+    processes still wait on SQLite's own lock. PostgreSQL needs no turn: row locks."""
+    lock = current_app.extensions.get(WRITER_LOCK)
+    return lock if lock is not None else nullcontext()
 
 
 def _is_sqlite(app: Flask) -> bool:
@@ -48,6 +65,7 @@ def install(app: Flask) -> None:
     """After the engine exists: SQLite pragmas, domain-event delivery and counter
     writes on commit."""
     if _is_sqlite(app):
+        app.extensions[WRITER_LOCK] = threading.RLock()  # re-entrant: services nest
         with app.app_context():
             engine: Engine = db.engine
             if not event.contains(engine, "connect", _sqlite_pragmas):

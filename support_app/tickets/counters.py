@@ -45,11 +45,12 @@ def _write_pending(session: Session) -> None:
     if not deltas:
         return
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(TicketCounter).values(
+    table = TicketCounter.__table__  # Core: no ORM bulk-insert bookkeeping
+    stmt = insert(table).values(
         [{"name": name, "value": delta} for name, delta in sorted(deltas.items())])
     session.execute(stmt.on_conflict_do_update(
-        index_elements=[TicketCounter.name],
-        set_={"value": TicketCounter.value + stmt.excluded.value},
+        index_elements=[table.c.name],
+        set_={"value": table.c.value + stmt.excluded.value},
     ))
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.base import ExecutableOption
 
+from .. import database
 from ..extensions import db
 from ..models import (
     CANCELLABLE_ORDER_STATUSES,
@@ -69,12 +70,13 @@ class Outcome:
 
 @contextmanager
 def _transaction() -> Iterator[None]:
-    try:
-        yield
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
+    with database.writer_turn():
+        try:
+            yield
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
 
 
 def new_ticket_number() -> str:

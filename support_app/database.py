@@ -1,6 +1,8 @@
 """Engine tuning and session hooks that every deployment needs."""
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from contextlib import nullcontext
 from typing import ContextManager
@@ -26,14 +28,43 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 WRITER_LOCK = "support_sqlite_writer"
 
 
+class WriterTurn:
+    """Ticket-service transactions on SQLite queue here for SQLite's single writer lock.
+
+    Left to SQLite, each waiting writer sleep-polls (naps of up to 100 ms): under load
+    some wait seconds while others get through. Here the threads of a process queue on
+    a lock and the processes on an flock of `<database>-writer.lock`; both hand the
+    turn over the moment it is free. Re-entrant: a service may call another. An
+    in-memory database has one process, so it needs no file. PostgreSQL takes no turn
+    (row locks)."""
+
+    def __init__(self, database_path: str | None) -> None:
+        self._threads = threading.RLock()
+        self._path = f"{database_path}-writer.lock" if database_path else None
+        self._fd: int | None = None
+        self._pid = 0
+        self._depth = 0
+
+    def __enter__(self) -> "WriterTurn":
+        self._threads.acquire()
+        self._depth += 1
+        if self._depth == 1 and self._path is not None:
+            if self._pid != os.getpid():  # a forked worker needs its own open file
+                self._fd, self._pid = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._path is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._threads.release()
+
+
 def writer_turn() -> ContextManager[object]:
-    """Held around each ticket-service transaction on SQLite: the threads of a process
-    queue here for SQLite's single writer lock. Left to SQLite, each waiting writer
-    sleep-polls (up to 100 ms a nap), and under load some wait seconds while others
-    get through; a Python lock hands the turn over the moment it is free. Other
-    processes still wait on SQLite's own lock. PostgreSQL needs no turn: row locks."""
-    lock = current_app.extensions.get(WRITER_LOCK)
-    return lock if lock is not None else nullcontext()
+    """The app's WriterTurn on SQLite; nothing to wait for on PostgreSQL."""
+    turn = current_app.extensions.get(WRITER_LOCK)
+    return turn if turn is not None else nullcontext()
 
 
 def _is_sqlite(app: Flask) -> bool:
@@ -65,8 +96,9 @@ def install(app: Flask) -> None:
     """After the engine exists: SQLite pragmas, domain-event delivery and counter
     writes on commit."""
     if _is_sqlite(app):
-        app.extensions[WRITER_LOCK] = threading.RLock()  # re-entrant: services nest
         with app.app_context():
+            path = db.engine.url.database
+            app.extensions[WRITER_LOCK] = WriterTurn(path if path not in (None, "", ":memory:") else None)
             engine: Engine = db.engine
             if not event.contains(engine, "connect", _sqlite_pragmas):
                 event.listen(engine, "connect", _sqlite_pragmas)

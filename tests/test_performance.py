@@ -4,6 +4,8 @@ and authentication that resolves the same Actor in a fixed, small number of quer
 Speed itself is measured by `python -m bench`, never here."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask import current_app
 from sqlalchemy import func, select
@@ -174,3 +176,38 @@ def test_detail_loads_ticket_and_people_in_one_query(client, factory):
     assert data["customer"]["id"] == customer_id
     assert data["assigned_admin"]["id"] == data["last_replied_by_user"]["id"] == agent_id
     assert len(seen) == 2  # the identity, then the ticket with its people
+
+
+def _read_back(seen: list[str], table: str) -> list[str]:
+    """Statements that read one row of `table` by its id."""
+    return [s for s in seen if re.search(rf"FROM {table}\s+WHERE {table}\.id = ", s)]
+
+
+def test_create_and_reply_answer_from_what_they_wrote(client, factory):
+    """The write's response is printed from the rows as written, not read back after
+    commit, and says exactly what a later read says."""
+    john = factory.customer("John")
+    db.session.expunge_all()
+    with count_queries() as seen:
+        r = client.post("/api/support-tickets", headers=john.headers, json={
+            "subject": "Parcel", "description": "The parcel never arrived at all."})
+    assert r.status_code == 201
+    # The customer is read once, in the transaction (and proves the pattern matches).
+    assert _read_back(seen, "tickets") == [] and _read_back(seen, "customers") != []
+    created = r.get_json()["data"]
+    shown = client.get(f"/api/support-tickets/{created['id']}", headers=john.headers).get_json()["data"]
+    for key, value in created.items():
+        if key in shown and key != "customer":  # the detail prints the customer with phone
+            assert shown[key] == value, key
+    assert {k: shown["customer"][k] for k in created["customer"]} == created["customer"]
+
+    db.session.expunge_all()
+    with count_queries() as seen:
+        r = client.post(f"/api/support-tickets/{created['id']}/messages", headers=john.headers,
+                        json={"message": "Any news?"})
+    assert r.status_code == 201
+    assert _read_back(seen, "ticket_messages") == [] and _read_back(seen, "customers") == []
+    reply = r.get_json()["data"]
+    thread = client.get(f"/api/support-tickets/{created['id']}/messages",
+                        headers=john.headers).get_json()["data"]
+    assert reply in thread

@@ -69,14 +69,39 @@ class Outcome:
 
 
 @contextmanager
-def _transaction() -> Iterator[None]:
+def _transaction() -> Iterator[list[object]]:
+    """One service call, one transaction. Objects the body adds to the yielded list stay
+    loaded after the commit, so the caller prints them without reading them back; only
+    add objects whose every change went through the ORM (a Core UPDATE would leave the
+    in-memory copy stale). Everything else is expired by the commit as usual. (The
+    session holds objects weakly: a kept object the result does not reference is
+    dropped, and read back if the caller reaches it.)"""
+    keep: list[object] = []
     with database.writer_turn():
         try:
-            yield
-            db.session.commit()
+            yield keep
+            _commit(keep)
         except BaseException:
             db.session.rollback()
             raise
+
+
+def _commit(keep: list[object]) -> None:
+    session = db.session()
+    if not keep:
+        session.commit()
+        return
+    expire = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
+    if expire:
+        kept = {id(obj) for obj in keep}
+        for obj in list(session.identity_map.values()):
+            if id(obj) not in kept:
+                session.expire(obj)
 
 
 def new_ticket_number() -> str:
@@ -250,7 +275,7 @@ def open_ticket(
     if errors:
         raise ValidationFailed(errors)
 
-    with _transaction():
+    with _transaction() as keep:
         customer = db.session.get(Customer, customer_id)
         if customer is None:
             raise NotFound("customer", _("Customer not found"))
@@ -308,6 +333,8 @@ def open_ticket(
         if agent_user_id is not None:
             _assign(ticket, Actor.system("auto-assign"), agent_user_id, origin,
                     kind=assignment.AUDIT_KIND)
+        # What the caller prints, as written (points are awarded by a Core UPDATE).
+        keep += [ticket] if award_points else [ticket, customer]
     return Outcome(ticket, gamification_error)
 
 
@@ -342,7 +369,7 @@ def add_message(
     body = _clean_text(body, "message", required=True, max_len=MAX_BODY, errors=errors)
     if errors:
         raise ValidationFailed(errors)
-    with _transaction():
+    with _transaction() as keep:
         # The customer rides along: the event snapshot needs it.
         ticket = get_ticket(actor, ticket_id, lock=True,
                             load=[joinedload(Ticket.customer, innerjoin=True)])
@@ -396,6 +423,10 @@ def add_message(
             _audit(ticket, actor, "status", old_status, new_status)
         _publish(events.MESSAGE_ADDED, ticket, actor, origin, message_id=message.id,
                  sender_type=message.sender_type, reopened=bool(reopened))
+        keep.append(message)  # what the caller prints, as written
+        if message.customer_id == ticket.customer_id:
+            message.customer = ticket.customer  # loaded already, and kept alive with it
+            keep.append(ticket.customer)
     return message
 
 

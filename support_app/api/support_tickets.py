@@ -14,7 +14,7 @@ from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Api, Blueprint
 from sqlalchemy import Select, case, func, or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import Message, Ticket
@@ -191,7 +191,9 @@ class SupportTickets(MethodView):
             stmt.order_by(*ordering(args["sort_by"], args["sort_order"]))
             .offset((page - 1) * per_page)
             .limit(per_page)
-            .options(selectinload(Ticket.customer), selectinload(Ticket.assigned_to))
+            # Many-to-one: joined in the page query (selectin costs a second round
+            # trip and more CPU than the 15 rows it loads).
+            .options(joinedload(Ticket.customer, innerjoin=True), joinedload(Ticket.assigned_to))
         ).all()
         return {"success": True, "data": paginate(rows, total, page, per_page)}
 
@@ -240,7 +242,7 @@ def navbar_latest(args: dict[str, Any]) -> dict[str, Any]:
         visible_tickets(actor)
         .order_by(Ticket.created_at.desc(), Ticket.id.desc())
         .limit(args["limit"])
-        .options(selectinload(Ticket.customer))
+        .options(joinedload(Ticket.customer, innerjoin=True))
     ).all()
     return {"success": True, "data": rows}
 
@@ -277,7 +279,7 @@ class TicketMessages(MethodView):
             select(Message)
             .where(Message.ticket_id == ticket_id)
             .order_by(Message.created_at, Message.id)
-            .options(selectinload(Message.customer), selectinload(Message.admin))
+            .options(joinedload(Message.customer), joinedload(Message.admin))
         ).all()
         return {"success": True, "data": messages}
 

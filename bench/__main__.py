@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     run_p.add_argument("--event", default="support:ticket:created")
     run_p.add_argument("--realtime-client", choices=("raw", "socketio"), default="raw",
                        help="raw: lean protocol-level clients; socketio: python-socketio.Client")
+    run_p.add_argument("--realtime-server", choices=("gevent", "gthread"), default="gevent",
+                       help="gunicorn worker class of the realtime server (README: Realtime)")
     run_p.add_argument("--app-dir", type=Path, default=None,
                        help="checkout whose wsgi.py serves the app (default: this one)")
 
@@ -77,6 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     opts.realtime_events = args.realtime_events
     opts.event = args.event
     opts.realtime_client = args.realtime_client
+    opts.realtime_server = args.realtime_server
     if args.app_dir:
         opts.app_dir = args.app_dir.resolve()
     opts.command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)

@@ -109,17 +109,20 @@ def free_port() -> int:
 
 @dataclass
 class ServerSpec:
-    """One gunicorn command: the real app (`wsgi:app`) or the baseline."""
+    """One gunicorn command: the real app (`wsgi:app`) or the baseline. `concurrency`
+    is threads per worker for gthread, greenlets (connections) per worker for gevent."""
 
     target: str  # "app" or "baseline"
     workers: int
-    threads: int
+    concurrency: int
     app_dir: Path = REPO
+    worker_class: str = "gthread"  # or "gevent"
 
     def command(self, port: int) -> list[str]:
         module = "wsgi:app" if self.target == "app" else "bench.baseline.app:app_from_env()"
-        return [sys.executable, "-m", "gunicorn", "--worker-class", "gthread",
-                "--workers", str(self.workers), "--threads", str(self.threads),
+        flag = "--threads" if self.worker_class == "gthread" else "--worker-connections"
+        return [sys.executable, "-m", "gunicorn", "--worker-class", self.worker_class,
+                "--workers", str(self.workers), flag, str(self.concurrency),
                 "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
                 "--graceful-timeout", "5", "--timeout", "60", module]
 

@@ -57,11 +57,12 @@ def markdown(run: dict) -> str:
     realtime = run.get("realtime") or []
     if realtime:
         lines += ["", "Realtime (REST create → Socket.IO event at each client, app only):", "",
-                  "| clients | client | connected | event | deliveries | p50 ms | p99 ms | max ms "
-                  "| note |",
-                  "|---:|---|---:|---|---:|---:|---:|---:|---|"]
+                  "| clients | server | client | client CPU | connected | event | deliveries "
+                  "| p50 ms | p99 ms | max ms | note |",
+                  "|---:|---|---|---:|---:|---|---:|---:|---:|---:|---|"]
         for r in realtime:
-            lines.append(f"| {r['clients']} | {r['client']} | {r['connected']} | `{r['event']}` | "
+            lines.append(f"| {r['clients']} | {r['server']} | {r['client']} | "
+                         f"{r['client_cpu']} | {r['connected']} | `{r['event']}` | "
                          f"{r['deliveries']}/{r['expected_deliveries']} | {_fmt(r['p50_ms'])} | "
                          f"{_fmt(r['p99_ms'])} | {_fmt(r['max_ms'])} | {r['note'] or ''} |")
     gen = [r["generator_cpu"] for t in run["results"].values() for r in t.values()

@@ -36,6 +36,7 @@ class Options:
     realtime_events: int = 30
     event: str = "support:ticket:created"
     realtime_client: str = "raw"
+    realtime_server: str = "gevent"
     workdir: Path = Path("/tmp/support-bench")
     app_dir: Path = infra.REPO
     reuse_seed: bool = False
@@ -131,13 +132,15 @@ def run_target(opts: Options, target: str, template: str, ctx: Context, secret: 
 
 
 def run_realtime(opts: Options, template: str, ctx: Context, secret: str) -> list[dict]:
-    """One worker process (Socket.IO's threading mode needs no sticky sessions then),
-    a thread per connected websocket plus headroom for the REST calls."""
+    """One worker process (no sticky sessions needed), as README's realtime deployment:
+    gevent (a greenlet per websocket) by default, or gthread (a thread per websocket);
+    either way room for every client plus headroom for the REST calls."""
     url = infra.clone_database(template, f"bench_{opts.db}_{opts.tickets}_realtime")
     out = []
     try:
         for clients in opts.realtime_clients:
-            spec = infra.ServerSpec("app", 1, clients + 32, opts.app_dir)
+            spec = infra.ServerSpec("app", 1, clients + 32, opts.app_dir,
+                                    worker_class=opts.realtime_server)
             with infra.Server(spec, url, secret, opts.workdir) as server:
                 say(f"realtime, {clients} clients: {' '.join(spec.command(server.port)[1:])}")
                 result = _python_json("bench.realtime", {
@@ -147,8 +150,10 @@ def run_realtime(opts: Options, template: str, ctx: Context, secret: str) -> lis
                     "staff_token": ctx.admin_token(),
                     "customer_token": ctx.tokens[ctx.info.account_user_ids[0]],
                 }, infra.REPO, timeout=600)
+            result["server"] = spec.worker_class
             say(f"realtime {clients}: {result['deliveries']}/{result['expected_deliveries']} "
-                f"p50 {result['p50_ms']} ms p99 {result['p99_ms']} ms {result['note'] or ''}")
+                f"p50 {result['p50_ms']} ms p99 {result['p99_ms']} ms (client CPU "
+                f"{result['client_cpu']}) {result['note'] or ''}")
             out.append(result)
     finally:
         infra.drop_database(url)

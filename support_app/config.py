@@ -64,6 +64,8 @@ class Config:
         # Socket.IO: processes sharing one REDIS_URL must share the channel name.
         self.SOCKETIO_CHANNEL = env.get("SOCKETIO_CHANNEL", "support-socketio")
         self.SOCKETIO_REDIS_CONNECT_TIMEOUT = float(env.get("SOCKETIO_REDIS_CONNECT_TIMEOUT", 2))
+        # threading | gevent; unset: gevent under `gunicorn -k gevent`, else threading.
+        self.SOCKETIO_ASYNC_MODE = env.get("SOCKETIO_ASYNC_MODE") or None
         self.MAX_CONTENT_LENGTH = int(env.get("MAX_CONTENT_LENGTH", 10 * 1024 * 1024))
 
         # Flask-AppBuilder

@@ -2,9 +2,10 @@
 
 `LiveServer` runs the test app on a free loopback port in this process; `ServerProcess`
 starts a separate server process on the same database (two of them sharing Redis make
-the scale-out test); `ServeCommand` runs `flask support serve` exactly as a user does;
-`TcpProxy` sits between a server and its database and can cut the link. `Listener` is
-a python-socketio client that records every event it receives.
+the scale-out test); `ServeCommand` runs `flask support serve` exactly as a user does,
+`GunicornCommand` the production gunicorn command; `TcpProxy` sits between a server
+and its database and can cut the link. `Listener` is a python-socketio client that
+records every event it receives.
 """
 from __future__ import annotations
 
@@ -117,22 +118,27 @@ server.serve_forever()
 """
 
 
+def app_env(app: Flask, tmp: Path, **env: str) -> dict[str, str]:
+    """The environment of a server process sharing the test app's database and keys."""
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "SUPPORT_INSTANCE_PATH": str(tmp),
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "SECRET_KEY": app.config["SECRET_KEY"],
+        "JWT_SECRET_KEY": app.config["JWT_SECRET_KEY"],
+        "SOCKETIO_CHANNEL": app.config["SOCKETIO_CHANNEL"],
+        "FAB_UPDATE_PERMS": "false",
+        "RATELIMIT_ENABLED": "false",
+        **env,
+    }
+
+
 class ServerProcess:
     """`create_app()` from the environment in a child process, on a free port."""
 
     def __init__(self, app: Flask, tmp: Path, **env: str) -> None:
-        self.env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "SUPPORT_INSTANCE_PATH": str(tmp),
-            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-            "SECRET_KEY": app.config["SECRET_KEY"],
-            "JWT_SECRET_KEY": app.config["JWT_SECRET_KEY"],
-            "SOCKETIO_CHANNEL": app.config["SOCKETIO_CHANNEL"],
-            "FAB_UPDATE_PERMS": "false",
-            "RATELIMIT_ENABLED": "false",
-            **env,
-        }
+        self.env = app_env(app, tmp, **env)
         self.log_path = tmp / f"server-{id(self)}.log"
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
@@ -204,12 +210,15 @@ class ServeCommand:
         self.log_path = Path(env.get("SUPPORT_INSTANCE_PATH", "/tmp")) / f"serve-{self.port}.log"
         self.process: subprocess.Popen | None = None
 
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "flask", "--app", "wsgi", "support", "serve",
+                "--host", "127.0.0.1", "--port", str(self.port)]
+
     def start(self, timeout: float = 60) -> "ServeCommand":
         self._log = open(self.log_path, "w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "support", "serve",
-             "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, text=True,
+            self.command(), cwd=ROOT, env=self.env, stdout=self._log,
+            stderr=subprocess.STDOUT, text=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -241,6 +250,18 @@ class ServeCommand:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class GunicornCommand(ServeCommand):
+    """`gunicorn -c gunicorn.conf.py wsgi:app` as README's production section runs it
+    (`GUNICORN_WORKER_CLASS` in `env` picks the worker); bound through `BIND`."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        super().__init__(env)
+        self.env["BIND"] = f"127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
 
 
 class TcpProxy:

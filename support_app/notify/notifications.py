@@ -18,11 +18,11 @@ from typing import Any, Callable
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from ..extensions import db
 from ..i18n import STATUS_LABELS
-from ..models import Customer, Message, Notification, SupportUser
+from ..models import Customer, Message, Notification, SupportUser, utcnow
 from ..realtime import rooms
 from ..realtime.dispatch import push
 from ..realtime.publisher import iso
@@ -142,7 +142,8 @@ def write_notifications(e: DomainEvent) -> None:
         if uid is not None and (include_actor or uid != e.actor_user_id)))
         for recipients, kind, render, include_actor in _plan(e)]
     locales = recipient_locales({uid for *_, user_ids in plan for uid in user_ids})
-    rows: list[Notification] = []
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
     for kind, render, user_ids in plan:
         for user_id in user_ids:
             locale = locales[user_id]
@@ -156,15 +157,19 @@ def write_notifications(e: DomainEvent) -> None:
                 locale = current_app.config["BABEL_DEFAULT_LOCALE"]
                 with force_locale(locale):
                     title, body = render()
-            rows.append(Notification(
+            rows.append(dict(
                 user_id=user_id, ticket_id=e.ticket.id, kind=kind, locale=locale,
-                title=title[:255], body=body,
+                title=title[:255], body=body, read_at=None, created_at=now,
                 data={"ticket_number": e.ticket.number, "status": e.ticket.status, "event": e.name},
             ))
     if rows:
-        db.session.add_all(rows)
-        db.session.flush()
-        e.produced[PRODUCED_KEY] = [(row.user_id, payload(row)) for row in rows]
+        # Core, not ORM objects: written once, never changed in this transaction.
+        table = Notification.__table__
+        ids = db.session.execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars()
+        e.produced[PRODUCED_KEY] = [
+            (row["user_id"], payload(Notification(id=row_id, **row)))
+            for row_id, row in zip(ids, rows)]
 
 
 def push_notifications(e: DomainEvent) -> None:

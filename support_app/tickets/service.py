@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.base import ExecutableOption
 
@@ -149,16 +149,16 @@ def _publish(name: str, ticket: Ticket | None, actor: Actor, origin: str, *,
 
 
 def _audit(ticket: Ticket, actor: Actor, kind: str, old: Any = None, new: Any = None) -> None:
-    db.session.add(
-        TicketEvent(
-            ticket_id=ticket.id,
-            actor_id=actor.user_id,
-            actor_type="system" if actor.is_system else actor.lifecycle_role,
-            kind=kind,
-            old_value=None if old is None else str(old)[:255],
-            new_value=None if new is None else str(new)[:255],
-        )
-    )
+    """Append-only, never read back in the transaction: a Core INSERT, no ORM object to
+    track through the unit of work."""
+    db.session.execute(insert(TicketEvent.__table__).values(
+        ticket_id=ticket.id,
+        actor_id=actor.user_id,
+        actor_type="system" if actor.is_system else actor.lifecycle_role,
+        kind=kind,
+        old_value=None if old is None else str(old)[:255],
+        new_value=None if new is None else str(new)[:255],
+    ))
 
 
 def get_ticket(actor: Actor, ticket_id: int, *, lock: bool = False,

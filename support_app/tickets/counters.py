@@ -9,10 +9,11 @@ would also cover notifications, outbox rows and audit rows.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Iterable
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, select, update
+from sqlalchemy import Insert, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -38,20 +39,24 @@ def bump(deltas: dict[str, int]) -> None:
         pending[name] = pending.get(name, 0) + delta
 
 
+@lru_cache(maxsize=2)
+def _upsert(dialect: str) -> Insert:
+    """`value += delta`, inserting the row if missing. Built once per dialect: a Core
+    statement (no ORM bookkeeping) that SQLAlchemy compiles once."""
+    table = TicketCounter.__table__
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.name], set_={"value": table.c.value + stmt.excluded.value})
+
+
 def _write_pending(session: Session) -> None:
-    """before_commit: upsert the accumulated deltas in one statement, rows in a fixed
-    order (writers lock the counter rows in the same order: no deadlocks)."""
+    """before_commit: upsert the accumulated deltas, rows in a fixed order (writers lock
+    the counter rows in the same order: no deadlocks)."""
     deltas = {name: d for name, d in session.info.pop(PENDING, {}).items() if d}
     if not deltas:
         return
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    table = TicketCounter.__table__  # Core: no ORM bulk-insert bookkeeping
-    stmt = insert(table).values(
-        [{"name": name, "value": delta} for name, delta in sorted(deltas.items())])
-    session.execute(stmt.on_conflict_do_update(
-        index_elements=[table.c.name],
-        set_={"value": table.c.value + stmt.excluded.value},
-    ))
+    session.execute(_upsert(session.get_bind().dialect.name),
+                    [{"name": name, "value": delta} for name, delta in sorted(deltas.items())])
 
 
 def _discard_pending(session: Session, previous_transaction: Any) -> None:

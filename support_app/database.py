@@ -50,7 +50,8 @@ class WriterTurn:
         self._depth += 1
         if self._depth == 1 and self._path is not None:
             if self._pid != os.getpid():  # a forked worker needs its own open file
-                self._fd, self._pid = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._pid = os.getpid()
             fcntl.flock(self._fd, fcntl.LOCK_EX)
         return self
 
@@ -98,7 +99,8 @@ def install(app: Flask) -> None:
     if _is_sqlite(app):
         with app.app_context():
             path = db.engine.url.database
-            app.extensions[WRITER_LOCK] = WriterTurn(path if path not in (None, "", ":memory:") else None)
+            in_memory = path in (None, "", ":memory:")
+            app.extensions[WRITER_LOCK] = WriterTurn(None if in_memory else path)
             engine: Engine = db.engine
             if not event.contains(engine, "connect", _sqlite_pragmas):
                 event.listen(engine, "connect", _sqlite_pragmas)

@@ -109,7 +109,8 @@ def new_ticket_number() -> str:
     return "TKT-" + secrets.token_hex(7).upper()[:13]
 
 
-def _snapshot(ticket: Ticket, participant_user_ids: list[int] | None = None) -> events.TicketSnapshot:
+def _snapshot(ticket: Ticket,
+              participant_user_ids: list[int] | None = None) -> events.TicketSnapshot:
     """`participant_user_ids`: given when the caller knows them (a ticket it just opened)."""
     customer = ticket.customer
     if participant_user_ids is None:

@@ -13,7 +13,7 @@ Validation problems answer 400. The legacy POST opens tickets with
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -236,15 +236,22 @@ CUSTOMER_ERRORS = (
 )
 
 
-def documented(*extra: tuple[int, Any]):
-    """Declare the bearer scheme and every error response of a customer route."""
+def error_docs(on: Blueprint, security: list[dict[str, list[str]]],
+               *errors: tuple[int, Any]) -> Callable[[Callable[..., Any]], Any]:
+    """Declare a 000 route's security scheme and each error response it may give."""
 
-    def wrap(view):
-        for status, description in (*CUSTOMER_ERRORS, *extra):
-            view = blp.alt_response(status, schema=StorefrontErrorSchema, description=str(description))(view)
-        return blp.doc(security=[{"bearerAuth": []}])(view)
+    def wrap(view: Callable[..., Any]) -> Any:
+        for status, description in errors:
+            view = on.alt_response(status, schema=StorefrontErrorSchema,
+                                   description=str(description))(view)
+        return on.doc(security=security)(view)
 
     return wrap
+
+
+def documented(*extra: tuple[int, Any]) -> Callable[[Callable[..., Any]], Any]:
+    """Declare the bearer scheme and every error response of a customer route."""
+    return error_docs(blp, [{"bearerAuth": []}], *CUSTOMER_ERRORS, *extra)
 
 
 def customer_actor() -> Actor:

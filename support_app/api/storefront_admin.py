@@ -8,7 +8,7 @@ envelope documented in `storefront.py`.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from flask import request
 from flask_babel import gettext as _
@@ -38,10 +38,10 @@ from ..tickets import Actor, service
 from ..tickets.errors import Forbidden, NotFound, ValidationFailed
 from ..tickets.queries import like_pattern
 from .storefront import (
-    StorefrontErrorSchema,
     StorefrontPageArgsSchema,
     StorefrontPaginationSchema,
     StorefrontTicketSchema,
+    error_docs,
     iso,
     message_data,
     page_of,
@@ -208,15 +208,9 @@ ADMIN_ERRORS = (
 )
 
 
-def documented(*extra: tuple[int, Any]):
+def documented(*extra: tuple[int, Any]) -> Callable[[Callable[..., Any]], Any]:
     """Declare the session-cookie scheme and every error response of an admin route."""
-
-    def wrap(view):
-        for status, description in (*ADMIN_ERRORS, *extra):
-            view = blp.alt_response(status, schema=StorefrontErrorSchema, description=str(description))(view)
-        return blp.doc(security=[{"sessionCookie": []}])(view)
-
-    return wrap
+    return error_docs(blp, [{"sessionCookie": []}], *ADMIN_ERRORS, *extra)
 
 
 def admin_actor() -> Actor:

@@ -5,11 +5,12 @@ import fcntl
 import os
 import threading
 from contextlib import nullcontext
-from typing import ContextManager
+from typing import Any, ContextManager, TypeVar
 
 from flask import Flask, current_app
-from sqlalchemy import event
+from sqlalchemy import event, insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import make_transient_to_detached
 
 from .extensions import db
 from .tickets import counters, events
@@ -66,6 +67,35 @@ def writer_turn() -> ContextManager[object]:
     """The app's WriterTurn on SQLite; nothing to wait for on PostgreSQL."""
     turn = current_app.extensions.get(WRITER_LOCK)
     return turn if turn is not None else nullcontext()
+
+
+M = TypeVar("M")
+
+
+def insert_loaded(model: type[M], **values: Any) -> M:
+    """Write one new row with a Core INSERT and return it as a persistent, fully loaded
+    ORM object, as if it had been added and flushed.
+
+    The unit of work's flush of one new ticket costs more CPU than the rest of its
+    INSERTs together; this skips it, and the object prints without a read-back.
+    Columns not given are written as their default or NULL: exactly what the object
+    holds, so object and row cannot differ. Relationships are not set: give the
+    loaded ones with `sqlalchemy.orm.attributes.set_committed_value`."""
+    table = model.__table__  # type: ignore[attr-defined]
+    [key] = [column.key for column in table.primary_key.columns]
+    row: dict[str, Any] = {}
+    for column in table.columns:
+        if column.key in values:
+            row[column.key] = values[column.key]
+        elif column.key != key:
+            default = column.default
+            row[column.key] = (None if default is None
+                               else default.arg(None) if default.is_callable else default.arg)
+    row[key] = db.session.execute(insert(table), row).inserted_primary_key[0]
+    obj = model(**row)
+    make_transient_to_detached(obj)
+    db.session.add(obj)
+    return obj
 
 
 def _is_sqlite(app: Flask) -> bool:

@@ -142,22 +142,19 @@ def test_spanish_customer_gets_the_spanish_rendering(factory, smtp, app):
     assert logs(ticket.id)[0].template == "ticket_received"
 
 
-def test_locale_is_forced_while_rendering(factory, app_ctx, monkeypatch):
-    """Whatever the catalogs say, the customer's locale is the one in force."""
-    from flask_babel import get_locale
-
-    from support_app.notify import mail
-
-    seen = []
-    real = mail.render_template
-
-    def spy(name, **context):
-        seen.append((name, str(get_locale())))
-        return real(name, **context)
-
-    monkeypatch.setattr(mail, "render_template", spy)
-    factory.ticket(factory.customer(locale="ar"))
-    assert seen == [("email/ticket_received.txt", "ar"), ("email/ticket_received.html", "ar")]
+def test_each_customer_gets_their_own_language_whoever_was_rendered_before(factory, app_ctx):
+    """Templates are bound to a catalog per locale: an Arabic email rendered after a
+    Spanish one (and the other way round) is wholly in its own language."""
+    arabic = factory.ticket(factory.customer(locale="ar"))
+    spanish = factory.ticket(factory.customer(locale="es"))
+    arabic_again = factory.ticket(factory.customer(locale="ar"))
+    for ticket, lang, direction, phrase in ((arabic, "ar", "rtl", "رسالتك"),
+                                            (spanish, "es", "ltr", "Su mensaje"),
+                                            (arabic_again, "ar", "rtl", "رسالتك")):
+        [log] = logs(ticket.id)
+        assert phrase in log.body_text and phrase in log.body_html
+        assert f'<html lang="{lang}" dir="{direction}">' in log.body_html
+        assert "Your message" not in log.body_text
 
 
 def test_smtp_down_is_retried_then_failed_without_blocking_the_request(app, factory,

@@ -13,12 +13,13 @@ the assigned agent only. A legacy create (`notify=False`) notifies nobody.
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from typing import Any, Callable
 
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import insert, select
+from sqlalchemy import Select, bindparam, insert, select
 
 from ..extensions import db
 from ..i18n import STATUS_LABELS
@@ -52,6 +53,17 @@ def payload(row: Notification) -> dict[str, Any]:
     }
 
 
+@lru_cache(maxsize=1)
+def _locales_statement() -> Select:
+    """Built once (it runs on nearly every ticket change): each user's own locale and
+    their customer record's."""
+    return (
+        select(SupportUser.id, SupportUser.locale, Customer.locale)
+        .outerjoin(Customer, Customer.user_id == SupportUser.id)
+        .where(SupportUser.id.in_(bindparam("user_ids", expanding=True)))
+    )
+
+
 def recipient_locales(user_ids: set[int]) -> dict[int, str]:
     """Each recipient's language (user choice, else customer record, else the default),
     for all recipients of one change in one query."""
@@ -60,11 +72,7 @@ def recipient_locales(user_ids: set[int]) -> dict[int, str]:
     found = {user_id: default for user_id in user_ids}
     if not user_ids:
         return found
-    rows = db.session.execute(
-        select(SupportUser.id, SupportUser.locale, Customer.locale)
-        .outerjoin(Customer, Customer.user_id == SupportUser.id)
-        .where(SupportUser.id.in_(sorted(user_ids)))
-    )
+    rows = db.session.execute(_locales_statement(), {"user_ids": sorted(user_ids)})
     for user_id, user_locale, customer_locale in rows:
         found[user_id] = next(
             (loc for loc in (user_locale, customer_locale) if loc in languages), default)

@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from flask_babel import gettext as _
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.base import ExecutableOption
 
 from .. import database
@@ -152,7 +153,7 @@ def _publish(name: str, ticket: Ticket | None, actor: Actor, origin: str, *,
 def _audit(ticket: Ticket, actor: Actor, kind: str, old: Any = None, new: Any = None) -> None:
     """Append-only, never read back in the transaction: a Core INSERT, no ORM object to
     track through the unit of work."""
-    db.session.execute(insert(TicketEvent.__table__).values(
+    db.session.execute(insert(TicketEvent.__table__), dict(
         ticket_id=ticket.id,
         actor_id=actor.user_id,
         actor_type="system" if actor.is_system else actor.lifecycle_role,
@@ -286,7 +287,8 @@ def open_ticket(
         members = _participants(participant_customer_ids, customer_id)
 
         now = utcnow()
-        ticket = Ticket(
+        ticket = database.insert_loaded(
+            Ticket,
             number=new_ticket_number(),
             customer_id=customer_id,
             subject=subject,
@@ -304,12 +306,11 @@ def open_ticket(
             created_by_id=actor.user_id,
             is_customer_read=True,
             is_admin_read=False,
+            message_count=1 if files else 0,  # the opening message below
             created_at=now,
             updated_at=now,
         )
-        ticket.customer = customer
-        db.session.add(ticket)
-        db.session.flush()
+        set_committed_value(ticket, "customer", customer)
         for member in members:
             db.session.add(TicketParticipant(ticket_id=ticket.id, customer_id=member.id))
         counters.ticket_opened(ticket.status, admin_read=ticket.is_admin_read)
@@ -319,7 +320,6 @@ def open_ticket(
                 body=description, channel=channel, files=list(files),
                 created_at=now, updated_at=now,
             ))
-            ticket.message_count = 1
         if extra_rows is not None:
             db.session.add_all(list(extra_rows(ticket)))
         _audit(ticket, actor, "created", None, lifecycle.OPEN)
@@ -385,7 +385,8 @@ def add_message(
             raise Forbidden(_("Unauthorized access to this ticket"))
 
         now = utcnow()
-        message = Message(
+        message = database.insert_loaded(
+            Message,
             ticket_id=ticket.id,
             sender_type="admin" if role == "staff" else "customer",
             customer_id=actor.customer_id if role == "customer" else None,
@@ -394,18 +395,19 @@ def add_message(
             channel=channel,
             attachments=attachments or None,
             email_message_id=email_message_id,
-            files=list(files),
             created_at=now,
             updated_at=now,
         )
-        db.session.add(message)
+        set_committed_value(message, "files", [])  # new: nothing to load
+        message.files.extend(files)
         if extra_rows is not None:
             db.session.add_all(list(extra_rows(ticket)))
         old_status = ticket.status
         new_status = lifecycle.status_after_reply(old_status, role)
         # A concurrent writer may already have moved it; then the reply changes no status.
         reopened = new_status != old_status and counters.move_status(ticket.id, old_status, new_status)
-        counters.set_admin_read(ticket.id, role == "staff")
+        if ticket.is_admin_read != (role == "staff"):  # the locked row: it will flip
+            counters.set_admin_read(ticket.id, role == "staff")
         # Arithmetic in SQL, not read-modify-write: exact under concurrent writers.
         values: dict[str, Any] = {"message_count": Ticket.message_count + 1, "updated_at": now}
         if role == "staff":
@@ -417,9 +419,8 @@ def add_message(
             values["is_customer_read"] = True
         if reopened:
             values.update(resolved_at=None, closed_at=None)
+        # An ORM UPDATE: it applies the same values to the loaded (locked) ticket too.
         db.session.execute(update(Ticket).where(Ticket.id == ticket.id).values(**values))
-        db.session.flush()
-        db.session.refresh(ticket)
         if reopened:
             _audit(ticket, actor, "status", old_status, new_status)
         _publish(events.MESSAGE_ADDED, ticket, actor, origin, message_id=message.id,

@@ -176,6 +176,25 @@ class Server:
         self.stop()
         raise RuntimeError(f"{self.spec.target} server not ready in {timeout}s; see {self.log}")
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server's processes (master and workers): over a
+        load run it tells a CPU-bound server from one waiting on locks."""
+        if self.process is None:
+            return 0.0
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rpartition(")")[2].split()
+            except OSError:  # exited meanwhile
+                continue
+            if int(fields[2]) == self.process.pid:  # process group: set by start_new_session
+                total += int(fields[11]) + int(fields[12])  # utime + stime
+        return total / tick
+
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return

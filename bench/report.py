@@ -35,8 +35,8 @@ def markdown(run: dict) -> str:
         f"Command: `{meta['command']}`",
         "",
         "| workload | app req/s | app p50 ms | app p99 ms | baseline req/s | baseline p50 ms "
-        "| baseline p99 ms | app/baseline | notes |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| baseline p99 ms | app/baseline | server CPU app / baseline | notes |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for key in run["workloads"]:
         app = run["results"].get("app", {}).get(key)
@@ -52,8 +52,9 @@ def markdown(run: dict) -> str:
                                  f"{result['errors']} errors ({result['sample_error']})")
                 if result["generator_cpu"] > 0.8:
                     notes.append(f"{name}: generator at {result['generator_cpu']} CPU")
+        cpu = " / ".join(_fmt((r or {}).get("server_cpu")) for r in (app, base))
         lines.append(f"| {key} {WORKLOADS[key].title} | {' | '.join(_cell(app))} | "
-                     f"{' | '.join(_cell(base))} | {ratio} | {'; '.join(notes)} |")
+                     f"{' | '.join(_cell(base))} | {ratio} | {cpu} | {'; '.join(notes)} |")
     realtime = run.get("realtime") or []
     if realtime:
         lines += ["", "Realtime (REST create → Socket.IO event at each client, app only):", "",

@@ -116,15 +116,18 @@ def run_target(opts: Options, target: str, template: str, ctx: Context, secret: 
                     say(f"{target} {key}: {missing}")
                     results[key] = {"missing": missing}
                     continue
+                cpu_before, wall_before = server.cpu_seconds(), time.monotonic()
                 result = _python_json("bench.load", {
                     "host": "127.0.0.1", "port": server.port, "workload": key,
                     "concurrency": opts.concurrency, "duration": opts.duration,
                     "warmup": opts.warmup, "max_requests": opts.max_requests,
                     "info": ctx.info.to_json(), "tokens": ctx.tokens,
                 }, infra.REPO, timeout=opts.duration + opts.warmup + 120)
+                result["server_cpu"] = round((server.cpu_seconds() - cpu_before)
+                                             / (time.monotonic() - wall_before), 2)
                 say(f"{target} {key}: {result['rps']} req/s p50 {result['p50_ms']} ms "
                     f"p99 {result['p99_ms']} ms ({result['unexpected']} unexpected, "
-                    f"generator CPU {result['generator_cpu']})")
+                    f"server CPU {result['server_cpu']}, generator CPU {result['generator_cpu']})")
                 results[key] = result
     finally:
         infra.drop_database(url)

@@ -9,15 +9,16 @@ per email, so the email commits or rolls back with the change that caused it:
 * ticket resolved: `ticket.status_changed` to ``resolved``.
 
 Each is rendered from `templates/email/<name>.txt` and `.html` in the customer's
-locale. Its Message-Id is `<tkt-{number}-{uuid}@{sender domain}>`, and every email of a
-ticket refers to the ticket's root id `<tkt-{number}@{sender domain}>` (stored in
-`in_reply_to`), so mail clients thread them and replies can be matched to the ticket.
+locale. Its Message-Id is `<tkt-{number}-{32 random hex digits}@{sender domain}>`,
+and every email of a ticket refers to the ticket's root id
+`<tkt-{number}@{sender domain}>` (stored in `in_reply_to`), so mail clients thread
+them and replies can be matched to the ticket.
 `outbox.py` delivers the rows after commit.
 """
 from __future__ import annotations
 
 import logging
-import uuid
+import secrets
 from email.utils import parseaddr
 from typing import Any, Callable
 
@@ -52,7 +53,7 @@ def thread_root_id(ticket_number: str) -> str:
 
 
 def new_message_id(ticket_number: str) -> str:
-    return f"<tkt-{ticket_number}-{uuid.uuid4().hex}@{sender_domain()}>"
+    return f"<tkt-{ticket_number}-{secrets.token_hex(16)}@{sender_domain()}>"
 
 
 def _subject(template: str, ticket: events.TicketSnapshot) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any, Callable
 
 from flask import current_app
@@ -37,8 +38,9 @@ PRODUCED_KEY = "notifications"
 EXCERPT = 140
 
 
-def payload(row: Notification) -> dict[str, Any]:
-    """How a notification looks in the socket event and the REST list."""
+def payload(row: Notification | SimpleNamespace) -> dict[str, Any]:
+    """How a notification looks in the socket event and the REST list (from a stored
+    row, or from the values just written)."""
     return {
         "id": row.id,
         "kind": row.kind,
@@ -176,7 +178,7 @@ def write_notifications(e: DomainEvent) -> None:
         ids = db.session.execute(
             insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars()
         e.produced[PRODUCED_KEY] = [
-            (row["user_id"], payload(Notification(id=row_id, **row)))
+            (row["user_id"], payload(SimpleNamespace(id=row_id, **row)))
             for row_id, row in zip(ids, rows)]
 
 

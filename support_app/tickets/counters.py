@@ -1,7 +1,9 @@
 """Desk-wide ticket counts, changed by the same transaction that changes a ticket.
 
-Every change is a conditional UPDATE whose row count says whether the ticket really
-changed, so the counters stay exact under concurrent writers on SQLite and PostgreSQL.
+Every change is either a conditional UPDATE whose row count says whether the ticket
+really changed, or a change to a row the caller holds locked (`locked_change`), whose
+loaded values are the current ones; either way the counters stay exact under
+concurrent writers on SQLite and PostgreSQL.
 The counter rows themselves are written just before the transaction commits: every
 writer updates the same few rows, so on PostgreSQL their row locks serialise writers
 for exactly as long as they are held; held from the ticket change to the commit they
@@ -91,6 +93,19 @@ def set_admin_read(ticket_id: int, read: bool) -> None:
     )
     if result.rowcount == 1:
         bump({ADMIN_UNREAD: -1 if read else 1})
+
+
+def locked_change(ticket: Ticket, changes: dict[str, Any]) -> None:
+    """Count `changes` about to be written to a ticket row the caller holds locked: its
+    loaded values are the row's current ones, so no conditional UPDATE is needed."""
+    deltas: dict[str, int] = {}
+    status = changes.get("status", ticket.status)
+    if status != ticket.status:
+        deltas.update({status_key(ticket.status): -1, status_key(status): 1})
+    read = changes.get("is_admin_read", ticket.is_admin_read)
+    if read != ticket.is_admin_read:
+        deltas[ADMIN_UNREAD] = -1 if read else 1
+    bump(deltas)
 
 
 def ticket_opened(status: str, admin_read: bool) -> None:

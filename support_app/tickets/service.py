@@ -6,10 +6,11 @@ from __future__ import annotations
 import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from flask_babel import gettext as _
-from sqlalchemy import insert, select, update
+from sqlalchemy import Update, bindparam, insert, select, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.base import ExecutableOption
@@ -352,6 +353,16 @@ def _participants(customer_ids: Iterable[int], owner_id: int) -> list[Customer]:
 # --------------------------------------------------------------------------- thread
 
 
+@lru_cache(maxsize=1)
+def _reply_update() -> Update:
+    """A reply's ticket UPDATE, built once: the message count in SQL (exact whatever
+    else runs), the other columns from the execution parameters."""
+    table = Ticket.__table__
+    return (update(table).where(table.c.id == bindparam("ticket_id"))
+            .values(message_count=table.c.message_count + 1)
+            .returning(table.c.message_count))
+
+
 def add_message(
     actor: Actor,
     ticket_id: int,
@@ -404,30 +415,32 @@ def add_message(
             db.session.add_all(list(extra_rows(ticket)))
         old_status = ticket.status
         new_status = lifecycle.status_after_reply(old_status, role)
-        # A concurrent writer may already have moved it; then the reply changes no status.
-        reopened = new_status != old_status and counters.move_status(ticket.id, old_status, new_status)
-        if ticket.is_admin_read != (role == "staff"):  # the locked row: it will flip
-            counters.set_admin_read(ticket.id, role == "staff")
-        # Arithmetic in SQL, not read-modify-write: exact under concurrent writers.
-        values: dict[str, Any] = {"message_count": Ticket.message_count + 1, "updated_at": now}
+        reopened = new_status != old_status
+        # The row is locked (FOR UPDATE, or SQLite's writer turn), so what was read is
+        # current: one UPDATE carries the whole change, and the counters follow it.
+        changes: dict[str, Any] = {"updated_at": now, "is_admin_read": role == "staff"}
         if role == "staff":
-            values.update(is_customer_read=False, last_replied_at=now,
-                          last_replied_by_id=actor.user_id)
+            changes.update(is_customer_read=False, last_replied_at=now,
+                           last_replied_by_id=actor.user_id)
             if ticket.first_response_at is None:
-                values["first_response_at"] = now
+                changes["first_response_at"] = now
         else:
-            values["is_customer_read"] = True
+            changes["is_customer_read"] = True
         if reopened:
-            values.update(resolved_at=None, closed_at=None)
-        # An ORM UPDATE: it applies the same values to the loaded (locked) ticket too.
-        db.session.execute(update(Ticket).where(Ticket.id == ticket.id).values(**values))
+            changes.update(status=new_status, resolved_at=None, closed_at=None)
+        counters.locked_change(ticket, changes)
+        changes["message_count"] = db.session.execute(
+            _reply_update(), {"ticket_id": ticket.id, **changes}).scalar_one()
+        for key, value in changes.items():
+            set_committed_value(ticket, key, value)
         if reopened:
             _audit(ticket, actor, "status", old_status, new_status)
         _publish(events.MESSAGE_ADDED, ticket, actor, origin, message_id=message.id,
                  sender_type=message.sender_type, reopened=bool(reopened))
         keep.append(message)  # what the caller prints, as written
         if message.customer_id == ticket.customer_id:
-            message.customer = ticket.customer  # loaded already, and kept alive with it
+            # Loaded already, and kept alive with it; as loaded state: nothing to flush.
+            set_committed_value(message, "customer", ticket.customer)
             keep.append(ticket.customer)
     return message
 

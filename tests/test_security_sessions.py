@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 
+import jwt
 from flask_jwt_extended import create_access_token
 from werkzeug.security import check_password_hash
 
@@ -94,6 +95,31 @@ def test_expired_token_refused_on_every_bearer_endpoint_and_refresh_gives_a_new_
     assert fresh.status_code == 200
     headers = {"Authorization": f"Bearer {fresh.get_json()['access_token']}"}
     assert client.get(f"/api/support-tickets/{world.ticket.id}", headers=headers).status_code == 200
+
+
+def test_forged_or_incomplete_tokens_are_refused(app, factory):
+    """Only a token signed with our key, with an expiry and a subject, gets in: not one
+    signed with another key, not an unsigned (`alg: none`) one, not one missing a claim."""
+    owner = factory.customer()
+    ticket = factory.ticket(owner)
+    now = int(dt.datetime.now(dt.timezone.utc).timestamp())
+    claims = {"sub": str(owner.id), "type": "access", "iat": now, "exp": now + 600}
+    secret = app.config["JWT_SECRET_KEY"]
+    forged = {
+        "other key": jwt.encode(claims, "not-our-secret-" + "x" * 32, algorithm="HS256"),
+        "unsigned": jwt.encode(claims, None, algorithm="none"),
+        "no expiry": jwt.encode({k: v for k, v in claims.items() if k != "exp"}, secret,
+                                algorithm="HS256"),
+        "no subject": jwt.encode({k: v for k, v in claims.items() if k != "sub"}, secret,
+                                 algorithm="HS256"),
+    }
+    client = app.test_client()
+    path = f"/api/support-tickets/{ticket.id}"
+    for name, token in forged.items():
+        r = client.get(path, headers={"Authorization": f"Bearer {token}"})
+        assert (name, r.status_code) == (name, 401)
+    genuine = jwt.encode(claims, secret, algorithm="HS256")
+    assert client.get(path, headers={"Authorization": f"Bearer {genuine}"}).status_code == 200
 
 
 def test_deactivated_users_tokens_and_sessions_stop_working_everywhere(app, factory):

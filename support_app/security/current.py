@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import jwt
 from flask import current_app
 from flask_appbuilder.security.sqla.models import (
     Permission,
@@ -20,7 +21,7 @@ from flask_appbuilder.security.sqla.models import (
 )
 from flask_babel import gettext as _
 from flask_babel import refresh as refresh_locale
-from flask_jwt_extended import decode_token
+from flask_jwt_extended.config import config as jwt_config
 from flask_login import current_user as session_user
 from sqlalchemy import Select, bindparam, select
 
@@ -48,13 +49,26 @@ def bearer_token(header: str | None) -> str | None:
 
 
 def _claims(token: str, expected_type: str) -> dict[str, Any]:
-    """Decode and check a JWT; raise AuthError with a clear reason."""
+    """Verify a JWT with Flask-JWT-Extended's settings (key, algorithms, audience,
+    issuer, leeway) and check its type; raise AuthError with a clear reason.
+
+    One verified decode: the library's own `decode_token` first decodes every token a
+    second time, unverified, for key callbacks this app does not register (that extra
+    decode was a seventh of a ticket detail read)."""
     try:
-        claims = decode_token(token)
-    except Exception as exc:  # expired, bad signature, malformed: all are 401
-        name = type(exc).__name__
-        raise AuthError(_("Token has expired") if "Expired" in name else _("Invalid token")) from exc
-    if claims.get("type") != expected_type:
+        claims = jwt.decode(
+            token, jwt_config.decode_key, algorithms=jwt_config.decode_algorithms,
+            audience=jwt_config.decode_audience, issuer=jwt_config.decode_issuer,
+            leeway=jwt_config.leeway,
+            options={"verify_aud": jwt_config.decode_audience is not None,
+                     "verify_sub": jwt_config.verify_sub,
+                     "require": ["exp", jwt_config.identity_claim_key]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise AuthError(_("Token has expired")) from exc
+    except jwt.PyJWTError as exc:  # bad signature, malformed, missing claims: all are 401
+        raise AuthError(_("Invalid token")) from exc
+    if claims.get("type", "access") != expected_type:
         raise AuthError(_("Invalid token type"))
     return claims
 

@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from flask_babel import gettext as _
-from sqlalchemy import Update, bindparam, insert, select, update
+from sqlalchemy import Select, Update, bindparam, insert, select, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.base import ExecutableOption
@@ -164,15 +164,22 @@ def _audit(ticket: Ticket, actor: Actor, kind: str, old: Any = None, new: Any = 
     ))
 
 
-def get_ticket(actor: Actor, ticket_id: int, *, lock: bool = False,
-               load: Sequence[ExecutableOption] = ()) -> Ticket:
-    """Load a ticket the actor may see: NotFound if absent, Forbidden if not theirs.
-    `load`: loader options for what the caller will print (one query, not one per
-    relation)."""
-    stmt = select(Ticket).where(Ticket.id == ticket_id).options(*load)
+@lru_cache(maxsize=32)
+def _ticket_statement(lock: bool, load: tuple[ExecutableOption, ...]) -> Select:
+    """Built once per (lock, load): callers pass module-level `load` tuples, so a detail
+    read or a reply does not rebuild (and re-key) the same SELECT every time."""
+    stmt = select(Ticket).where(Ticket.id == bindparam("ticket_id")).options(*load)
     if lock:
         stmt = stmt.with_for_update(of=Ticket)  # the ticket row, not what `load` joins
-    ticket = db.session.scalar(stmt)
+    return stmt
+
+
+def get_ticket(actor: Actor, ticket_id: int, *, lock: bool = False,
+               load: tuple[ExecutableOption, ...] = ()) -> Ticket:
+    """Load a ticket the actor may see: NotFound if absent, Forbidden if not theirs.
+    `load`: loader options for what the caller will print (one query, not one per
+    relation), as a module-level tuple."""
+    ticket = db.session.scalar(_ticket_statement(lock, load), {"ticket_id": ticket_id})
     if ticket is None:
         raise NotFound("ticket", _("Ticket not found"))
     if not policy.can_view(actor, ticket):
@@ -353,6 +360,10 @@ def _participants(customer_ids: Iterable[int], owner_id: int) -> list[Customer]:
 # --------------------------------------------------------------------------- thread
 
 
+# The customer rides along with a replied ticket: the event snapshot needs it.
+_WITH_CUSTOMER = (joinedload(Ticket.customer, innerjoin=True),)
+
+
 @lru_cache(maxsize=1)
 def _reply_update() -> Update:
     """A reply's ticket UPDATE, built once: the message count in SQL (exact whatever
@@ -382,9 +393,7 @@ def add_message(
     if errors:
         raise ValidationFailed(errors)
     with _transaction() as keep:
-        # The customer rides along: the event snapshot needs it.
-        ticket = get_ticket(actor, ticket_id, lock=True,
-                            load=[joinedload(Ticket.customer, innerjoin=True)])
+        ticket = get_ticket(actor, ticket_id, lock=True, load=_WITH_CUSTOMER)
         role = "customer"
         if actor.is_staff and not policy.is_owner(actor, ticket):
             _require_staff_work(actor, ticket)

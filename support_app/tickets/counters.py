@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import Insert, func, select, update
+from sqlalchemy import Insert, Select, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -112,10 +112,15 @@ def ticket_opened(status: str, admin_read: bool) -> None:
     bump({TOTAL: 1, status_key(status): 1, ADMIN_UNREAD: 0 if admin_read else 1})
 
 
+@lru_cache(maxsize=1)
+def _read_statement() -> Select:
+    """Built once: every staff list page and badge reads the counters."""
+    return select(TicketCounter.name, TicketCounter.value).where(
+        TicketCounter.name.in_(bindparam("names", expanding=True)))
+
+
 def read(*names: str) -> dict[str, int]:
-    rows = dict(db.session.execute(
-        select(TicketCounter.name, TicketCounter.value).where(TicketCounter.name.in_(names))
-    ).all())
+    rows = dict(db.session.execute(_read_statement(), {"names": sorted(names)}).all())
     return {name: int(rows.get(name, 0)) for name in names}
 
 

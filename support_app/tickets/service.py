@@ -111,16 +111,22 @@ def new_ticket_number() -> str:
     return "TKT-" + secrets.token_hex(7).upper()[:13]
 
 
+@lru_cache(maxsize=1)
+def _participant_users() -> Select:
+    """The accounts of a ticket's group participants (built once: every event asks)."""
+    return (select(Customer.user_id)
+            .join(TicketParticipant, TicketParticipant.customer_id == Customer.id)
+            .where(TicketParticipant.ticket_id == bindparam("ticket_id"),
+                   Customer.user_id.is_not(None)))
+
+
 def _snapshot(ticket: Ticket,
               participant_user_ids: list[int] | None = None) -> events.TicketSnapshot:
     """`participant_user_ids`: given when the caller knows them (a ticket it just opened)."""
     customer = ticket.customer
     if participant_user_ids is None:
-        participant_user_ids = list(db.session.scalars(
-            select(Customer.user_id)
-            .join(TicketParticipant, TicketParticipant.customer_id == Customer.id)
-            .where(TicketParticipant.ticket_id == ticket.id, Customer.user_id.is_not(None))
-        ))
+        participant_user_ids = list(db.session.scalars(_participant_users(),
+                                                       {"ticket_id": ticket.id}))
     return events.TicketSnapshot(
         id=ticket.id,
         number=ticket.number,

@@ -114,12 +114,12 @@ def queue_email(template: str, ticket: events.TicketSnapshot, **context: Any) ->
     )
     try:
         with force_locale(locale):
-            values = {"ticket": ticket, "locale": locale,
-                      "app_name": current_app.config.get("APP_NAME", "Support"), **context}
             row["subject"] = _subject(template, ticket)
-            templates = _templates(locale)
-            row["body_text"] = templates.get_template(f"email/{template}.txt").render(values)
-            row["body_html"] = templates.get_template(f"email/{template}.html").render(values)
+        values = {"ticket": ticket, "locale": locale,
+                  "app_name": current_app.config.get("APP_NAME", "Support"), **context}
+        templates = _templates(locale)  # the catalog is bound in: no locale to force
+        row["body_text"] = templates.get_template(f"email/{template}.txt").render(values)
+        row["body_html"] = templates.get_template(f"email/{template}.html").render(values)
     except Exception as exc:  # a broken template must not undo the ticket change
         log.exception("could not render email %s for ticket %s", template, ticket.number)
         row["subject"] = row["subject"] or f"[{ticket.number}]"

@@ -48,9 +48,10 @@ def bearer_token(header: str | None) -> str | None:
     return token.strip()
 
 
-def _claims(token: str, expected_type: str) -> dict[str, Any]:
-    """Verify a JWT with Flask-JWT-Extended's settings (key, algorithms, audience,
-    issuer, leeway) and check its type; raise AuthError with a clear reason.
+def _token_user_id(token: str, expected_type: str) -> int:
+    """The user id a JWT names, once verified with Flask-JWT-Extended's settings (key,
+    algorithms, audience, issuer, leeway, identity claim) and its type checked; raise
+    AuthError with a clear reason.
 
     One verified decode: the library's own `decode_token` first decodes every token a
     second time, unverified, for key callbacks this app does not register (that extra
@@ -70,12 +71,15 @@ def _claims(token: str, expected_type: str) -> dict[str, Any]:
         raise AuthError(_("Invalid token")) from exc
     if claims.get("type", "access") != expected_type:
         raise AuthError(_("Invalid token type"))
-    return claims
+    try:
+        return int(claims[jwt_config.identity_claim_key])
+    except (TypeError, ValueError) as exc:  # every token we issue names a numeric id
+        raise AuthError(_("Invalid token")) from exc
 
 
 def user_from_token(token: str, *, expected_type: str = "access") -> SupportUser:
     """The active user a token names (refresh, socket connect), or AuthError."""
-    user = db.session.get(SupportUser, int(_claims(token, expected_type)["sub"]))
+    user = db.session.get(SupportUser, _token_user_id(token, expected_type))
     if user is None or not user.active:
         raise AuthError(_("User is inactive or does not exist"))
     return user
@@ -161,7 +165,7 @@ def actor_for_user(user: SupportUser) -> Actor:
 def _resolve(header: str | None, allow_session: bool) -> Identity:
     token = bearer_token(header)
     if token:
-        user_id = int(_claims(token, "access")["sub"])
+        user_id = _token_user_id(token, "access")
     elif allow_session and session_user and getattr(session_user, "is_authenticated", False):
         user_id = session_user.id
     elif header:

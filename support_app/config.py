@@ -56,7 +56,7 @@ class Config:
         self.SECRET_KEY = env.get("SECRET_KEY") or _persistent_secret(INSTANCE)
         self.SQLALCHEMY_DATABASE_URI = _database_url(INSTANCE)
         self.SQLALCHEMY_TRACK_MODIFICATIONS = False
-        self.SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+        self.SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}  # database.configure fills it
         self.DB_CONNECT_TIMEOUT = int(env.get("DB_CONNECT_TIMEOUT", 5))
         self.DB_STATEMENT_TIMEOUT_MS = int(env.get("DB_STATEMENT_TIMEOUT_MS", 15000))
         self.DB_POOL_SIZE = int(env.get("DB_POOL_SIZE", 10))

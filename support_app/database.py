@@ -4,8 +4,8 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from contextlib import nullcontext
-from typing import Any, ContextManager, TypeVar
+from contextlib import contextmanager, nullcontext
+from typing import Any, ContextManager, Iterator, TypeVar
 
 from flask import Flask, current_app
 from sqlalchemy import event, insert
@@ -37,7 +37,12 @@ class WriterTurn:
     a lock and the processes on an flock of `<database>-writer.lock`; both hand the
     turn over the moment it is free. Re-entrant: a service may call another. An
     in-memory database has one process, so it needs no file. PostgreSQL takes no turn
-    (row locks)."""
+    (row locks).
+
+    A service transaction takes its turn late (`from_first_write`): its reads and
+    renders run beside the other writers, and the turn covers only what must be
+    serial, from its first write or `FOR UPDATE` read (the SQLite stand-in for a row
+    lock) to its commit."""
 
     def __init__(self, database_path: str | None) -> None:
         self._threads = threading.RLock()
@@ -45,6 +50,7 @@ class WriterTurn:
         self._fd: int | None = None
         self._pid = 0
         self._depth = 0
+        self._block = threading.local()  # this thread's armed transaction, if any
 
     def __enter__(self) -> "WriterTurn":
         self._threads.acquire()
@@ -62,37 +68,94 @@ class WriterTurn:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._threads.release()
 
+    @contextmanager
+    def from_first_write(self) -> Iterator[None]:
+        """Arm the turn for this block: `claim` takes it, the block's end gives it back.
+        A nested block belongs to the outer one."""
+        block = self._block
+        if getattr(block, "armed", False):
+            yield
+            return
+        block.armed, block.held = True, False
+        try:
+            yield
+        finally:
+            held = block.held
+            block.armed = block.held = False
+            if held:
+                self.__exit__()
+
+    def claim(self) -> None:
+        """Before a write or a `FOR UPDATE` read: take the turn if this thread's block
+        is armed and has not taken it yet (outside a service transaction: nothing)."""
+        block = self._block
+        if getattr(block, "armed", False) and not block.held:
+            self.__enter__()
+            block.held = True
+
 
 def writer_turn() -> ContextManager[object]:
-    """The app's WriterTurn on SQLite; nothing to wait for on PostgreSQL."""
+    """A service transaction's writer turn on SQLite (taken at its first write or
+    locking read); nothing to wait for on PostgreSQL."""
     turn = current_app.extensions.get(WRITER_LOCK)
-    return turn if turn is not None else nullcontext()
+    return turn.from_first_write() if turn is not None else nullcontext()
+
+
+def _claim_turn_before_writes(engine: Engine, turn: WriterTurn) -> None:
+    """Every statement but a plain SELECT claims the writer turn, just before the driver
+    runs it. (Dialect `do_execute*` events: the engine's `before_cursor_execute` costs
+    several times more per statement, reads included.)"""
+
+    def claim(statement: str, context: Any) -> None:
+        if not statement.startswith("SELECT"):
+            turn.claim()
+        elif context is not None and context.compiled is not None and getattr(
+                context.compiled.statement, "_for_update_arg", None) is not None:
+            turn.claim()  # SQLite drops FOR UPDATE from the SQL; the turn stands in
+
+    def with_params(cursor: Any, statement: str, parameters: Any, context: Any) -> None:
+        claim(statement, context)
+
+    def without_params(cursor: Any, statement: str, context: Any) -> None:
+        claim(statement, context)
+
+    event.listen(engine, "do_execute", with_params)
+    event.listen(engine, "do_executemany", with_params)
+    event.listen(engine, "do_execute_no_params", without_params)
 
 
 M = TypeVar("M")
 
 
-def insert_loaded(model: type[M], **values: Any) -> M:
-    """Write one new row with a Core INSERT and return it as a persistent, fully loaded
-    ORM object, as if it had been added and flushed.
-
-    The unit of work's flush of one new ticket costs more CPU than the rest of its
-    INSERTs together; this skips it, and the object prints without a read-back.
-    Columns not given are written as their default or NULL: exactly what the object
-    holds, so object and row cannot differ. Relationships are not set: give the
-    loaded ones with `sqlalchemy.orm.attributes.set_committed_value`."""
+def new_row(model: type[M], **values: Any) -> M:
+    """A new (transient) object holding exactly what its row will: every column given,
+    else its default, else NULL. Services build one, render what they must from it,
+    and write it with `insert_loaded`."""
     table = model.__table__  # type: ignore[attr-defined]
-    [key] = [column.key for column in table.primary_key.columns]
     row: dict[str, Any] = {}
     for column in table.columns:
         if column.key in values:
             row[column.key] = values[column.key]
-        elif column.key != key:
+        elif not column.primary_key:
             default = column.default
             row[column.key] = (None if default is None
                                else default.arg(None) if default.is_callable else default.arg)
-    row[key] = db.session.execute(insert(table), row).inserted_primary_key[0]
-    obj = model(**row)
+    return model(**row)
+
+
+def insert_loaded(obj: M) -> M:
+    """Write a `new_row` object with one Core INSERT of its columns and make it a
+    persistent, fully loaded ORM object, as if it had been added and flushed.
+
+    The unit of work's flush of one new ticket costs more CPU than the rest of its
+    INSERTs together; this skips it, and the object prints without a read-back.
+    Relationships are not written: give the loaded ones with
+    `sqlalchemy.orm.attributes.set_committed_value`."""
+    table = obj.__table__  # type: ignore[attr-defined]
+    [key] = [column.key for column in table.primary_key.columns]
+    row = {column.key: getattr(obj, column.key) for column in table.columns
+           if column.key != key}
+    setattr(obj, key, db.session.execute(insert(table), row).inserted_primary_key[0])
     make_transient_to_detached(obj)
     db.session.add(obj)
     return obj
@@ -104,8 +167,9 @@ def _is_sqlite(app: Flask) -> bool:
 
 def configure(app: Flask) -> None:
     """Before the engine exists. SQLite: connections shared by threads, writers wait on
-    locks. PostgreSQL: a lost server fails fast (connect and statement timeouts, short
-    pool wait) so requests answer 503 instead of hanging, and dead connections are
+    locks; no pre-ping (a file does not drop connections, and the ping was a statement
+    per request). PostgreSQL: a lost server fails fast (connect and statement timeouts,
+    short pool wait) so requests answer 503 instead of hanging, and dead connections are
     replaced on checkout (pre-ping)."""
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     connect_args = dict(options.get("connect_args", {}))
@@ -118,8 +182,8 @@ def configure(app: Flask) -> None:
         options.setdefault("pool_timeout", 10)
         options.setdefault("pool_size", int(app.config.get("DB_POOL_SIZE", 10)))
         options.setdefault("max_overflow", 10)
+        options.setdefault("pool_pre_ping", True)  # a server restart leaves dead connections
     options["connect_args"] = connect_args
-    options.setdefault("pool_pre_ping", True)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
@@ -130,9 +194,11 @@ def install(app: Flask) -> None:
         with app.app_context():
             path = db.engine.url.database
             in_memory = path in (None, "", ":memory:")
-            app.extensions[WRITER_LOCK] = WriterTurn(None if in_memory else path)
+            turn = WriterTurn(None if in_memory else path)
+            app.extensions[WRITER_LOCK] = turn
             engine: Engine = db.engine
             if not event.contains(engine, "connect", _sqlite_pragmas):
                 event.listen(engine, "connect", _sqlite_pragmas)
+            _claim_turn_before_writes(engine, turn)
     events.install(db.session)
     counters.install(db.session)

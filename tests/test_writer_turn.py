@@ -6,7 +6,14 @@ import multiprocessing
 import os
 import threading
 
-from support_app.database import WriterTurn
+import pytest
+from sqlalchemy import func, select, update
+
+from support_app import database
+from support_app.database import WRITER_LOCK, WriterTurn
+from support_app.extensions import db
+from support_app.models import EmailLog, Notification, Ticket
+from support_app.tickets import events, service
 
 
 def _hold(path: str, held: multiprocessing.Event, release: multiprocessing.Event) -> None:
@@ -61,3 +68,73 @@ def test_threads_take_turns_and_a_holder_may_reenter(tmp_path):
     for t in threads:
         t.join()
     assert overlaps == [1] * 200
+
+
+# --------------------------------------------------------------------------- in the app
+
+
+def _taken(turn: WriterTurn) -> bool:
+    """Whether another thread would have to wait for the turn now."""
+    free: list[bool] = []
+
+    def probe() -> None:
+        if turn._threads.acquire(blocking=False):
+            turn._threads.release()
+            free.append(True)
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join(5)
+    return not free
+
+
+@pytest.fixture
+def sqlite_turn(app_ctx) -> WriterTurn:
+    turn = app_ctx.extensions.get(WRITER_LOCK)
+    if turn is None:
+        pytest.skip("PostgreSQL takes row locks, not a writer turn")
+    return turn
+
+
+def test_a_service_transaction_takes_the_turn_at_its_first_write(sqlite_turn, factory):
+    ticket_id = factory.ticket(factory.customer()).id
+    for first_write in (
+        lambda: db.session.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update()),
+        lambda: db.session.execute(update(Ticket).where(Ticket.id == ticket_id)
+                                   .values(priority="high")),
+    ):
+        with database.writer_turn():
+            db.session.scalar(select(Ticket.subject).where(Ticket.id == ticket_id))
+            assert not _taken(sqlite_turn)  # reads run beside other writers
+            first_write()
+            assert _taken(sqlite_turn)
+            db.session.rollback()
+        assert not _taken(sqlite_turn)  # given back when the transaction ends
+
+
+def test_opening_a_ticket_renders_before_it_writes(app_ctx, factory):
+    """Subscribers prepare (read, render) before the ticket's INSERT and write after it;
+    on SQLite the turn is free while they prepare and taken while they write."""
+    turn = app_ctx.extensions.get(WRITER_LOCK)  # None on PostgreSQL (row locks)
+    seen: list[tuple[str, int, bool]] = []
+
+    def look(phase: str) -> None:
+        rows = db.session.scalar(select(func.count(Ticket.id)))
+        seen.append((phase, rows, turn is not None and _taken(turn)))
+
+    def prepare(event: events.DomainEvent) -> events.Write:
+        look("prepare")
+        return lambda: look("write")
+
+    events.publisher.subscribe_in_transaction(prepare)
+    try:
+        ticket = service.open_ticket(factory.customer().actor, subject="Late parcel",
+                                     description="It has not arrived.").ticket
+    finally:
+        events.publisher.unsubscribe(prepare)
+    held = turn is not None
+    assert seen == [("prepare", 0, False), ("write", 1, held)]
+    assert turn is None or not _taken(turn)
+    # and the rows written after the INSERT carry the new ticket's id
+    assert db.session.scalar(select(Notification.ticket_id)) == ticket.id
+    assert db.session.scalar(select(EmailLog.ticket_id)) == ticket.id

@@ -30,7 +30,7 @@ from sqlalchemy import insert
 
 from ..extensions import db
 from ..i18n import text_direction
-from ..models import EmailLog, Message, Ticket
+from ..models import EmailLog, Message
 from ..tickets import events
 
 log = logging.getLogger(__name__)
@@ -94,18 +94,18 @@ def _templates(locale: str) -> Environment:
     return env
 
 
-def queue_email(template: str, ticket: events.TicketSnapshot, **context: Any) -> None:
-    """Render one email in the customer's locale and write its outbox row.
+def render_email(template: str, ticket: events.TicketSnapshot, **context: Any) -> dict[str, Any]:
+    """One email rendered in the customer's locale: its outbox row, but for the ticket id
+    (a new ticket's is not known yet).
 
-    A template that fails to render still leaves a `failed` row with the error, so
-    nothing is lost silently and the ticket change itself goes through. The row is a
-    Core INSERT: written once here, changed only later by the sender."""
+    A template that fails to render still gives a `failed` row with the error, so
+    nothing is lost silently and the ticket change itself goes through."""
     locale = _locale(ticket)
     # Without SMTP there is nothing to deliver: record it as such now rather than wake
     # the sender to rewrite the row (a second write on every ticket change).
     deliverable = bool(current_app.config.get("MAIL_SERVER"))
     row: dict[str, Any] = dict(
-        ticket_id=ticket.id, direction="out", status="queued" if deliverable else "not_sent",
+        direction="out", status="queued" if deliverable else "not_sent",
         error=None if deliverable else NOT_CONFIGURED, template=template,
         from_address=current_app.config.get("MAIL_DEFAULT_SENDER"),
         to_address=ticket.customer_email, message_id=new_message_id(ticket.number),
@@ -124,7 +124,7 @@ def queue_email(template: str, ticket: events.TicketSnapshot, **context: Any) ->
         log.exception("could not render email %s for ticket %s", template, ticket.number)
         row["subject"] = row["subject"] or f"[{ticket.number}]"
         row["status"], row["error"] = "failed", f"render failed: {exc}"[:2000]
-    db.session.execute(insert(EmailLog.__table__), row)
+    return row
 
 
 def template_for(event: events.DomainEvent) -> str | None:
@@ -140,21 +140,28 @@ def template_for(event: events.DomainEvent) -> str | None:
     return None
 
 
-def on_ticket_event(event: events.DomainEvent) -> None:
-    """In-transaction subscriber: queue the customer's email for this event, if any."""
+def prepare_email(event: events.DomainEvent) -> events.Write | None:
+    """In-transaction subscriber: render the customer's email for this event, if any;
+    its outbox row is written with the change. The row is a Core INSERT: written once,
+    changed only later by the sender."""
     template = template_for(event)
-    if template is None or event.ticket is None:
-        return
-    ticket = db.session.get(Ticket, event.ticket.id)
+    ticket = event.ticket
+    if template is None or ticket is None:
+        return None
     context: dict[str, Any] = {
-        "description": ticket.description if ticket else "",
-        "resolution": ticket.resolution_details if ticket else None,
+        "description": event.data.get("description", ""),
+        "resolution": event.data.get("resolution"),
         "reply": "",
     }
     if template == STAFF_REPLIED:
         message = db.session.get(Message, event.data.get("message_id"))
         context["reply"] = message.body if message else ""
-    queue_email(template, event.ticket, **context)
+    row = render_email(template, ticket, **context)
+
+    def write() -> None:
+        db.session.execute(insert(EmailLog.__table__), {**row, "ticket_id": ticket.id})
+
+    return write
 
 
 def register_mail(app: Flask) -> None:
@@ -162,7 +169,7 @@ def register_mail(app: Flask) -> None:
     from ..cli import support_cli
     from . import outbox
 
-    events.publisher.subscribe_in_transaction(on_ticket_event)
+    events.publisher.subscribe_in_transaction(prepare_email)
     events.publisher.subscribe_after_commit(outbox.wake_after_commit)
     worker = outbox.MailWorker(app)
     app.extensions["support_mail"] = worker

@@ -26,7 +26,7 @@ from ..extensions import db
 from ..i18n import STATUS_LABELS
 from ..models import Customer, Message, Notification, SupportUser, utcnow
 from ..realtime import rooms
-from ..realtime.dispatch import push
+from ..realtime.dispatch import listened, push
 from ..realtime.publisher import iso
 from ..tickets import events
 from ..tickets.events import DomainEvent, TicketSnapshot
@@ -143,10 +143,12 @@ def _plan(e: DomainEvent) -> list[tuple[set[int | None], str, Render, bool]]:
     return []
 
 
-def write_notifications(e: DomainEvent) -> None:
-    """In-transaction subscriber: the rows commit or roll back with the change."""
-    if e.ticket is None or e.data.get("notify") is False:
-        return
+def prepare_notifications(e: DomainEvent) -> events.Write | None:
+    """In-transaction subscriber: each notice rendered now, in its recipient's
+    language; the rows are written with the change (and roll back with it)."""
+    ticket = e.ticket
+    if ticket is None or e.data.get("notify") is False:
+        return None
     plan = [(kind, render, sorted(
         uid for uid in recipients
         if uid is not None and (include_actor or uid != e.actor_user_id)))
@@ -168,12 +170,17 @@ def write_notifications(e: DomainEvent) -> None:
                 with force_locale(locale):
                     title, body = render()
             rows.append(dict(
-                user_id=user_id, ticket_id=e.ticket.id, kind=kind, locale=locale,
+                user_id=user_id, kind=kind, locale=locale,
                 title=title[:255], body=body, read_at=None, created_at=now,
-                data={"ticket_number": e.ticket.number, "status": e.ticket.status, "event": e.name},
+                data={"ticket_number": ticket.number, "status": ticket.status, "event": e.name},
             ))
-    if rows:
+    if not rows:
+        return None
+
+    def write() -> None:
         # Core, not ORM objects: written once, never changed in this transaction.
+        for row in rows:
+            row["ticket_id"] = ticket.id  # a new ticket has its id only now
         table = Notification.__table__
         ids = db.session.execute(
             insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars()
@@ -181,13 +188,17 @@ def write_notifications(e: DomainEvent) -> None:
             (row["user_id"], payload(SimpleNamespace(id=row_id, **row)))
             for row_id, row in zip(ids, rows)]
 
+    return write
+
 
 def push_notifications(e: DomainEvent) -> None:
     """After-commit subscriber: each stored notice goes live to its recipient."""
     for user_id, body in e.produced.get(PRODUCED_KEY, []):
-        push("notification", body, [rooms.user_room(user_id)])
+        room = rooms.user_room(user_id)
+        if listened([room]):  # offline: they list it over GET /api/notifications
+            push("notification", body, [room])
 
 
 def install() -> None:
-    events.publisher.subscribe_in_transaction(write_notifications)
+    events.publisher.subscribe_in_transaction(prepare_notifications)
     events.publisher.subscribe_after_commit(push_notifications)

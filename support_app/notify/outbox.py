@@ -7,7 +7,7 @@ send-mail` both call `deliver_due`. Each row is claimed with one conditional UPD
 same row twice and a row whose sender died is picked up again when its lease expires.
 
 Rows queued while MAIL_SERVER was unset (or before it was cleared) are marked `not_sent`
-here; rows written without it are stored `not_sent` at once (`mail.queue_email`).
+here; rows written without it are stored `not_sent` at once (`mail.render_email`).
 
 A failed attempt is retried with exponential backoff; after `MAIL_MAX_ATTEMPTS` (or on
 a permanent 5xx refusal) the row is `failed` with the error: never lost silently.

@@ -1,8 +1,10 @@
 """Domain events: recorded during a transaction, delivered in two phases.
 
-* in-transaction subscribers run when the service publishes (they may add rows, such
-  as stored notifications or outbox emails, that must commit or roll back with the
-  ticket change);
+* in-transaction subscribers run when the service publishes. Each prepares (reads,
+  renders) and returns a `Write`: the rows, such as stored notifications or outbox
+  emails, that must commit or roll back with the ticket change. A service may prepare
+  before its first write (a new ticket's event, before the ticket's INSERT) so that
+  SQLite's writer turn covers only the writes; `publish` does both at once;
 * after-commit subscribers run only once the transaction has committed (socket
   pushes, waking the mail sender). A rollback discards the pending events.
 """
@@ -63,16 +65,19 @@ class DomainEvent:
 
 
 Handler = Callable[[DomainEvent], None]
+Write = Callable[[], None]
+# An in-transaction subscriber: prepares from the event, returns what to write (or None).
+Preparer = Callable[[DomainEvent], Write | None]
 
 
 class Publisher:
     """Fan-out point. Tests subscribe a recorder; the app subscribes realtime/notify/mail."""
 
     def __init__(self) -> None:
-        self._in_transaction: list[Handler] = []
+        self._in_transaction: list[Preparer] = []
         self._after_commit: list[Handler] = []
 
-    def subscribe_in_transaction(self, handler: Handler) -> None:
+    def subscribe_in_transaction(self, handler: Preparer) -> None:
         if handler not in self._in_transaction:
             self._in_transaction.append(handler)
 
@@ -80,15 +85,25 @@ class Publisher:
         if handler not in self._after_commit:
             self._after_commit.append(handler)
 
-    def unsubscribe(self, handler: Handler) -> None:
+    def unsubscribe(self, handler: Handler | Preparer) -> None:
         for handlers in (self._in_transaction, self._after_commit):
             if handler in handlers:
-                handlers.remove(handler)
+                handlers.remove(handler)  # type: ignore[arg-type]
+
+    def prepare(self, event: DomainEvent) -> list[Write]:
+        """Run the in-transaction subscribers' reads and renders; nothing is written."""
+        prepared = (handler(event) for handler in list(self._in_transaction))
+        return [write for write in prepared if write is not None]
+
+    def write(self, session: Session, event: DomainEvent, writes: list[Write]) -> None:
+        """Write what `prepare` returned (the event's ticket row exists by now) and hold
+        the event for delivery after the commit."""
+        for write in writes:
+            write()
+        session.info.setdefault("pending_events", []).append(event)
 
     def publish(self, session: Session, event: DomainEvent) -> None:
-        for handler in list(self._in_transaction):
-            handler(event)
-        session.info.setdefault("pending_events", []).append(event)
+        self.write(session, event, self.prepare(event))
 
     def deliver(self, events: list[DomainEvent]) -> None:
         for event in events:

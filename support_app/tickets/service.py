@@ -145,16 +145,11 @@ def _snapshot(ticket: Ticket,
     )
 
 
-def _publish(name: str, ticket: Ticket | None, actor: Actor, origin: str, *,
-             participant_user_ids: list[int] | None = None, **data: Any) -> None:
+def _publish(name: str, ticket: Ticket, actor: Actor, origin: str, **data: Any) -> None:
     db.session.flush()
-    snapshot = _snapshot(ticket, participant_user_ids) if ticket is not None else None
-    events.publisher.publish(
-        db.session,
-        events.DomainEvent(
-            name=name, ticket=snapshot, actor_user_id=actor.user_id, origin=origin, data=data
-        ),
-    )
+    events.publisher.publish(db.session, events.DomainEvent(
+        name=name, ticket=_snapshot(ticket), actor_user_id=actor.user_id, origin=origin,
+        data=data))
 
 
 def _audit(ticket: Ticket, actor: Actor, kind: str, old: Any = None, new: Any = None) -> None:
@@ -292,6 +287,8 @@ def open_ticket(
         raise ValidationFailed(errors)
 
     with _transaction() as keep:
+        # Reads and renders come first: on SQLite the writer turn is taken by the
+        # ticket's INSERT, so it covers the writes only.
         customer = db.session.get(Customer, customer_id)
         if customer is None:
             raise NotFound("customer", _("Customer not found"))
@@ -301,7 +298,7 @@ def open_ticket(
         members = _participants(participant_customer_ids, customer_id)
 
         now = utcnow()
-        ticket = database.insert_loaded(
+        ticket = database.new_row(
             Ticket,
             number=new_ticket_number(),
             customer_id=customer_id,
@@ -325,6 +322,13 @@ def open_ticket(
             updated_at=now,
         )
         set_committed_value(ticket, "customer", customer)
+        snapshot = _snapshot(ticket, [m.user_id for m in members if m.user_id is not None])
+        created = events.DomainEvent(events.TICKET_CREATED, snapshot, actor.user_id, origin,
+                                     data={"notify": notify, "description": description})
+        writes = events.publisher.prepare(created)
+
+        database.insert_loaded(ticket)
+        snapshot.id = ticket.id  # the subscribers' writes and pushes need it
         for member in members:
             db.session.add(TicketParticipant(ticket_id=ticket.id, customer_id=member.id))
         counters.ticket_opened(ticket.status, admin_read=ticket.is_admin_read)
@@ -342,8 +346,7 @@ def open_ticket(
             if award_points
             else None
         )
-        _publish(events.TICKET_CREATED, ticket, actor, origin, notify=notify,
-                 participant_user_ids=[m.user_id for m in members if m.user_id is not None])
+        events.publisher.write(db.session, created, writes)
         agent_user_id = assignment.choose_agent()
         if agent_user_id is not None:
             _assign(ticket, Actor.system("auto-assign"), agent_user_id, origin,
@@ -411,7 +414,7 @@ def add_message(
             raise Forbidden(_("Unauthorized access to this ticket"))
 
         now = utcnow()
-        message = database.insert_loaded(
+        message = database.insert_loaded(database.new_row(
             Message,
             ticket_id=ticket.id,
             sender_type="admin" if role == "staff" else "customer",
@@ -423,7 +426,7 @@ def add_message(
             email_message_id=email_message_id,
             created_at=now,
             updated_at=now,
-        )
+        ))
         set_committed_value(message, "files", [])  # new: nothing to load
         message.files.extend(files)
         if extra_rows is not None:
@@ -582,7 +585,8 @@ def _apply_status(ticket: Ticket, actor: Actor, target: str, origin: str,
     ticket.is_customer_read = False
     _audit(ticket, actor, "status", current, target)
     name = events.CLOSED if target == lifecycle.CLOSED else events.STATUS_CHANGED
-    _publish(name, ticket, actor, origin, old_status=current, new_status=target)
+    resolution = {"resolution": ticket.resolution_details} if target == lifecycle.RESOLVED else {}
+    _publish(name, ticket, actor, origin, old_status=current, new_status=target, **resolution)
 
 
 def _acting_role(actor: Actor, ticket: Ticket, customer_permission: str, refusal: str) -> str:

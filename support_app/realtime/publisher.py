@@ -26,7 +26,7 @@ emits these events (they are live state, not notices); it only skips notificatio
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable
+from typing import Any
 
 from ..extensions import db, socketio
 from ..models import Customer, InternalNote, Message, Order, SupportUser, Ticket
@@ -91,18 +91,8 @@ def _ref(t: TicketSnapshot) -> dict[str, Any]:
     return {"ticket_id": t.id, "ticket_number": t.number}
 
 
-def _ticket_emits(e: DomainEvent) -> None:
-    """Runs on the sender thread, in a fresh session reading committed rows."""
-    t = e.ticket
-    assert t is not None
-    audience = (rooms.staff_audience(t) if e.name == events.NOTE_ADDED
-                else rooms.ticket_audience(t, e.data.get("old_assignee")))
-    if listened(audience):
-        _emit_ticket_event(e, t, audience)
-    push_badges(t, e.data.get("old_assignee"))
-
-
 def _emit_ticket_event(e: DomainEvent, t: TicketSnapshot, audience: list[str]) -> None:
+    """Runs on the sender thread, in a fresh session reading committed rows."""
     if e.name == events.TICKET_CREATED:
         emit("support:ticket:created", munch_payload(t), audience)
         emit("support:ticket_created", mtxi_payload(t), audience)
@@ -143,13 +133,13 @@ def push_badges(t: TicketSnapshot, *extra_user_ids: int | None) -> None:
     a keyed job, so a burst of changes recounts once per user and once for the desk."""
     user_ids = {t.customer_user_id, t.assigned_to_id, *t.participant_user_ids, *extra_user_ids}
     for user_id in sorted(uid for uid in user_ids if uid is not None):
-        dispatcher.submit(lambda uid=user_id: _push_user_badge(uid), key=("navbar", user_id))
-    dispatcher.submit(_push_desk_badge, key=("navbar", rooms.STAFF_ALL))
+        if listened([rooms.user_room(user_id)]):
+            dispatcher.submit(lambda uid=user_id: _push_user_badge(uid), key=("navbar", user_id))
+    if listened([rooms.STAFF_ALL]):
+        dispatcher.submit(_push_desk_badge, key=("navbar", rooms.STAFF_ALL))
 
 
 def _push_user_badge(user_id: int) -> None:
-    if not listened([rooms.user_room(user_id)]):
-        return
     user = db.session.get(SupportUser, user_id)
     if user is not None and user.active:
         emit("support:navbar:count", navbar_counts(actor_for_user(user)),
@@ -157,8 +147,6 @@ def _push_user_badge(user_id: int) -> None:
 
 
 def _push_desk_badge() -> None:
-    if not listened([rooms.STAFF_ALL]):
-        return
     desk = Actor(user_id=None, customer_id=None, permissions=frozenset({roles.VIEW_ALL}))
     emit("support:navbar:count", navbar_counts(desk), [rooms.STAFF_ALL])
 
@@ -174,14 +162,18 @@ def _order_emits(e: DomainEvent) -> None:
 
 
 def on_domain_event(event: DomainEvent) -> None:
-    """After-commit subscriber: queue the emits; never touches Redis on this thread."""
-    job: Callable[[], None] | None = None
-    if event.ticket is not None:
-        job = lambda: _ticket_emits(event)  # noqa: E731
+    """After-commit subscriber: queue the emits somebody can receive (nothing queued,
+    no thread woken, for a change nobody is listening to); never touches Redis on
+    this thread."""
+    t = event.ticket
+    if t is not None:
+        audience = (rooms.staff_audience(t) if event.name == events.NOTE_ADDED
+                    else rooms.ticket_audience(t, event.data.get("old_assignee")))
+        if listened(audience):
+            dispatcher.submit(lambda: _emit_ticket_event(event, t, audience))
+        push_badges(t, event.data.get("old_assignee"))
     elif event.name == events.ORDER_CANCELLED:
-        job = lambda: _order_emits(event)  # noqa: E731
-    if job is not None:
-        dispatcher.submit(job)
+        dispatcher.submit(lambda: _order_emits(event))
 
 
 def install() -> None:

@@ -8,6 +8,7 @@ Cookie flags and the dashboard (/login/) rate limit are proven in
 from __future__ import annotations
 
 import datetime as dt
+import time
 import os
 import subprocess
 import sys
@@ -120,6 +121,23 @@ def test_forged_or_incomplete_tokens_are_refused(app, factory):
         assert (name, r.status_code) == (name, 401)
     genuine = jwt.encode(claims, secret, algorithm="HS256")
     assert client.get(path, headers={"Authorization": f"Bearer {genuine}"}).status_code == 200
+
+
+def test_a_token_accepted_before_is_refused_once_it_expires(app, factory):
+    """Verified tokens are remembered, their expiry is not: the same token that got in
+    a moment ago is a 401 once its `exp` has passed."""
+    owner = factory.customer()
+    ticket = factory.ticket(owner)
+    now = int(time.time())
+    token = jwt.encode({"sub": str(owner.id), "type": "access", "iat": now - 100,
+                        "exp": now + 2}, app.config["JWT_SECRET_KEY"], algorithm="HS256")
+    client = app.test_client()
+    path, headers = f"/api/support-tickets/{ticket.id}", {"Authorization": f"Bearer {token}"}
+    assert client.get(path, headers=headers).status_code == 200
+    assert client.get(path, headers=headers).status_code == 200  # from the cache
+    time.sleep(3.1)
+    refused = client.get(path, headers=headers)
+    assert refused.status_code == 401 and b"expired" in refused.data.lower()
 
 
 def test_deactivated_users_tokens_and_sessions_stop_working_everywhere(app, factory):

@@ -5,8 +5,11 @@ user is refused even with a token that has not expired yet.
 """
 from __future__ import annotations
 
+import datetime as dt
+import time
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 import jwt
@@ -48,26 +51,49 @@ def bearer_token(header: str | None) -> str | None:
     return token.strip()
 
 
+@lru_cache(maxsize=4096)
+def _verified_claims(token: str, key: str, algorithms: tuple[str, ...],
+                     audience: str | tuple[str, ...] | None, issuer: str | None,
+                     leeway: float, identity_claim: str,
+                     verify_sub: bool) -> MappingProxyType[str, Any]:
+    """A token's claims once its signature and claims check out (PyJWT raises if not).
+
+    Cached by the token and every setting it was checked with: a client sends the same
+    token on every request until it expires, and the same string signed with the same
+    key verifies the same way every time (the HMAC and JSON decode were a twentieth of
+    a ticket detail read). Expiry moves with the clock, so `_token_user_id` checks it
+    on every use; the account itself is read fresh on every request."""
+    return MappingProxyType(jwt.decode(
+        token, key, algorithms=list(algorithms),
+        audience=list(audience) if isinstance(audience, tuple) else audience, issuer=issuer,
+        leeway=leeway,
+        options={"verify_aud": audience is not None, "verify_sub": verify_sub,
+                 "require": ["exp", identity_claim]},
+    ))
+
+
 def _token_user_id(token: str, expected_type: str) -> int:
     """The user id a JWT names, once verified with Flask-JWT-Extended's settings (key,
     algorithms, audience, issuer, leeway, identity claim) and its type checked; raise
     AuthError with a clear reason.
 
     One verified decode: the library's own `decode_token` first decodes every token a
-    second time, unverified, for key callbacks this app does not register (that extra
-    decode was a seventh of a ticket detail read)."""
+    second time, unverified, for key callbacks this app does not register."""
+    audience = jwt_config.decode_audience
+    leeway = jwt_config.leeway
+    if isinstance(leeway, dt.timedelta):
+        leeway = leeway.total_seconds()
     try:
-        claims = jwt.decode(
-            token, jwt_config.decode_key, algorithms=jwt_config.decode_algorithms,
-            audience=jwt_config.decode_audience, issuer=jwt_config.decode_issuer,
-            leeway=jwt_config.leeway,
-            options={"verify_aud": jwt_config.decode_audience is not None,
-                     "verify_sub": jwt_config.verify_sub,
-                     "require": ["exp", jwt_config.identity_claim_key]},
-        )
+        claims = _verified_claims(
+            token, jwt_config.decode_key, tuple(jwt_config.decode_algorithms),
+            tuple(audience) if isinstance(audience, (list, tuple, set)) else audience,
+            jwt_config.decode_issuer, leeway, jwt_config.identity_claim_key,
+            jwt_config.verify_sub)
+        if claims["exp"] + leeway < time.time():
+            raise jwt.ExpiredSignatureError("Signature has expired")
     except jwt.ExpiredSignatureError as exc:
         raise AuthError(_("Token has expired")) from exc
-    except jwt.PyJWTError as exc:  # bad signature, malformed, missing claims: all are 401
+    except jwt.PyJWTError as exc:  # bad signature, malformed, missing claims
         raise AuthError(_("Invalid token")) from exc
     if claims.get("type", "access") != expected_type:
         raise AuthError(_("Invalid token type"))

@@ -180,6 +180,33 @@ def test_list_customer_sees_only_own_with_embeds(client, factory):
     assert item["assigned_admin"] is None
 
 
+def test_list_statements_built_once_never_mix_up_viewers(client, factory):
+    """The list's statements are built once per shape and bound per request: the same
+    shape (a customer searching open tickets, an agent's default view) asked by
+    different people, one after the other, gives each their own tickets and totals."""
+    john, jane = factory.customer("John"), factory.customer("Jane")
+    johns = _tickets(factory, john, {"subject": "Parcel late"}, {"subject": "Parcel lost"})
+    janes = _tickets(factory, jane, {"subject": "Parcel torn"})
+    agent, other = factory.agent(), factory.agent()
+    service.assign_self(agent.actor, johns[0].id)
+    service.assign_self(other.actor, janes[0].id)
+    query = "/api/support-tickets?status=open&search=Parcel"
+
+    def ids(person, path):
+        page = client.get(path, headers=person.headers).get_json()["data"]
+        assert page["total"] == len(page["data"])
+        return sorted(t["id"] for t in page["data"])
+
+    for _ in range(2):
+        assert ids(john, query) == [johns[1].id]  # the other one is in progress now
+        assert ids(jane, query) == []
+        assert ids(john, "/api/support-tickets") == sorted(t.id for t in johns)
+        assert ids(jane, "/api/support-tickets") == [janes[0].id]
+        # agents: their own tickets and the unassigned pool
+        assert ids(agent, "/api/support-tickets") == sorted([johns[0].id, johns[1].id])
+        assert ids(other, "/api/support-tickets") == sorted([janes[0].id, johns[1].id])
+
+
 def test_list_documented_example_for_staff(client, factory):
     john = factory.customer()
     admin = factory.staff(name="Admin User")

@@ -8,19 +8,21 @@ Errors under this surface's prefixes come out as {"success": false, "message": .
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable
 
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Api, Blueprint
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, case, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import Message, Ticket
 from ..security import roles
 from ..security.current import require_actor
-from ..tickets import counters, service
+from ..tickets import counters, policy, service
 from ..tickets.badges import navbar_counts
 from ..tickets.actor import Actor
 from ..tickets.errors import Forbidden, NotFound
@@ -113,47 +115,76 @@ def _existing(value: int, resource: str, message: str) -> int:
 # --------------------------------------------------------------------------- tickets
 
 
-def filtered_tickets(actor: Actor, args: dict[str, Any]) -> Select[tuple[Ticket]]:
-    """The list's WHERE: visibility first, then filters; staff-only filters are
-    ignored for customers (they could only narrow their own tickets anyway)."""
-    stmt = visible_tickets(actor)
-    if args.get("status"):
-        stmt = stmt.where(Ticket.status.in_(stored_values(args["status"], STATUS_OUT)))
-    if args.get("priority"):
-        stmt = stmt.where(Ticket.priority == args["priority"])
-    if args.get("category"):
-        stmt = stmt.where(Ticket.category.in_(stored_values(args["category"], CATEGORY_OUT)))
-    if args.get("search"):
-        pattern = like_pattern(args["search"])
-        stmt = stmt.where(or_(Ticket.subject.ilike(pattern, escape="\\"),
-                              Ticket.description.ilike(pattern, escape="\\")))
-    if actor.is_staff:
-        if args.get("customer_id") is not None:
-            stmt = stmt.where(Ticket.customer_id == args["customer_id"])
-        if args.get("assigned_to") is not None:
-            stmt = stmt.where(Ticket.assigned_to_id == args["assigned_to"])
-        if args.get("date_from"):
-            stmt = stmt.where(Ticket.created_at >= dt.datetime.combine(args["date_from"], dt.time.min))
-        if args.get("date_to"):
-            stmt = stmt.where(Ticket.created_at <= dt.datetime.combine(args["date_to"], dt.time.max))
-    return stmt
+# Each list filter as a WHERE clause on bound parameters, and the parameters' values
+# from the query arguments. Staff-only filters are ignored for customers (they could
+# only narrow their own tickets anyway).
+FILTERS: dict[str, tuple[ColumnElement[bool], Callable[[Any], dict[str, Any]]]] = {
+    "status": (Ticket.status.in_(bindparam("statuses", expanding=True)),
+               lambda v: {"statuses": stored_values(v, STATUS_OUT)}),
+    "priority": (Ticket.priority == bindparam("priority"), lambda v: {"priority": v}),
+    "category": (Ticket.category.in_(bindparam("categories", expanding=True)),
+                 lambda v: {"categories": stored_values(v, CATEGORY_OUT)}),
+    "search": (or_(Ticket.subject.ilike(bindparam("pattern"), escape="\\"),
+                   Ticket.description.ilike(bindparam("pattern"), escape="\\")),
+               lambda v: {"pattern": like_pattern(v)}),
+    "customer_id": (Ticket.customer_id == bindparam("customer_id"),
+                    lambda v: {"customer_id": v}),
+    "assigned_to": (Ticket.assigned_to_id == bindparam("assigned_to"),
+                    lambda v: {"assigned_to": v}),
+    "date_from": (Ticket.created_at >= bindparam("date_from"),
+                  lambda v: {"date_from": dt.datetime.combine(v, dt.time.min)}),
+    "date_to": (Ticket.created_at <= bindparam("date_to"),
+                lambda v: {"date_to": dt.datetime.combine(v, dt.time.max)}),
+}
+STAFF_FILTERS = frozenset({"customer_id", "assigned_to", "date_from", "date_to"})
 
 
-# Filters the desk-wide counters cannot answer: any of them set means COUNT(*).
-NARROWING_FILTERS = ("priority", "category", "search", "customer_id", "assigned_to",
-                     "date_from", "date_to")
+@dataclass(frozen=True)
+class ListQuery:
+    """One list request as a statement shape (which rules and filters, which order) and
+    the values bound into it: the statements are built once per shape."""
+
+    view: policy.View
+    filters: tuple[str, ...]
+    values: dict[str, Any]
+
+    @classmethod
+    def of(cls, actor: Actor, args: dict[str, Any]) -> "ListQuery":
+        view, values = policy.view_of(actor)
+        used = tuple(name for name in FILTERS if args.get(name) not in (None, "")
+                     and (actor.is_staff or name not in STAFF_FILTERS))
+        for name in used:
+            values.update(FILTERS[name][1](args[name]))
+        return cls(view, used, values)
 
 
-def page_total(actor: Actor, args: dict[str, Any], stmt: Select[tuple[Ticket]]) -> int:
+@lru_cache(maxsize=256)
+def _filtered(view: policy.View, filters: tuple[str, ...]) -> Select[tuple[Ticket]]:
+    """The list's WHERE: visibility first, then filters."""
+    return select(Ticket).where(policy.visible_template(view),
+                                *(FILTERS[name][0] for name in filters))
+
+
+@lru_cache(maxsize=256)
+def _count(view: policy.View, filters: tuple[str, ...]) -> Select[tuple[int]]:
+    return select(func.count()).select_from(_filtered(view, filters).subquery())
+
+
+@lru_cache(maxsize=512)
+def _page(view: policy.View, filters: tuple[str, ...], sort_by: str,
+          sort_order: str) -> Select[tuple[Ticket]]:
+    return (_filtered(view, filters).order_by(*ordering(sort_by, sort_order))
+            .offset(bindparam("offset")).limit(bindparam("limit")).options(*LIST_LOAD))
+
+
+def page_total(actor: Actor, query: ListQuery) -> int:
     """The exact `total` of the page. Staff who see every ticket, filtering by status
     alone (the desk's default views), read the counters kept in the same transaction
     as every ticket change: O(1) at any table size. Anything narrower counts the
     filtered rows, which the ticket indexes serve."""
-    narrowed = any(args.get(name) not in (None, "") for name in NARROWING_FILTERS)
-    if actor.can(roles.VIEW_ALL) and not narrowed:
-        statuses = stored_values(args["status"], STATUS_OUT) if args.get("status") else None
-        return counters.tickets_with_status(statuses)
-    return db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    if actor.can(roles.VIEW_ALL) and set(query.filters) <= {"status"}:
+        return counters.tickets_with_status(query.values.get("statuses"))
+    return db.session.scalar(_count(query.view, query.filters), query.values) or 0
 
 
 def ordering(sort_by: str, sort_order: str) -> list[Any]:
@@ -189,14 +220,12 @@ class SupportTickets(MethodView):
         argument sent empty (`?status=`) counts as not sent.
         """
         actor = require_actor()
-        stmt = filtered_tickets(actor, args)
-        total = page_total(actor, args, stmt)
+        query = ListQuery.of(actor, args)
+        total = page_total(actor, query)
         page, per_page = args["page"], args["per_page"]
         rows = db.session.scalars(
-            stmt.order_by(*ordering(args["sort_by"], args["sort_order"]))
-            .offset((page - 1) * per_page)
-            .limit(per_page)
-            .options(*LIST_LOAD)
+            _page(query.view, query.filters, args["sort_by"], args["sort_order"]),
+            {**query.values, "offset": (page - 1) * per_page, "limit": per_page},
         ).all()
         return {"success": True, "data": paginate(rows, total, page, per_page)}
 

@@ -31,8 +31,6 @@ CATEGORY_OUT = {
     "service_quality": "other", "booking": "other",
 }
 
-TIMESTAMP = "%Y-%m-%dT%H:%M:%S.%fZ"  # 2026-01-22T10:30:00.000000Z
-
 
 def stored_values(value: str, mapping: dict[str, str]) -> list[str]:
     """Every stored value this surface prints as `value` (for filters)."""
@@ -40,14 +38,16 @@ def stored_values(value: str, mapping: dict[str, str]) -> list[str]:
 
 
 class Timestamp(fields.String):
-    """A naive-UTC datetime printed as the document prints it (or null)."""
+    """A naive-UTC datetime printed as the document prints it (2026-01-22T10:30:00.000000Z),
+    or null."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(allow_none=True, dump_only=True, metadata={
             "format": "date-time", "example": "2026-01-22T10:30:00.000000Z"}, **kwargs)
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        return None if value is None else value.strftime(TIMESTAMP)
+        # isoformat, not strftime: a third of the cost, and a page of 15 tickets prints 90.
+        return None if value is None else value.isoformat(timespec="microseconds") + "Z"
 
 
 class Shown(fields.String):

@@ -13,10 +13,13 @@ import urllib.request
 import uuid
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import make_url
 
 import requests
+
+from support_app.extensions import db
+from support_app.models import Customer
 
 from .conftest import create_database, require_service
 from .factories import PASSWORD
@@ -95,6 +98,37 @@ def test_postgres_restart_mid_load_gives_503_then_recovers_without_half_writes(t
     assert created <= users                       # every 201 was really stored
     assert users == customers                     # user and customer row stored together
     assert linked == len(users)
+
+
+def _drop_connection_at(prefix: str):
+    """A `do_execute` hook that kills the DBAPI connection just before the statement
+    starting with `prefix` runs, so the driver itself reports the loss in its own class
+    (SQLite: ProgrammingError, psycopg: OperationalError or, mid-result, DatabaseError)."""
+    def hook(cursor, statement, parameters, context) -> None:
+        if statement.startswith(prefix):
+            context.root_connection.connection.dbapi_connection.close()
+    return hook
+
+
+def test_a_connection_lost_mid_transaction_is_503_whatever_the_driver_calls_it(client, app_ctx):
+    """Register writes the user, then the customer; the connection dies before the
+    second INSERT. The client gets the surface's 503 (not a 500), nothing of the account
+    is stored, the pool replaces the connection and the same request then succeeds."""
+    body = {"name": "Lost Link", "email": "lost@example.com", "password": "longpass123"}
+    hook = _drop_connection_at("INSERT INTO customers")
+    event.listen(db.engine, "do_execute", hook)
+    try:
+        response = client.post("/api/auth/register", json=body)
+    finally:
+        event.remove(db.engine, "do_execute", hook)
+    assert response.status_code == 503, response.get_json()
+    assert response.headers["Retry-After"] == "5"
+    db.session.remove()
+    assert db.session.scalar(select(Customer).where(Customer.email == body["email"])) is None
+    assert db.session.scalar(text("SELECT count(*) FROM ab_user WHERE email = :e"),
+                             {"e": body["email"]}) == 0
+
+    assert client.post("/api/auth/register", json=body).status_code == 201
 
 
 def test_redis_down_the_api_keeps_working(app, factory, tmp_path):

@@ -11,9 +11,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from flask_babel import gettext as _
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from ..extensions import db
@@ -150,8 +151,20 @@ def handle_http_error(err: HTTPException) -> Response | HTTPException:
     return surface.respond(status, message, errors, err.name.upper().replace(" ", "_"), headers)
 
 
+def handle_database_error(err: DBAPIError) -> Response:
+    """A driver error is a lost database when SQLAlchemy's disconnect check says so, not
+    only when its class does: psycopg reports a connection dropped in the middle of a
+    result as a plain DatabaseError. Any other database error is a bug."""
+    if err.connection_invalidated or isinstance(err, (OperationalError, InterfaceError)):
+        return handle_database_down(err)
+    if current_app.testing:
+        raise err  # tests see the bug itself
+    return handle_unexpected(err)
+
+
 def handle_database_down(err: Exception) -> Response:
-    """A lost database is a temporary condition: 503 so clients (and Mailgun) retry.
+    """A lost database (or a pool that cannot hand out a connection in time) is a
+    temporary condition: 503 so clients (and Mailgun) retry.
 
     The session's connections are invalidated, not rolled back: a ROLLBACK on a dead
     connection would fail again at request teardown and turn this answer into a 500."""
@@ -175,7 +188,7 @@ def install(app: Flask) -> None:
     app.register_error_handler(domain.DomainError, handle_domain_error)
     app.register_error_handler(AuthError, handle_auth_error)
     app.register_error_handler(HTTPException, handle_http_error)
-    app.register_error_handler(OperationalError, handle_database_down)
-    app.register_error_handler(InterfaceError, handle_database_down)
+    app.register_error_handler(DBAPIError, handle_database_error)
+    app.register_error_handler(PoolTimeout, handle_database_down)
     if not app.testing:
         app.register_error_handler(Exception, handle_unexpected)

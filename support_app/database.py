@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import threading
 from contextlib import contextmanager, nullcontext
@@ -10,10 +11,13 @@ from typing import Any, ContextManager, Iterator, TypeVar
 from flask import Flask, current_app
 from sqlalchemy import event, insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import make_transient_to_detached
 
 from .extensions import db
 from .tickets import counters, events
+
+log = logging.getLogger(__name__)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -200,5 +204,21 @@ def install(app: Flask) -> None:
             if not event.contains(engine, "connect", _sqlite_pragmas):
                 event.listen(engine, "connect", _sqlite_pragmas)
             _claim_turn_before_writes(engine, turn)
+    app.teardown_appcontext(_end_session)  # runs before Flask-SQLAlchemy's own
     events.install(db.session)
     counters.install(db.session)
+
+
+def _end_session(exc: BaseException | None) -> None:
+    """End the request's session. A connection that died after the request's last
+    statement fails the closing ROLLBACK; the answer is already made (and the server
+    drops an open transaction with its connection), so the connection is discarded,
+    the pool opens a new one, and the client still gets its answer rather than a 500."""
+    try:
+        db.session.remove()
+    except DBAPIError as err:
+        if not err.connection_invalidated:
+            raise
+        log.warning("database connection lost at the end of a request: %s", err.orig)
+        db.session().invalidate()  # the request's Session (scoped_session does not proxy it)
+        db.session.remove()

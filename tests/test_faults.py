@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import make_url
 
 import requests
+from flask.globals import request_ctx
 
 from support_app.extensions import db
 from support_app.models import Customer
@@ -129,6 +130,45 @@ def test_a_connection_lost_mid_transaction_is_503_whatever_the_driver_calls_it(c
                              {"e": body["email"]}) == 0
 
     assert client.post("/api/auth/register", json=body).status_code == 201
+
+
+def test_a_connection_lost_after_the_answer_is_made_still_gives_the_answer(app):
+    """A customer's list is read in a transaction that the end of the request rolls
+    back; the connection dies in between, so that ROLLBACK fails. The client still
+    gets its 200 page, and the next request gets a new connection.
+
+    pytest-flask holds one request context for the whole test, which every request
+    would share (nothing would end at a request's end); it is set aside here, so each
+    request pushes and ends its own context and session, as in production."""
+    engine = db.engine
+    held = request_ctx._get_current_object()
+    held.pop()
+    client = app.test_client()
+    rollbacks: list[object] = []
+
+    def drop(conn) -> None:
+        rollbacks.append(conn)
+        conn.connection.dbapi_connection.close()
+
+    try:
+        token = client.post("/api/auth/register", json={
+            "name": "Late Loss", "email": "late@example.com", "password": "longpass123",
+        }).get_json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.post("/api/support-tickets", headers=headers, json={
+            "subject": "Kept", "description": "Stored before the connection dies."},
+        ).status_code == 201
+        event.listen(engine, "rollback", drop)
+        try:
+            response = client.get("/api/support-tickets", headers=headers)
+        finally:
+            event.remove(engine, "rollback", drop)
+        again = client.get("/api/support-tickets", headers=headers)
+    finally:
+        held.push()
+    assert rollbacks, "the request ended without a ROLLBACK: nothing was tested"
+    assert response.status_code == 200 and response.get_json()["data"]["total"] == 1
+    assert again.status_code == 200 and again.get_json()["data"]["total"] == 1
 
 
 def test_redis_down_the_api_keeps_working(app, factory, tmp_path):

@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> None:
     run_p = sub.add_parser("run", help="seed, serve, load, report")
     _common(run_p)
     run_p.add_argument("--targets", type=_names, default=("app", "baseline"))
+    run_p.add_argument("--rounds", type=int, default=3,
+                       help="rounds on fresh copies; figures are medians over them")
     run_p.add_argument("--workloads", type=_names, default=ORDER)
     run_p.add_argument("--realtime-clients", type=_ints, default=(1, 500),
                        help="comma list; empty string skips the realtime workload")
@@ -74,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         runner.check_generator(opts)
         return
     opts.targets = args.targets
+    opts.rounds = max(1, args.rounds)
     opts.workloads = args.workloads
     opts.realtime_clients = args.realtime_clients
     opts.realtime_events = args.realtime_events

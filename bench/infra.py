@@ -104,6 +104,18 @@ def access_token(secret: str, user_id: int, lifetime: int = 4 * 3600) -> str:
 # --------------------------------------------------------------------------- servers
 
 
+def machine_cpu_seconds() -> tuple[float, float]:
+    """CPU time the whole machine has spent so far busy (every process, kernel included)
+    and stolen by the hypervisor. Over a load run, busy minus the server's and the
+    generator's CPU is what other processes took; stolen time is CPU this virtual
+    machine was owed and did not get. Either one skews a run."""
+    with open("/proc/stat") as stat:
+        fields = list(map(int, stat.readline().split()[1:9]))
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / tick, steal / tick
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -10,7 +10,7 @@ import json
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from .load import LOOPBACK, percentile
@@ -34,6 +34,7 @@ class RealtimeResult:
     connect_seconds: float
     client_cpu: float = 0.0  # CPU seconds per wall second of this process while events flow
     note: str | None = None
+    latencies_ms: list[float] = field(default_factory=list)  # every delivery, for pooling
 
 
 def _mentions(payload: Any, number: str | None, ticket_id: int | None) -> bool:
@@ -221,6 +222,7 @@ def run_realtime(host: str, port: int, *, staff_token: str, customer_token: str,
         p50_ms=ms(percentile(values, 0.5)), p99_ms=ms(percentile(values, 0.99)),
         max_ms=ms(values[-1] if values else None), connect_seconds=connect_seconds,
         client_cpu=round(client_cpu, 2), note=note,
+        latencies_ms=[round(v * 1000, 3) for v in values],
     )
 
 

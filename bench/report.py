@@ -22,29 +22,44 @@ def _cell(result: dict | None) -> tuple[str, str, str]:
     return _fmt(result["rps"]), _fmt(result["p50_ms"]), _fmt(result["p99_ms"])
 
 
+def _ratio(entry: dict | None) -> str:
+    if not entry:
+        return "–"
+    rounds = entry["rounds"]
+    each = f" ({', '.join(f'{r:.2f}' for r in rounds)})" if len(rounds) > 1 else ""
+    return f"{entry['median']:.2f}×{each}"
+
+
 def markdown(run: dict) -> str:
     meta = run["meta"]
+    rounds = meta.get("rounds", 1)
     lines = [
         f"# {meta['db']}, {meta['tickets']:,} tickets",
         "",
         f"{meta['when']} · {meta['machine']} · gunicorn gthread {meta['workers']} workers × "
         f"{meta['threads']} threads · concurrency {meta['concurrency']} · "
-        f"{meta['duration']} s per workload (+{meta['warmup']} s warm-up) · seeded in "
-        f"{meta['seed_seconds']} s",
+        f"{meta['duration']} s per workload (+{meta['warmup']} s warm-up) · {rounds} "
+        f"round{'s' if rounds != 1 else ''} · seeded in {meta['seed_seconds']} s",
         "",
         f"Command: `{meta['command']}`",
         "",
+        "Each round serves every target on a fresh copy of the seeded database and loads "
+        "each workload on one target right after the other (the order flips every "
+        "round). Figures are medians over the rounds; app/baseline is the median of the "
+        "rounds' ratios, each round's in brackets. CPU columns are cores in use "
+        "(CPU-seconds per second): the servers', then other processes' and the "
+        "hypervisor's steal, the larger of the two targets' runs.",
+        "",
         "| workload | app req/s | app p50 ms | app p99 ms | baseline req/s | baseline p50 ms "
-        "| baseline p99 ms | app/baseline | server CPU app / baseline | notes |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| baseline p99 ms | app/baseline | server CPU app / baseline | other / stolen CPU "
+        "| notes |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for key in run["workloads"]:
         app = run["results"].get("app", {}).get(key)
         base = run["results"].get("baseline", {}).get(key)
-        ratio = "–"
-        if app and base and not app.get("missing") and not base.get("missing") and base["rps"]:
-            ratio = f"{app['rps'] / base['rps']:.2f}×"
         notes = []
+        measured = [r for r in (app, base) if r and not r.get("missing")]
         for name, result in (("app", app), ("baseline", base)):
             if result and not result.get("missing"):
                 if result["unexpected"] or result["errors"]:
@@ -53,19 +68,28 @@ def markdown(run: dict) -> str:
                 if result["generator_cpu"] > 0.8:
                     notes.append(f"{name}: generator at {result['generator_cpu']} CPU")
         cpu = " / ".join(_fmt((r or {}).get("server_cpu")) for r in (app, base))
+        noise = "–" if not measured else (
+            f"{max(r.get('other_cpu', 0) for r in measured)} / "
+            f"{max(r.get('stolen_cpu', 0) for r in measured)}")
         lines.append(f"| {key} {WORKLOADS[key].title} | {' | '.join(_cell(app))} | "
-                     f"{' | '.join(_cell(base))} | {ratio} | {cpu} | {'; '.join(notes)} |")
+                     f"{' | '.join(_cell(base))} | {_ratio(run.get('ratios', {}).get(key))} | "
+                     f"{cpu} | {noise} | {'; '.join(notes)} |")
     realtime = run.get("realtime") or []
     if realtime:
-        lines += ["", "Realtime (REST create → Socket.IO event at each client, app only):", "",
+        lines += ["", "Realtime (REST create → Socket.IO event at each client, app only; "
+                      "percentiles over every delivery of every round, each round's p99 in "
+                      "brackets):", "",
                   "| clients | server | client | client CPU | connected | event | deliveries "
                   "| p50 ms | p99 ms | max ms | note |",
                   "|---:|---|---|---:|---:|---|---:|---:|---:|---:|---|"]
         for r in realtime:
+            each = r.get("round_p99_ms") or []
+            per_round = f" ({', '.join(_fmt(v) for v in each)})" if len(each) > 1 else ""
             lines.append(f"| {r['clients']} | {r['server']} | {r['client']} | "
                          f"{r['client_cpu']} | {r['connected']} | `{r['event']}` | "
                          f"{r['deliveries']}/{r['expected_deliveries']} | {_fmt(r['p50_ms'])} | "
-                         f"{_fmt(r['p99_ms'])} | {_fmt(r['max_ms'])} | {r['note'] or ''} |")
+                         f"{_fmt(r['p99_ms'])}{per_round} | {_fmt(r['max_ms'])} | "
+                         f"{r['note'] or ''} |")
     gen = [r["generator_cpu"] for t in run["results"].values() for r in t.values()
            if not r.get("missing")]
     if gen:

@@ -1,8 +1,10 @@
-"""One benchmark run: seed a template database, then for each target (support_app, the
-baseline) start gunicorn on a fresh copy, probe and load every workload from a separate
-process, then the realtime workload, then write the report."""
+"""One benchmark run: seed a template database, then in each of several rounds start
+gunicorn for every target (support_app, the baseline) on a fresh copy, and probe and
+load every workload from a separate process, the targets one right after the other;
+then the realtime workload; then report medians over the rounds."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import http.client
 import json
@@ -10,6 +12,7 @@ import os
 import platform
 import secrets
 import shlex
+import statistics
 import subprocess
 import sys
 import time
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import infra, report
+from .load import percentile
 from .seed import SeedInfo
 from .workloads import ORDER, WORKLOADS, Context
 
@@ -40,6 +44,7 @@ class Options:
     workdir: Path = Path("/tmp/support-bench")
     app_dir: Path = infra.REPO
     reuse_seed: bool = False
+    rounds: int = 3
     max_requests: int = 500_000
     command: str = ""
     log: list[str] = field(default_factory=list)
@@ -103,38 +108,95 @@ def probe(port: int, key: str, ctx: Context) -> str | None:
     return f"answered {resp.status}: {body[:160].decode(errors='replace')}"
 
 
-def run_target(opts: Options, target: str, template: str, ctx: Context, secret: str) -> dict:
-    url = infra.clone_database(template, f"bench_{opts.db}_{opts.tickets}_{target}")
-    spec = infra.ServerSpec(target, opts.workers, opts.threads, opts.app_dir)
-    results: dict[str, dict] = {}
-    try:
-        with infra.Server(spec, url, secret, opts.workdir) as server:
-            say(f"{target}: {' '.join(spec.command(server.port)[1:])}")
-            for key in opts.workloads:
-                missing = probe(server.port, key, ctx)
-                if missing:
-                    say(f"{target} {key}: {missing}")
-                    results[key] = {"missing": missing}
-                    continue
-                cpu_before, wall_before = server.cpu_seconds(), time.monotonic()
-                result = _python_json("bench.load", {
-                    "host": "127.0.0.1", "port": server.port, "workload": key,
-                    "concurrency": opts.concurrency, "duration": opts.duration,
-                    "warmup": opts.warmup, "max_requests": opts.max_requests,
-                    "info": ctx.info.to_json(), "tokens": ctx.tokens,
-                }, infra.REPO, timeout=opts.duration + opts.warmup + 120)
-                result["server_cpu"] = round((server.cpu_seconds() - cpu_before)
-                                             / (time.monotonic() - wall_before), 2)
-                say(f"{target} {key}: {result['rps']} req/s p50 {result['p50_ms']} ms "
-                    f"p99 {result['p99_ms']} ms ({result['unexpected']} unexpected, "
-                    f"server CPU {result['server_cpu']}, generator CPU {result['generator_cpu']})")
-                results[key] = result
-    finally:
-        infra.drop_database(url)
+def measure(opts: Options, server: infra.Server, key: str, ctx: Context) -> dict:
+    """Probe, then load one workload on one running server from a separate process."""
+    missing = probe(server.port, key, ctx)
+    if missing:
+        say(f"{server.spec.target} {key}: {missing}")
+        return {"missing": missing}
+    cpu_before, machine_before, wall_before = (server.cpu_seconds(), infra.machine_cpu_seconds(),
+                                               time.monotonic())
+    result = _python_json("bench.load", {
+        "host": "127.0.0.1", "port": server.port, "workload": key,
+        "concurrency": opts.concurrency, "duration": opts.duration,
+        "warmup": opts.warmup, "max_requests": opts.max_requests,
+        "info": ctx.info.to_json(), "tokens": ctx.tokens,
+    }, infra.REPO, timeout=opts.duration + opts.warmup + 120)
+    wall = time.monotonic() - wall_before
+    result["server_cpu"] = round((server.cpu_seconds() - cpu_before) / wall, 2)
+    (busy, stolen), (busy_before, stolen_before) = infra.machine_cpu_seconds(), machine_before
+    busy = (busy - busy_before) / wall
+    result["other_cpu"] = round(max(0.0, busy - result["server_cpu"] - result["generator_cpu"]), 2)
+    result["stolen_cpu"] = round((stolen - stolen_before) / wall, 2)
+    say(f"{server.spec.target} {key}: {result['rps']} req/s p50 {result['p50_ms']} ms "
+        f"p99 {result['p99_ms']} ms ({result['unexpected']} unexpected, server CPU "
+        f"{result['server_cpu']}, generator CPU {result['generator_cpu']}, other CPU "
+        f"{result['other_cpu']}, stolen {result['stolen_cpu']})")
+    return result
+
+
+def run_round(opts: Options, n: int, template: str, ctx: Context, secret: str) -> dict:
+    """One round: every target on its own fresh copy of the template, all servers up at
+    once, and each workload measured on one target right after the other (the order
+    flips every round), so a ratio compares two loads a few seconds apart."""
+    results: dict[str, dict] = {target: {} for target in opts.targets}
+    with contextlib.ExitStack() as stack:
+        servers: dict[str, infra.Server] = {}
+        for target in opts.targets:
+            url = infra.clone_database(template, f"bench_{opts.db}_{opts.tickets}_{target}")
+            stack.callback(infra.drop_database, url)
+            spec = infra.ServerSpec(target, opts.workers, opts.threads, opts.app_dir)
+            servers[target] = stack.enter_context(infra.Server(spec, url, secret, opts.workdir))
+            say(f"round {n + 1}, {target}: {' '.join(spec.command(servers[target].port)[1:])}")
+        order = list(opts.targets) if n % 2 == 0 else list(reversed(opts.targets))
+        for key in opts.workloads:
+            for target in order:
+                results[target][key] = measure(opts, servers[target], key, ctx)
     return results
 
 
-def run_realtime(opts: Options, template: str, ctx: Context, secret: str) -> list[dict]:
+def _median(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(statistics.median(known), 2) if known else None
+
+
+def summarise(rounds: list[dict], targets: tuple[str, ...], workloads: tuple[str, ...],
+              ) -> tuple[dict, dict]:
+    """Each target's per-workload figures as the median over rounds (requests and
+    errors summed, the busiest generator kept), and each app/baseline ratio as the
+    median of the rounds' ratios, with every round's ratio beside it."""
+    results: dict[str, dict] = {target: {} for target in targets}
+    for target in targets:
+        for key in workloads:
+            runs = [r[target][key] for r in rounds]
+            missing = next((run for run in runs if run.get("missing")), None)
+            if missing:
+                results[target][key] = missing
+                continue
+            results[target][key] = {
+                "workload": key, "rounds": len(runs),
+                **{name: _median([run[name] for run in runs])
+                   for name in ("rps", "p50_ms", "p90_ms", "p99_ms", "server_cpu", "other_cpu",
+                                "stolen_cpu")},
+                "max_ms": max(run["max_ms"] for run in runs),
+                "requests": sum(run["requests"] for run in runs),
+                "unexpected": sum(run["unexpected"] for run in runs),
+                "errors": sum(run["errors"] for run in runs),
+                "generator_cpu": max(run["generator_cpu"] for run in runs),
+                "sample_error": next((run["sample_error"] for run in runs if run["sample_error"]),
+                                     None),
+            }
+    ratios: dict[str, dict] = {}
+    if {"app", "baseline"} <= set(targets):
+        for key in workloads:
+            pairs = [(r["app"][key], r["baseline"][key]) for r in rounds]
+            if all(not a.get("missing") and not b.get("missing") and b["rps"] for a, b in pairs):
+                each = [round(a["rps"] / b["rps"], 2) for a, b in pairs]
+                ratios[key] = {"median": _median(each), "rounds": each}
+    return results, ratios
+
+
+def run_realtime_round(opts: Options, template: str, ctx: Context, secret: str) -> list[dict]:
     """One worker process (no sticky sessions needed), as README's realtime deployment:
     gevent (a greenlet per websocket) by default, or gthread (a thread per websocket);
     either way room for every client plus headroom for the REST calls."""
@@ -163,6 +225,29 @@ def run_realtime(opts: Options, template: str, ctx: Context, secret: str) -> lis
     return out
 
 
+def pool_realtime(rounds: list[list[dict]]) -> list[dict]:
+    """Per client count: the percentiles of every delivery of every round together
+    (the p99 of all events, not a median of p99s), each round's p99 beside them."""
+    pooled = []
+    for runs in zip(*rounds):
+        latencies = sorted(v for run in runs for v in run.pop("latencies_ms"))
+        first = runs[0]
+        pooled.append({
+            **{k: first[k] for k in ("clients", "event", "client", "server")},
+            "rounds": len(runs),
+            "connected": min(run["connected"] for run in runs),
+            "deliveries": sum(run["deliveries"] for run in runs),
+            "expected_deliveries": sum(run["expected_deliveries"] for run in runs),
+            **{name: None if value is None else round(value, 1) for name, value in (
+                ("p50_ms", percentile(latencies, 0.5)), ("p99_ms", percentile(latencies, 0.99)),
+                ("max_ms", latencies[-1] if latencies else None))},
+            "round_p99_ms": [run["p99_ms"] for run in runs],
+            "client_cpu": max(run["client_cpu"] for run in runs),
+            "note": "; ".join(run["note"] for run in runs if run["note"]) or None,
+        })
+    return pooled
+
+
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
@@ -177,7 +262,7 @@ def run(opts: Options) -> dict:
     meta = {
         "db": opts.db, "tickets": opts.tickets, "duration": opts.duration,
         "warmup": opts.warmup, "concurrency": opts.concurrency, "workers": opts.workers,
-        "threads": opts.threads, "machine": machine(),
+        "threads": opts.threads, "rounds": opts.rounds, "machine": machine(),
         "when": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": opts.command or shlex.join(sys.argv),
     }
@@ -185,12 +270,16 @@ def run(opts: Options) -> dict:
     meta["seed_seconds"] = info.seconds
     users = [info.admin_user_id, *info.agent_user_ids, *info.account_user_ids]
     ctx = Context(info, {uid: infra.access_token(secret, uid) for uid in users})
-    run_data: dict = {"meta": meta, "workloads": list(opts.workloads), "results": {}, "realtime": []}
+    run_data: dict = {"meta": meta, "workloads": list(opts.workloads), "results": {},
+                      "ratios": {}, "rounds": [], "realtime": []}
     try:
-        for target in opts.targets:
-            run_data["results"][target] = run_target(opts, target, template, ctx, secret)
+        for n in range(opts.rounds):
+            run_data["rounds"].append(run_round(opts, n, template, ctx, secret))
+        run_data["results"], run_data["ratios"] = summarise(
+            run_data["rounds"], opts.targets, opts.workloads)
         if "app" in opts.targets and opts.realtime_clients:
-            run_data["realtime"] = run_realtime(opts, template, ctx, secret)
+            run_data["realtime"] = pool_realtime(
+                [run_realtime_round(opts, template, ctx, secret) for _ in range(opts.rounds)])
     finally:
         if not opts.reuse_seed:
             infra.drop_database(template)

@@ -169,3 +169,55 @@ def test_seed_leaves_exact_ticket_counters(app_ctx):
                          *[counters.status_key(s) for s in ("open", "in_progress", "resolved")])
     assert kept[counters.TOTAL] == 300
     assert kept == {name: counters.recount()[name] for name in kept}
+
+
+def _load(rps: float, p99: float = 50.0) -> dict:
+    return {"rps": rps, "p50_ms": 10.0, "p90_ms": 20.0, "p99_ms": p99, "max_ms": p99 * 2,
+            "server_cpu": 1.5, "other_cpu": 0.1, "stolen_cpu": 0.0, "requests": int(rps * 15),
+            "unexpected": 0, "errors": 0, "generator_cpu": 0.2, "sample_error": None}
+
+
+def test_rounds_are_reported_as_medians_with_every_rounds_ratio():
+    """A round that went badly for one side moves neither the median throughput nor the
+    median ratio, and is still printed; a workload one target lacks has no ratio."""
+    from bench import report, runner
+
+    rounds = [
+        {"app": {"W1": _load(300), "W2": {"missing": "404: not served yet"}},
+         "baseline": {"W1": _load(400), "W2": _load(600)}},
+        {"app": {"W1": _load(100, p99=900.0), "W2": {"missing": "404: not served yet"}},
+         "baseline": {"W1": _load(500), "W2": _load(600)}},
+        {"app": {"W1": _load(350), "W2": {"missing": "404: not served yet"}},
+         "baseline": {"W1": _load(450), "W2": _load(600)}},
+    ]
+    results, ratios = runner.summarise(rounds, ("app", "baseline"), ("W1", "W2"))
+    assert results["app"]["W1"]["rps"] == 300 and results["baseline"]["W1"]["rps"] == 450
+    assert results["app"]["W1"]["p99_ms"] == 50.0 and results["app"]["W1"]["max_ms"] == 1800.0
+    assert results["app"]["W1"]["requests"] == (300 + 100 + 350) * 15
+    assert ratios["W1"] == {"median": 0.75, "rounds": [0.75, 0.2, 0.78]}
+    assert "W2" not in ratios and results["app"]["W2"] == {"missing": "404: not served yet"}
+
+    table = report.markdown({
+        "meta": {"db": "sqlite", "tickets": 10, "when": "now", "machine": "m", "workers": 2,
+                 "threads": 8, "concurrency": 16, "duration": 15, "warmup": 2, "rounds": 3,
+                 "seed_seconds": 1, "command": "python -m bench run"},
+        "workloads": ["W1", "W2"], "results": results, "ratios": ratios, "realtime": []})
+    assert "| 0.75× (0.75, 0.20, 0.78) |" in table
+    assert "n/a (404: not served yet)" in table
+
+
+def test_realtime_percentiles_are_over_every_delivery_of_every_round():
+    from bench import runner
+
+    def round_(latencies: list[float]) -> list[dict]:
+        return [{"clients": 500, "event": "e", "client": "raw", "server": "gevent",
+                 "connected": 500, "deliveries": len(latencies),
+                 "expected_deliveries": len(latencies), "p99_ms": max(latencies),
+                 "client_cpu": 0.3, "note": None, "latencies_ms": latencies}]
+
+    quick, slow = [10.0] * 99 + [20.0], [10.0] * 98 + [500.0, 600.0]
+    [pooled] = runner.pool_realtime([round_(quick), round_(quick), round_(slow)])
+    assert pooled["deliveries"] == 300 and pooled["round_p99_ms"] == [20.0, 20.0, 600.0]
+    # 2 slow deliveries of 300 are under 1%: the p99 of all events is 20 ms, not 600
+    assert pooled["p50_ms"] == 10.0 and pooled["p99_ms"] == 20.0 and pooled["max_ms"] == 600.0
+    assert "latencies_ms" not in pooled

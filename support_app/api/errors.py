@@ -153,8 +153,9 @@ def handle_http_error(err: HTTPException) -> Response | HTTPException:
 
 def handle_database_error(err: DBAPIError) -> Response:
     """A driver error is a lost database when SQLAlchemy's disconnect check says so, not
-    only when its class does: psycopg reports a connection dropped in the middle of a
-    result as a plain DatabaseError. Any other database error is a bug."""
+    only when its class does: libpq's own error for a connection dropped while a result
+    is read carries no SQLSTATE, so psycopg raises it as a plain DatabaseError. Any
+    other database error is a bug."""
     if err.connection_invalidated or isinstance(err, (OperationalError, InterfaceError)):
         return handle_database_down(err)
     if current_app.testing:

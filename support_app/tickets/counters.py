@@ -120,7 +120,9 @@ def _read_statement() -> Select:
 
 
 def read(*names: str) -> dict[str, int]:
-    rows = dict(db.session.execute(_read_statement(), {"names": sorted(names)}).all())
+    # On the session's connection, not through the ORM session: plain columns need no
+    # ORM execution, and every staff list page and badge comes here (80 µs of 140).
+    rows = dict(db.session.connection().execute(_read_statement(), {"names": sorted(names)}).all())
     return {name: int(rows.get(name, 0)) for name in names}
 
 

@@ -78,15 +78,17 @@ def markdown(run: dict) -> str:
     if realtime:
         lines += ["", "Realtime (REST create → Socket.IO event at each client, app only; "
                       "percentiles over every delivery of every round, each round's p99 in "
-                      "brackets):", "",
-                  "| clients | server | client | client CPU | connected | event | deliveries "
-                  "| p50 ms | p99 ms | max ms | note |",
-                  "|---:|---|---|---:|---:|---|---:|---:|---:|---:|---|"]
+                      "brackets; each round's first tickets are a warm-up, not measured):", "",
+                  "| clients | server | client | client CPU | server / machine / stolen CPU "
+                  "| connected | event | deliveries | p50 ms | p99 ms | max ms | note |",
+                  "|---:|---|---|---:|---:|---:|---|---:|---:|---:|---:|---|"]
         for r in realtime:
             each = r.get("round_p99_ms") or []
             per_round = f" ({', '.join(_fmt(v) for v in each)})" if len(each) > 1 else ""
+            machine = " / ".join(_fmt(r.get(k)) for k in ("server_cpu", "machine_cpu",
+                                                          "stolen_cpu"))
             lines.append(f"| {r['clients']} | {r['server']} | {r['client']} | "
-                         f"{r['client_cpu']} | {r['connected']} | `{r['event']}` | "
+                         f"{r['client_cpu']} | {machine} | {r['connected']} | `{r['event']}` | "
                          f"{r['deliveries']}/{r['expected_deliveries']} | {_fmt(r['p50_ms'])} | "
                          f"{_fmt(r['p99_ms'])}{per_round} | {_fmt(r['max_ms'])} | "
                          f"{r['note'] or ''} |")

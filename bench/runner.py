@@ -208,6 +208,8 @@ def run_realtime_round(opts: Options, template: str, ctx: Context, secret: str) 
                                     worker_class=opts.realtime_server)
             with infra.Server(spec, url, secret, opts.workdir) as server:
                 say(f"realtime, {clients} clients: {' '.join(spec.command(server.port)[1:])}")
+                cpu_before, (busy_before, stolen_before), wall_before = (
+                    server.cpu_seconds(), infra.machine_cpu_seconds(), time.monotonic())
                 result = _python_json("bench.realtime", {
                     "host": "127.0.0.1", "port": server.port, "clients": clients,
                     "events": opts.realtime_events, "event": opts.event,
@@ -215,10 +217,16 @@ def run_realtime_round(opts: Options, template: str, ctx: Context, secret: str) 
                     "staff_token": ctx.admin_token(),
                     "customer_token": ctx.tokens[ctx.info.account_user_ids[0]],
                 }, infra.REPO, timeout=600)
+                wall = time.monotonic() - wall_before
+                busy, stolen = infra.machine_cpu_seconds()
+                result["server_cpu"] = round((server.cpu_seconds() - cpu_before) / wall, 2)
+                result["machine_cpu"] = round((busy - busy_before) / wall, 2)
+                result["stolen_cpu"] = round((stolen - stolen_before) / wall, 2)
             result["server"] = spec.worker_class
             say(f"realtime {clients}: {result['deliveries']}/{result['expected_deliveries']} "
                 f"p50 {result['p50_ms']} ms p99 {result['p99_ms']} ms (client CPU "
-                f"{result['client_cpu']}) {result['note'] or ''}")
+                f"{result['client_cpu']}, server CPU {result['server_cpu']}, machine CPU "
+                f"{result['machine_cpu']}, stolen {result['stolen_cpu']}) {result['note'] or ''}")
             out.append(result)
     finally:
         infra.drop_database(url)
@@ -243,6 +251,10 @@ def pool_realtime(rounds: list[list[dict]]) -> list[dict]:
                 ("max_ms", latencies[-1] if latencies else None))},
             "round_p99_ms": [run["p99_ms"] for run in runs],
             "client_cpu": max(run["client_cpu"] for run in runs),
+            **{name: max(run[name] for run in runs)
+               for name in ("server_cpu", "machine_cpu", "stolen_cpu")},
+            "slowest_tickets_ms": sorted((e[2] for run in runs for e in run["per_event_ms"]),
+                                         reverse=True)[:5],
             "note": "; ".join(run["note"] for run in runs if run["note"]) or None,
         })
     return pooled

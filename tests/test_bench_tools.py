@@ -213,11 +213,13 @@ def test_realtime_percentiles_are_over_every_delivery_of_every_round():
         return [{"clients": 500, "event": "e", "client": "raw", "server": "gevent",
                  "connected": 500, "deliveries": len(latencies),
                  "expected_deliveries": len(latencies), "p99_ms": max(latencies),
-                 "client_cpu": 0.3, "note": None, "latencies_ms": latencies}]
+                 "client_cpu": 0.3, "server_cpu": 0.4, "machine_cpu": 1.0, "stolen_cpu": 0.0,
+                 "note": None, "latencies_ms": latencies,
+                 "per_event_ms": [(5.0, 10.0, max(latencies))]}]
 
     quick, slow = [10.0] * 99 + [20.0], [10.0] * 98 + [500.0, 600.0]
     [pooled] = runner.pool_realtime([round_(quick), round_(quick), round_(slow)])
     assert pooled["deliveries"] == 300 and pooled["round_p99_ms"] == [20.0, 20.0, 600.0]
     # 2 slow deliveries of 300 are under 1%: the p99 of all events is 20 ms, not 600
     assert pooled["p50_ms"] == 10.0 and pooled["p99_ms"] == 20.0 and pooled["max_ms"] == 600.0
-    assert "latencies_ms" not in pooled
+    assert "latencies_ms" not in pooled and pooled["slowest_tickets_ms"] == [600.0, 20.0, 20.0]

@@ -114,8 +114,8 @@ def measure(opts: Options, server: infra.Server, key: str, ctx: Context) -> dict
     if missing:
         say(f"{server.spec.target} {key}: {missing}")
         return {"missing": missing}
-    cpu_before, machine_before, wall_before = (server.cpu_seconds(), infra.machine_cpu_seconds(),
-                                               time.monotonic())
+    cpu_before, (busy_before, stolen_before), wall_before = (
+        server.cpu_seconds(), infra.machine_cpu_seconds(), time.monotonic())
     result = _python_json("bench.load", {
         "host": "127.0.0.1", "port": server.port, "workload": key,
         "concurrency": opts.concurrency, "duration": opts.duration,
@@ -124,9 +124,9 @@ def measure(opts: Options, server: infra.Server, key: str, ctx: Context) -> dict
     }, infra.REPO, timeout=opts.duration + opts.warmup + 120)
     wall = time.monotonic() - wall_before
     result["server_cpu"] = round((server.cpu_seconds() - cpu_before) / wall, 2)
-    (busy, stolen), (busy_before, stolen_before) = infra.machine_cpu_seconds(), machine_before
-    busy = (busy - busy_before) / wall
-    result["other_cpu"] = round(max(0.0, busy - result["server_cpu"] - result["generator_cpu"]), 2)
+    busy, stolen = infra.machine_cpu_seconds()
+    others = (busy - busy_before) / wall - result["server_cpu"] - result["generator_cpu"]
+    result["other_cpu"] = round(max(0.0, others), 2)
     result["stolen_cpu"] = round((stolen - stolen_before) / wall, 2)
     say(f"{server.spec.target} {key}: {result['rps']} req/s p50 {result['p50_ms']} ms "
         f"p99 {result['p99_ms']} ms ({result['unexpected']} unexpected, server CPU "

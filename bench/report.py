@@ -47,8 +47,8 @@ def markdown(run: dict) -> str:
         "each workload on one target right after the other (the order flips every "
         "round). Figures are medians over the rounds; app/baseline is the median of the "
         "rounds' ratios, each round's in brackets. CPU columns are cores in use "
-        "(CPU-seconds per second): the servers', then other processes' and the "
-        "hypervisor's steal, the larger of the two targets' runs.",
+        "(CPU-seconds per second): the servers', then other processes' (PostgreSQL's "
+        "own included) and the hypervisor's steal, the larger of the two targets' runs.",
         "",
         "| workload | app req/s | app p50 ms | app p99 ms | baseline req/s | baseline p50 ms "
         "| baseline p99 ms | app/baseline | server CPU app / baseline | other / stolen CPU "

@@ -5,6 +5,7 @@ Speed itself is measured by `python -m bench`, never here."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from flask import current_app
@@ -161,6 +162,32 @@ def test_state_pushes_with_one_key_wait_in_the_queue_once(app):
     dispatcher.submit(lambda: ran.append(("badge", 3)), app, key="badge")
     dispatcher.wait_idle()
     assert ran[-1] == ("badge", 3)
+
+
+def test_paced_state_pushes_run_once_at_once_then_once_per_interval(app):
+    """A quiet key pushes at once; changes inside the interval after a run become one
+    push when it ends, which reads the state of that moment; wait_idle waits for it."""
+    import threading
+
+    from support_app.realtime.dispatch import Dispatcher
+
+    dispatcher, state, ran = Dispatcher(), {"value": 0}, []
+    every = 0.3
+
+    def push() -> None:
+        ran.append((time.monotonic(), state["value"]))
+
+    for value in range(1, 6):
+        state["value"] = value
+        dispatcher.submit(push, app, key="badge", every=every)
+        threading.Event().wait(0.02)
+    dispatcher.wait_idle()
+    assert [value for _at, value in ran] == [1, 5]
+    assert ran[1][0] - ran[0][0] >= every * 0.9  # the second waited out the interval
+    dispatcher.submit(lambda: ran.append((time.monotonic(), "other")), app, key="other",
+                      every=every)
+    dispatcher.wait_idle()
+    assert ran[-1][1] == "other" and len(ran) == 3  # another key is not held back
 
 
 def test_detail_loads_ticket_and_people_in_one_query(client, factory):

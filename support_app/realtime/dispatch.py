@@ -9,7 +9,10 @@ the pushes of a process in commit order.
 A job that pushes current state (a navbar badge) carries a key: while one with the
 same key waits in the queue, another is not added, since the waiting one will read
 the newer state when it runs. Under a burst of writes the badges cost one count
-per burst, not one per change.
+per burst, not one per change. A keyed job may also be paced (`every`): after one
+runs, the next waits out the interval in a timer, so a steady stream of changes
+(a busy desk) pushes a badge a few times a second, not once per change: at 500
+staff each desk badge is 500 frames, as many as the ticket event itself.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from typing import Any, Callable, Hashable, Iterable
 
 from flask import Flask, current_app
@@ -32,25 +36,50 @@ class Dispatcher:
     def __init__(self) -> None:
         self._queue: queue.Queue[tuple[Flask, Job, Hashable | None]] = queue.Queue()
         self._waiting: set[Hashable] = set()
+        self._last_run: dict[Hashable, float] = {}
+        self._delayed = 0  # paced jobs waiting in a timer, not yet in the queue
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
 
-    def submit(self, job: Job, app: Flask | None = None, *, key: Hashable | None = None) -> None:
+    def submit(self, job: Job, app: Flask | None = None, *, key: Hashable | None = None,
+               every: float = 0.0) -> None:
         """Run `job` soon on the sender thread, inside an app context of `app`; a keyed
-        job is dropped if one with the same key has not started yet."""
+        job is dropped if one with the same key has not started yet, and one paced
+        `every` seconds starts no sooner than that after the last run of its key."""
         app = app or current_app._get_current_object()  # type: ignore[attr-defined]
         self._ensure_thread()
+        delay = 0.0
         if key is not None:
             with self._lock:
                 if key in self._waiting:
                     return
                 self._waiting.add(key)
-        self._queue.put((app, job, key))
+                if every:
+                    delay = self._last_run.get(key, -every) + every - time.monotonic()
+                    if delay > 0:
+                        self._delayed += 1
+        if delay > 0:
+            timer = threading.Timer(delay, self._enqueue_delayed, args=((app, job, key),))
+            timer.daemon = True
+            timer.start()
+        else:
+            self._queue.put((app, job, key))
+
+    def _enqueue_delayed(self, item: tuple[Flask, Job, Hashable | None]) -> None:
+        self._queue.put(item)
+        with self._lock:  # after the put: wait_idle never sees neither
+            self._delayed -= 1
 
     def wait_idle(self) -> None:
-        """Block until every submitted job has run (tests, orderly shutdown)."""
-        self._queue.join()
+        """Block until every submitted job has run, paced ones included (tests,
+        orderly shutdown)."""
+        while True:
+            self._queue.join()
+            with self._lock:
+                if not self._delayed:
+                    return
+            time.sleep(0.01)
 
     def _ensure_thread(self) -> None:
         with self._lock:
@@ -66,6 +95,7 @@ class Dispatcher:
             if key is not None:
                 with self._lock:  # from now on a newer change needs a new run
                     self._waiting.discard(key)
+                    self._last_run[key] = time.monotonic()
             try:
                 with app.app_context():
                     job()

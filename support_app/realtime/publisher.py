@@ -128,15 +128,21 @@ def _emit_ticket_event(e: DomainEvent, t: TicketSnapshot, audience: list[str]) -
              audience)
 
 
+# A badge is state, not news: pushed at most this often per user and for the desk.
+BADGE_EVERY = 0.25
+
+
 def push_badges(t: TicketSnapshot, *extra_user_ids: int | None) -> None:
     """Fresh 002 counts for each user the change touches, and the desk's counts; each
-    a keyed job, so a burst of changes recounts once per user and once for the desk."""
+    a keyed job, so a burst of changes recounts once per user and once for the desk,
+    paced to `BADGE_EVERY` (the first change after a quiet spell pushes at once)."""
     user_ids = {t.customer_user_id, t.assigned_to_id, *t.participant_user_ids, *extra_user_ids}
     for user_id in sorted(uid for uid in user_ids if uid is not None):
         if listened([rooms.user_room(user_id)]):
-            dispatcher.submit(lambda uid=user_id: _push_user_badge(uid), key=("navbar", user_id))
+            dispatcher.submit(lambda uid=user_id: _push_user_badge(uid), key=("navbar", user_id),
+                              every=BADGE_EVERY)
     if listened([rooms.STAFF_ALL]):
-        dispatcher.submit(_push_desk_badge, key=("navbar", rooms.STAFF_ALL))
+        dispatcher.submit(_push_desk_badge, key=("navbar", rooms.STAFF_ALL), every=BADGE_EVERY)
 
 
 def _push_user_badge(user_id: int) -> None:

@@ -190,6 +190,22 @@ def test_paced_state_pushes_run_once_at_once_then_once_per_interval(app):
     assert ran[-1][1] == "other" and len(ran) == 3  # another key is not held back
 
 
+def test_paced_keys_do_not_pile_up(app, monkeypatch):
+    """One key per user: runs older than any interval are forgotten past a bound."""
+    from support_app.realtime import dispatch
+
+    monkeypatch.setattr(dispatch, "FORGET_ABOVE", 10)
+    dispatcher = dispatch.Dispatcher()
+    for user in range(30):
+        dispatcher.submit(lambda: None, app, key=("navbar", user), every=0.25)
+    dispatcher.wait_idle()
+    assert len(dispatcher._last_run) == 30  # all recent: nothing to forget yet
+    monkeypatch.setattr(dispatch, "FORGET_AFTER", 0.0)
+    dispatcher.submit(lambda: None, app, key=("navbar", "next"), every=0.25)
+    dispatcher.wait_idle()
+    assert set(dispatcher._last_run) <= {("navbar", "next")}
+
+
 def test_detail_loads_ticket_and_people_in_one_query(client, factory):
     john, admin, agent = factory.customer("John"), factory.staff(roles.ADMIN), factory.agent()
     ticket = factory.ticket(john)

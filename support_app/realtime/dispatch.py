@@ -30,6 +30,8 @@ from ..extensions import socketio
 log = logging.getLogger(__name__)
 
 Job = Callable[[], None]
+FORGET_ABOVE = 4096  # keys remembered before old runs are forgotten
+FORGET_AFTER = 60.0  # seconds: longer than any pacing interval
 
 
 class Dispatcher:
@@ -68,8 +70,16 @@ class Dispatcher:
 
     def _enqueue_delayed(self, item: tuple[Flask, Job, Hashable | None]) -> None:
         self._queue.put(item)
-        with self._lock:  # after the put: wait_idle never sees neither
+        with self._lock:  # only after the put: wait_idle finds the job in one place or the other
             self._delayed -= 1
+
+    def _remember_run(self, key: Hashable) -> None:
+        """Note when `key` last ran (under the lock). Keys are per user: runs older than
+        any pacing interval are forgotten, so the map stays as small as the active set."""
+        now = time.monotonic()
+        self._last_run[key] = now
+        if len(self._last_run) > FORGET_ABOVE:
+            self._last_run = {k: at for k, at in self._last_run.items() if now - at < FORGET_AFTER}
 
     def wait_idle(self) -> None:
         """Block until every submitted job has run, paced ones included (tests,
@@ -95,7 +105,7 @@ class Dispatcher:
             if key is not None:
                 with self._lock:  # from now on a newer change needs a new run
                     self._waiting.discard(key)
-                    self._last_run[key] = time.monotonic()
+                    self._remember_run(key)
             try:
                 with app.app_context():
                     job()

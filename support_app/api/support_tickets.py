@@ -1,7 +1,8 @@
 """The 002 support-tickets API: customers and staff on one bearer-token surface.
 
-Adapters only: every change goes through `tickets.service`; reads narrow
-`tickets.queries.visible_tickets`, so a customer never reaches another's ticket.
+Adapters only: every change goes through `tickets.service`; reads narrow the
+visibility rule of `tickets.policy` (`queries.visible_tickets`, or for the list its
+prebuilt form `policy.visible_template`), so a customer never reaches another's ticket.
 Errors under this surface's prefixes come out as {"success": false, "message": ...}
 (422 adds Laravel-style per-field `errors`) via the shared dispatcher.
 """

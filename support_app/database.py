@@ -6,11 +6,12 @@ import logging
 import os
 import threading
 from contextlib import contextmanager, nullcontext
+from functools import lru_cache
 from typing import Any, ContextManager, Iterator, TypeVar
 
 from flask import Flask, current_app
-from sqlalchemy import event, insert
-from sqlalchemy.engine import Engine
+from sqlalchemy import Insert, Table, event, insert
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -147,6 +148,18 @@ def new_row(model: type[M], **values: Any) -> M:
     return model(**row)
 
 
+@lru_cache(maxsize=None)
+def _insert(table: Table) -> Insert:
+    return insert(table)
+
+
+def insert_row(table: Table, values: dict[str, Any]) -> CursorResult:
+    """One Core INSERT in the session's transaction. The statement is built once per
+    table and runs on the session's connection: `Session.execute` would first look
+    for ORM entities in it (a third of a small INSERT's cost), and there are none."""
+    return db.session.connection().execute(_insert(table), values)
+
+
 def insert_loaded(obj: M) -> M:
     """Write a `new_row` object with one Core INSERT of its columns and make it a
     persistent, fully loaded ORM object, as if it had been added and flushed.
@@ -159,7 +172,7 @@ def insert_loaded(obj: M) -> M:
     [key] = [column.key for column in table.primary_key.columns]
     row = {column.key: getattr(obj, column.key) for column in table.columns
            if column.key != key}
-    setattr(obj, key, db.session.execute(insert(table), row).inserted_primary_key[0])
+    setattr(obj, key, insert_row(table, row).inserted_primary_key[0])
     make_transient_to_detached(obj)
     db.session.add(obj)
     return obj

@@ -20,14 +20,15 @@ from __future__ import annotations
 import logging
 import secrets
 from email.utils import parseaddr
+from functools import lru_cache
 from typing import Any, Callable
 
 from flask import Flask, current_app
 from flask_babel import force_locale, get_translations
 from flask_babel import gettext as _
 from jinja2 import Environment
-from sqlalchemy import insert
 
+from .. import database
 from ..extensions import db
 from ..i18n import text_direction
 from ..models import EmailLog, Message
@@ -43,8 +44,13 @@ NOT_CONFIGURED = "MAIL_SERVER is not configured"
 
 
 def sender_domain() -> str:
-    address = parseaddr(current_app.config.get("MAIL_DEFAULT_SENDER") or "")[1]
-    return address.rpartition("@")[2] or "localhost"
+    return _domain_of(current_app.config.get("MAIL_DEFAULT_SENDER") or "")
+
+
+@lru_cache(maxsize=8)
+def _domain_of(sender: str) -> str:
+    """Parsed once per configured sender: every email asks twice (Message-Id, thread root)."""
+    return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
 
 
 def thread_root_id(ticket_number: str) -> str:
@@ -87,6 +93,7 @@ def _templates(locale: str) -> Environment:
             translations = get_translations()
         app_env = current_app.jinja_env
         env = Environment(loader=app_env.loader, autoescape=app_env.autoescape,
+                          auto_reload=app_env.auto_reload,  # no file checks in production
                           extensions=["jinja2.ext.i18n"])
         env.globals["text_direction"] = text_direction
         env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
@@ -159,7 +166,7 @@ def prepare_email(event: events.DomainEvent) -> events.Write | None:
     row = render_email(template, ticket, **context)
 
     def write() -> None:
-        db.session.execute(insert(EmailLog.__table__), {**row, "ticket_id": ticket.id})
+        database.insert_row(EmailLog.__table__, {**row, "ticket_id": ticket.id})
 
     return write
 

@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, Update, bindparam, insert, select, update
+from sqlalchemy import Select, Update, bindparam, select, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.base import ExecutableOption
@@ -155,7 +155,7 @@ def _publish(name: str, ticket: Ticket, actor: Actor, origin: str, **data: Any) 
 def _audit(ticket: Ticket, actor: Actor, kind: str, old: Any = None, new: Any = None) -> None:
     """Append-only, never read back in the transaction: a Core INSERT, no ORM object to
     track through the unit of work."""
-    db.session.execute(insert(TicketEvent.__table__), dict(
+    database.insert_row(TicketEvent.__table__, dict(
         ticket_id=ticket.id,
         actor_id=actor.user_id,
         actor_type="system" if actor.is_system else actor.lifecycle_role,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import Counter
 
 import pytest
 from sqlalchemy import select
@@ -290,11 +291,16 @@ def test_dashboard_numbers_are_aggregated_in_sql(app_ctx, factory, manager):
     service.update_ticket(manager.actor, tickets[0].id, status="resolved")
     service.submit_feedback(owner.actor, tickets[0].id, 4)
 
-    stats = desk_stats()
+    stats = desk_stats(today=now.date())
     assert stats["total"] == 4 and stats["open"] == 3
     assert dict(zip(stats["by_status"]["labels"], stats["by_status"]["values"])) == {
         "open": 2, "in_progress": 1, "on_hold": 0, "resolved": 1, "closed": 0}
-    assert stats["per_day"]["values"][-1] == 4 and len(stats["per_day"]["values"]) == 30
+    # Counted by each ticket's UTC day: within an hour after midnight the older ones
+    # were created yesterday.
+    created_on = Counter(db.session.get(Ticket, t.id).created_at.date().isoformat() for t in tickets)
+    per_day = stats["per_day"]
+    assert len(per_day["values"]) == 30 and per_day["labels"][-1] == now.date().isoformat()
+    assert {d: n for d, n in zip(per_day["labels"], per_day["values"]) if n} == created_on
     assert stats["per_agent"] == {"labels": ["Sam Agent"], "values": [1]}
     assert abs(stats["median_first_response_seconds"] - 20 * 60) < 2
     assert stats["average_rating"] == 4.0

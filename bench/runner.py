@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from . import infra, report
 from .load import percentile
@@ -108,26 +109,37 @@ def probe(port: int, key: str, ctx: Context) -> str | None:
     return f"answered {resp.status}: {body[:160].decode(errors='replace')}"
 
 
+@contextlib.contextmanager
+def cpu_use(server: infra.Server) -> Iterator[dict[str, float]]:
+    """Cores in use over the block (CPU-seconds per second), filled in as it ends: the
+    server's processes (`server_cpu`), the whole machine (`machine_cpu`) and what the
+    hypervisor stole (`stolen_cpu`). The server must still be running at the end."""
+    use: dict[str, float] = {}
+    cpu, (busy, stolen), began = server.cpu_seconds(), infra.machine_cpu_seconds(), time.monotonic()
+    yield use
+    wall = time.monotonic() - began
+    busy_now, stolen_now = infra.machine_cpu_seconds()
+    use.update(server_cpu=round((server.cpu_seconds() - cpu) / wall, 2),
+               machine_cpu=round((busy_now - busy) / wall, 2),
+               stolen_cpu=round((stolen_now - stolen) / wall, 2))
+
+
 def measure(opts: Options, server: infra.Server, key: str, ctx: Context) -> dict:
     """Probe, then load one workload on one running server from a separate process."""
     missing = probe(server.port, key, ctx)
     if missing:
         say(f"{server.spec.target} {key}: {missing}")
         return {"missing": missing}
-    cpu_before, (busy_before, stolen_before), wall_before = (
-        server.cpu_seconds(), infra.machine_cpu_seconds(), time.monotonic())
-    result = _python_json("bench.load", {
-        "host": "127.0.0.1", "port": server.port, "workload": key,
-        "concurrency": opts.concurrency, "duration": opts.duration,
-        "warmup": opts.warmup, "max_requests": opts.max_requests,
-        "info": ctx.info.to_json(), "tokens": ctx.tokens,
-    }, infra.REPO, timeout=opts.duration + opts.warmup + 120)
-    wall = time.monotonic() - wall_before
-    result["server_cpu"] = round((server.cpu_seconds() - cpu_before) / wall, 2)
-    busy, stolen = infra.machine_cpu_seconds()
-    others = (busy - busy_before) / wall - result["server_cpu"] - result["generator_cpu"]
-    result["other_cpu"] = round(max(0.0, others), 2)
-    result["stolen_cpu"] = round((stolen - stolen_before) / wall, 2)
+    with cpu_use(server) as use:
+        result = _python_json("bench.load", {
+            "host": "127.0.0.1", "port": server.port, "workload": key,
+            "concurrency": opts.concurrency, "duration": opts.duration,
+            "warmup": opts.warmup, "max_requests": opts.max_requests,
+            "info": ctx.info.to_json(), "tokens": ctx.tokens,
+        }, infra.REPO, timeout=opts.duration + opts.warmup + 120)
+    others = use["machine_cpu"] - use["server_cpu"] - result["generator_cpu"]
+    result.update(server_cpu=use["server_cpu"], other_cpu=round(max(0.0, others), 2),
+                  stolen_cpu=use["stolen_cpu"])
     say(f"{server.spec.target} {key}: {result['rps']} req/s p50 {result['p50_ms']} ms "
         f"p99 {result['p99_ms']} ms ({result['unexpected']} unexpected, server CPU "
         f"{result['server_cpu']}, generator CPU {result['generator_cpu']}, other CPU "
@@ -208,20 +220,15 @@ def run_realtime_round(opts: Options, template: str, ctx: Context, secret: str) 
                                     worker_class=opts.realtime_server)
             with infra.Server(spec, url, secret, opts.workdir) as server:
                 say(f"realtime, {clients} clients: {' '.join(spec.command(server.port)[1:])}")
-                cpu_before, (busy_before, stolen_before), wall_before = (
-                    server.cpu_seconds(), infra.machine_cpu_seconds(), time.monotonic())
-                result = _python_json("bench.realtime", {
-                    "host": "127.0.0.1", "port": server.port, "clients": clients,
-                    "events": opts.realtime_events, "event": opts.event,
-                    "client": opts.realtime_client,
-                    "staff_token": ctx.admin_token(),
-                    "customer_token": ctx.tokens[ctx.info.account_user_ids[0]],
-                }, infra.REPO, timeout=600)
-                wall = time.monotonic() - wall_before
-                busy, stolen = infra.machine_cpu_seconds()
-                result["server_cpu"] = round((server.cpu_seconds() - cpu_before) / wall, 2)
-                result["machine_cpu"] = round((busy - busy_before) / wall, 2)
-                result["stolen_cpu"] = round((stolen - stolen_before) / wall, 2)
+                with cpu_use(server) as use:
+                    result = _python_json("bench.realtime", {
+                        "host": "127.0.0.1", "port": server.port, "clients": clients,
+                        "events": opts.realtime_events, "event": opts.event,
+                        "client": opts.realtime_client,
+                        "staff_token": ctx.admin_token(),
+                        "customer_token": ctx.tokens[ctx.info.account_user_ids[0]],
+                    }, infra.REPO, timeout=600)
+                result.update(use)
             result["server"] = spec.worker_class
             say(f"realtime {clients}: {result['deliveries']}/{result['expected_deliveries']} "
                 f"p50 {result['p50_ms']} ms p99 {result['p99_ms']} ms (client CPU "

@@ -47,11 +47,10 @@ def create_database(base_url: str, tmp_dir: Path) -> tuple[str, callable]:
         url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
 
         def drop() -> None:
+            # FORCE (PostgreSQL 13+) terminates the sessions still open and waits for
+            # them to go; pg_terminate_backend alone returns before they have exited.
             with admin.connect() as conn:
-                conn.execute(text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
-                ), {"n": name})
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
 
         return url, drop
@@ -89,6 +88,12 @@ def app(database_url):
         upgrade()
         sync_permissions()
     yield app
+    from support_app.realtime.dispatch import dispatcher
+
+    dispatcher.wait_idle()  # the last test's socket pushes still read the database
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture(autouse=True)

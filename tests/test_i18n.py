@@ -243,3 +243,19 @@ def test_dashboard_without_a_choice_is_english_left_to_right(app, factory):
     login(client, admin.user.email)
     html = client.get("/tickets/list/").get_data(as_text=True)
     assert '<html lang="en" dir="ltr">' in html and "Email logs" in html
+
+
+def test_names_and_subjects_are_bidi_isolated_on_the_ticket_page(app, factory):
+    """An Arabic name beside Latin text (or the reverse) must not pull the
+    separator and date that follow it into its own direction."""
+    admin = factory.staff(roles.ADMIN, name="Sam Agent")
+    customer = factory.customer(name="ليلى حسن")
+    ticket = factory.ticket(customer, subject="طرد متأخر")
+    service.add_message(admin.actor, ticket.id, "We are on it.")
+    client = desk_client(app)
+    login(client, admin.user.email)
+    html = client.get(f"/tickets/show/{ticket.id}").get_data(as_text=True)
+    assert "<bdi>طرد متأخر</bdi>" in html
+    assert "<bdi>ليلى حسن</bdi> ·" in html  # the opening message's byline
+    assert re.search(r"<bdi>Sam Agent</bdi>\s*·", html)  # the reply's byline
+    assert "<strong><bdi>ليلى حسن</bdi></strong>: created" in html  # the history line

@@ -3,6 +3,11 @@
 The source of truth is a fresh extraction (babel.cfg) of the code and templates; each
 shipped language's `.po` is compared against it, and its `.mo` must be what the
 `.po` compiles to today (a stale `.mo` means translators' work is not live).
+
+Flask-AppBuilder's own screens (login, list and search chrome, security forms) use
+FAB's catalogs, which exist for Spanish and French but not Arabic or Bengali; those
+two get ours under `translations/flask_appbuilder/`, held to the strings FAB's own
+Spanish catalog translates.
 """
 from __future__ import annotations
 
@@ -14,12 +19,14 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from babel.messages.pofile import read_po, write_po
+from babel.support import Translations
 
-from .config import ROOT
+from .config import FAB_TRANSLATIONS, ROOT, TRANSLATIONS
 
 SHIPPED = ("es", "fr", "ar", "bn")
-TRANSLATIONS = ROOT / "translations"
+FAB_SHIPPED = ("ar", "bn")  # the shipped languages FAB has no catalog for
+FAB_REFERENCE = "es"
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None}
 
 
@@ -31,10 +38,15 @@ class LanguageReport:
     fuzzy: int
     missing: list[str]
     stale_mo: bool
+    scope: str = ""  # "" for the app's catalog, "Flask-AppBuilder" for FAB's strings
 
     @property
     def complete(self) -> bool:
         return not self.missing and not self.fuzzy and not self.stale_mo
+
+    @property
+    def name(self) -> str:
+        return f"{self.language} ({self.scope})" if self.scope else self.language
 
 
 def extract_source_ids(root: Path = ROOT) -> set[str]:
@@ -84,6 +96,32 @@ def check_language(language: str, source_ids: set[str],
     )
 
 
+def fab_source_ids() -> set[str]:
+    """The FAB strings our Arabic and Bengali catalogs must cover: those the installed
+    FAB translates for Spanish (its French catalog has French msgids in places)."""
+    import flask_appbuilder
+
+    directory = Path(flask_appbuilder.__file__).parent / "translations"
+    catalog = Translations.load(str(directory), [FAB_REFERENCE])._catalog  # type: ignore[attr-defined]
+    return {msgid for msgid in catalog if msgid}
+
+
+def write_fab_template(path: Path = FAB_TRANSLATIONS / "messages.pot") -> int:
+    """The `.pot` translators update FAB's Arabic/Bengali catalogs from; returns its size."""
+    template = Catalog(project="support_app (Flask-AppBuilder strings)")
+    for msgid in sorted(fab_source_ids()):
+        template.add(msgid)
+    with open(path, "wb") as handle:
+        write_po(handle, template, width=88)
+    return len(template)
+
+
 def check_all(languages: tuple[str, ...] = SHIPPED) -> list[LanguageReport]:
     source_ids = extract_source_ids()
-    return [check_language(lang, source_ids) for lang in languages]
+    reports = [check_language(lang, source_ids) for lang in languages]
+    fab_ids = fab_source_ids()
+    for lang in (lang for lang in FAB_SHIPPED if lang in languages):
+        report = check_language(lang, fab_ids, FAB_TRANSLATIONS)
+        report.scope = "Flask-AppBuilder"
+        reports.append(report)
+    return reports

@@ -94,7 +94,7 @@ def i18n_check_command(show_missing: bool) -> None:
     for report in check_all():
         state = "ok" if report.complete else "INCOMPLETE"
         click.echo(
-            f"{report.language}: {report.translated}/{report.total} translated, "
+            f"{report.name}: {report.translated}/{report.total} translated, "
             f"{report.fuzzy} fuzzy, {len(report.missing)} missing"
             f"{', compiled catalog stale' if report.stale_mo else ''} [{state}]"
         )
@@ -104,6 +104,15 @@ def i18n_check_command(show_missing: bool) -> None:
         failed = failed or not report.complete
     if failed:
         raise SystemExit(1)
+
+
+@support_cli.command("i18n-fab-template")
+def i18n_fab_template_command() -> None:
+    """Write translations/flask_appbuilder/messages.pot from the installed FAB's strings."""
+    from .catalogs import FAB_TRANSLATIONS, write_fab_template
+
+    count = write_fab_template()
+    click.echo(f"{count} messages in {FAB_TRANSLATIONS / 'messages.pot'}")
 
 
 @support_cli.command("recount")

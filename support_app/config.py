@@ -10,6 +10,8 @@ from typing import Any
 from .security.passwords import validate_password
 
 ROOT = Path(__file__).resolve().parent.parent
+TRANSLATIONS = ROOT / "translations"
+FAB_TRANSLATIONS = TRANSLATIONS / "flask_appbuilder"  # FAB's UI strings where FAB ships no catalog
 INSTANCE = Path(os.environ.get("SUPPORT_INSTANCE_PATH", ROOT / "instance"))
 
 LANGUAGES = {
@@ -89,7 +91,8 @@ class Config:
         self.RATELIMIT_SWALLOW_ERRORS = True  # Redis down: serve, do not 500
         self.LANGUAGES = LANGUAGES
         self.BABEL_DEFAULT_LOCALE = "en"
-        self.BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "translations")
+        # FAB puts its own catalogs first; later directories override earlier ones.
+        self.BABEL_TRANSLATION_DIRECTORIES = f"{TRANSLATIONS};{FAB_TRANSLATIONS}"
 
         # Sessions and CSRF
         self.SESSION_COOKIE_HTTPONLY = True

@@ -285,7 +285,7 @@ def test_dashboard_without_a_choice_is_english_left_to_right(app, factory):
     assert '<html lang="en" dir="ltr">' in html and "Email logs" in html
 
 
-def test_names_and_subjects_are_bidi_isolated_on_the_ticket_page(app, factory):
+def test_names_subjects_and_dates_are_bidi_isolated_on_the_desk(app, factory):
     """An Arabic name beside Latin text (or the reverse) must not pull the
     separator and date that follow it into its own direction."""
     admin = factory.staff(roles.ADMIN, name="Sam Agent")
@@ -299,3 +299,8 @@ def test_names_and_subjects_are_bidi_isolated_on_the_ticket_page(app, factory):
     assert "<bdi>ليلى حسن</bdi> ·" in html  # the opening message's byline
     assert re.search(r"<bdi>Sam Agent</bdi>\s*·", html)  # the reply's byline
     assert "<strong><bdi>ليلى حسن</bdi></strong>: created" in html  # the history line
+    assert re.search(r'<bdi dir="ltr">\d{4}-\d\d-\d\d \d\d:\d\d</bdi> ·', html)  # dates stay LTR
+
+    listing = client.get("/tickets/list/").get_data(as_text=True)
+    assert f"<bdi>ليلى حسن &lt;{customer.user.email}&gt;</bdi>" in listing
+    assert re.search(r'<bdi dir="ltr">\d{4}-\d\d-\d\d \d\d:\d\d</bdi>', listing)

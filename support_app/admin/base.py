@@ -66,3 +66,15 @@ def ticket_link(ticket: Ticket | None) -> Markup:
         return Markup("")
     href = url_for("TicketView.show", pk=ticket.id)
     return Markup(f'<a href="{escape(href)}">{escape(ticket.number)}</a>')
+
+
+def isolated(value: Any) -> Markup:
+    """A name (or "Name <email>") in its own bidi run: in an Arabic list a Latin name
+    keeps its brackets in place, and the reverse (FAB `formatters_columns`)."""
+    return Markup("<bdi>{}</bdi>").format("" if value is None else value)
+
+
+def timestamp(value: Any) -> Markup:
+    """Date and time left to right even on an Arabic page (ISO order, digits)."""
+    return Markup('<bdi dir="ltr">{}</bdi>').format(value.strftime("%Y-%m-%d %H:%M")) \
+        if value else Markup("")

@@ -11,7 +11,7 @@ from flask_babel import ngettext
 from ..models import Booking, Order, Ride
 from ..tickets import service
 from . import permissions as perms
-from .base import attempt, current_actor
+from .base import attempt, current_actor, isolated
 from .tickets import TicketView
 
 _LABELS = {
@@ -38,6 +38,7 @@ class OrderView(ModelView):
     show_columns = list_columns + ["cancellation_reason", "cancelled_at", "created_at"]
     search_columns = ["order_number", "customer", "status", "placed_at"]
     label_columns = _LABELS
+    formatters_columns = {"customer": isolated}
 
     @action("cancel", _l("Cancel order"), _l("Cancel the selected orders?"), "fa-ban")
     def cancel(self, items):
@@ -64,6 +65,7 @@ class RideView(ModelView):
                     "requested_at"]
     search_columns = ["external_id", "customer", "status", "requested_at"]
     label_columns = _LABELS
+    formatters_columns = {"customer": isolated}
 
 
 class BookingView(ModelView):
@@ -77,3 +79,4 @@ class BookingView(ModelView):
     list_columns = ["external_id", "customer", "venue", "booked_for", "party_size", "status"]
     search_columns = ["external_id", "customer", "venue", "status", "booked_for"]
     label_columns = _LABELS
+    formatters_columns = {"customer": isolated}

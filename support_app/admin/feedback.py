@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..models import Feedback
 from . import permissions as perms
-from .base import ticket_link
+from .base import isolated, ticket_link, timestamp
 
 
 class FeedbackView(ModelView):
@@ -22,7 +22,7 @@ class FeedbackView(ModelView):
     base_order = ("created_at", "desc")
     list_columns = ["created_at", "ticket", "customer", "rating", "comment"]
     search_columns = ["rating", "customer", "ticket", "created_at"]
-    formatters_columns = {"ticket": ticket_link}
+    formatters_columns = {"ticket": ticket_link, "customer": isolated, "created_at": timestamp}
     label_columns = {"created_at": _l("When"), "ticket": _l("Ticket"),
                      "customer": _l("Customer"), "rating": _l("Rating"),
                      "comment": _l("Comment")}

@@ -30,7 +30,7 @@ from ..models import InternalNote, Message, Ticket, TicketEvent
 from ..tickets import lifecycle, policy, service
 from ..tickets.queries import like_pattern
 from . import permissions as perms
-from .base import VisibleToActor, attempt, current_actor
+from .base import VisibleToActor, attempt, current_actor, isolated, timestamp
 from .ticket_forms import (
     UNASSIGNED,
     NoteForm,
@@ -110,11 +110,12 @@ class TicketView(ModelView):
 
     formatters_columns = {
         "number": lambda number: Markup('<span class="label label-default">{}</span>').format(number),
-        "assigned_to": lambda user: user.name if user else Markup(
+        "customer": isolated,
+        "assigned_to": lambda user: isolated(user.name) if user else Markup(
             '<span class="text-muted">{}</span>').format(_("Unassigned")),
         "is_admin_read": lambda read: "" if read else Markup(
             '<span class="label label-danger">{}</span>').format(_("unread")),
-        "created_at": lambda when: when.strftime("%Y-%m-%d %H:%M") if when else "",
+        "created_at": timestamp,
         "status": lambda status: STATUS_LABELS.get(status, status),
         "priority": lambda priority: PRIORITY_LABELS.get(priority, priority),
     }

@@ -18,9 +18,8 @@ from pathlib import Path
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
-from babel.messages.mofile import write_mo
+from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po, write_po
-from babel.support import Translations
 
 from .config import FAB_TRANSLATIONS, ROOT, TRANSLATIONS
 
@@ -67,12 +66,12 @@ def _compiled(catalog: Catalog) -> bytes:
     return buffer.getvalue()
 
 
-def check_language(language: str, source_ids: set[str],
-                   translations: Path = TRANSLATIONS) -> LanguageReport:
+def check_language(language: str, source_ids: set[str], translations: Path = TRANSLATIONS,
+                   scope: str = "") -> LanguageReport:
     po_path = translations / language / "LC_MESSAGES" / "messages.po"
     mo_path = po_path.with_suffix(".mo")
     if not po_path.exists():
-        return LanguageReport(language, len(source_ids), 0, 0, sorted(source_ids), True)
+        return LanguageReport(language, len(source_ids), 0, 0, sorted(source_ids), True, scope)
     with open(po_path, "rb") as handle:
         catalog = read_po(handle, locale=language)
     translated, fuzzy = set(), set()
@@ -93,6 +92,7 @@ def check_language(language: str, source_ids: set[str],
         fuzzy=len(source_ids & fuzzy),
         missing=sorted(source_ids - translated - fuzzy),
         stale_mo=stale,
+        scope=scope,
     )
 
 
@@ -101,9 +101,10 @@ def fab_source_ids() -> set[str]:
     FAB translates for Spanish (its French catalog has French msgids in places)."""
     import flask_appbuilder
 
-    directory = Path(flask_appbuilder.__file__).parent / "translations"
-    catalog = Translations.load(str(directory), [FAB_REFERENCE])._catalog  # type: ignore[attr-defined]
-    return {msgid for msgid in catalog if msgid}
+    compiled = (Path(flask_appbuilder.__file__).parent / "translations" / FAB_REFERENCE
+                / "LC_MESSAGES" / "messages.mo")
+    with open(compiled, "rb") as handle:
+        return {message.id for message in read_mo(handle) if message.id}
 
 
 def write_fab_template(path: Path = FAB_TRANSLATIONS / "messages.pot") -> int:
@@ -121,7 +122,5 @@ def check_all(languages: tuple[str, ...] = SHIPPED) -> list[LanguageReport]:
     reports = [check_language(lang, source_ids) for lang in languages]
     fab_ids = fab_source_ids()
     for lang in (lang for lang in FAB_SHIPPED if lang in languages):
-        report = check_language(lang, fab_ids, FAB_TRANSLATIONS)
-        report.scope = "Flask-AppBuilder"
-        reports.append(report)
+        reports.append(check_language(lang, fab_ids, FAB_TRANSLATIONS, scope="Flask-AppBuilder"))
     return reports

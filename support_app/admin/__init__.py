@@ -15,6 +15,7 @@ def register_admin(appbuilder: AppBuilder) -> None:
     """Register every dashboard screen (called by create_app inside an app context)."""
     from . import permissions as perms
     from .agents import AgentView
+    from .base import timestamp
     from .commerce import BookingView, OrderView, RideView
     from .customers import CustomerView
     from .dashboard import DashboardView
@@ -46,6 +47,7 @@ def register_admin(appbuilder: AppBuilder) -> None:
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     app.jinja_env.globals["support_navbar"] = support_navbar
+    app.jinja_env.globals["timestamp"] = timestamp  # one date format for lists and pages
     _protect_dashboard_posts(app, appbuilder)
 
 

@@ -1,8 +1,10 @@
 """Translation catalogs' health: what `flask support i18n-check` reports.
 
 The source of truth is a fresh extraction (babel.cfg) of the code and templates; each
-shipped language's `.po` is compared against it, and its `.mo` must be what the
-`.po` compiles to today (a stale `.mo` means translators' work is not live).
+shipped language's `.po` is compared against it, and its `.mo` must carry what the
+`.po` compiles to today (a stale `.mo` means translators' work is not live): the same
+translations and plural rule. The bytes are not compared: they name the Babel version
+that wrote them, and a fresh install's newer Babel is no reason to call a catalog stale.
 
 Flask-AppBuilder's own screens (login, list and search chrome, security forms) use
 FAB's catalogs, which exist for Spanish and French but not Arabic or Bengali; those
@@ -60,10 +62,26 @@ def extract_source_ids(root: Path = ROOT) -> set[str]:
     return {i for i in ids if i}
 
 
+def _meaning(compiled: bytes) -> tuple[str, set]:
+    """What a compiled catalog says: its plural rule and each (context, id, translation)."""
+    catalog = read_mo(io.BytesIO(compiled))
+    return catalog.plural_forms, {(m.context, _hashable(m.id), _hashable(m.string))
+                                  for m in catalog if m.id}
+
+
+def _hashable(value: str | list[str]) -> str | tuple[str, ...]:
+    return tuple(value) if isinstance(value, list) else value  # read_mo gives plurals as lists
+
+
 def _compiled(catalog: Catalog) -> bytes:
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     return buffer.getvalue()
+
+
+def mo_is_stale(mo_path: Path, catalog: Catalog) -> bool:
+    """True when the `.mo` is missing or says something other than `catalog` compiled."""
+    return not mo_path.exists() or _meaning(mo_path.read_bytes()) != _meaning(_compiled(catalog))
 
 
 def check_language(language: str, source_ids: set[str], translations: Path = TRANSLATIONS,
@@ -84,7 +102,7 @@ def check_language(language: str, source_ids: set[str], translations: Path = TRA
             fuzzy.add(key)
         elif all(strings):
             translated.add(key)
-    stale = not mo_path.exists() or mo_path.read_bytes() != _compiled(catalog)
+    stale = mo_is_stale(mo_path, catalog)
     return LanguageReport(
         language=language,
         total=len(source_ids),

@@ -157,7 +157,7 @@ def test_ride_ticket_needs_exactly_its_ride(client, factory, refs):
 @pytest.mark.parametrize("body", [
     {"serviceType": "ride", "rideId": 1, "issueType": "OTHER"},
     {"serviceType": "ride", "rideId": 1, "issueType": "OTHER", "description": "   "},
-    {"serviceType": "ride", "rideId": 1, "issueType": "OTHER", "description": "x" * 1001},
+    {"serviceType": "ride", "rideId": 1, "issueType": "OTHER", "description": "x" * 5001},
     {"serviceType": "ride", "rideId": "1", "issueType": "OTHER", "description": DESCRIPTION},
     {"serviceType": "ride", "rideId": -1, "issueType": "OTHER", "description": DESCRIPTION},
     {"serviceType": "ride", "rideId": 2**31, "issueType": "OTHER", "description": DESCRIPTION},

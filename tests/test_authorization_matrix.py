@@ -178,14 +178,14 @@ entry("PUT", "/api/notifications/read-all", Call(lambda w: "/api/notifications/r
 entry("POST", MUNCH + "/ticket", Call(lambda w: f"{MUNCH}/ticket", json=lambda w: {
     "orderId": w.order_id, "issueType": "FOOD_QUALITY",
     "description": "The pizza arrived cold and half the order was missing."}), "401 200 404 404 403 403 403 403 403 404")
-entry("GET", MUNCH + "/ticket/<int(signed=True):ticket_id>/status",
+entry("GET", MUNCH + "/ticket/<ticket_id:ticket_id>/status",
       Call(lambda w: f"{MUNCH}/ticket/{_t(w)}/status"), "401 200 404 200 403 403 403 403 403 404")
 
 # 004 mtxi
 entry("POST", MTXI + "/", Call(lambda w: f"{MTXI}/", json=lambda w: {
     "serviceType": "booking", "bookingId": w.booking_id, "issueType": "OTHER",
     "description": "The table was not ready at the booked time."}), "401 200 404 404 403 403 403 403 403 404")
-entry("GET", MTXI + "/<int(signed=True):ticket_id>", Call(lambda w: f"{MTXI}/{_t(w)}"), "401 200 404 200 403 403 403 403 403 404")
+entry("GET", MTXI + "/<ticket_id:ticket_id>", Call(lambda w: f"{MTXI}/{_t(w)}"), "401 200 404 200 403 403 403 403 403 404")
 
 # 003 agent desk
 entry("POST", DESK + "/create/", Call(lambda w: f"{DESK}/create/", json=lambda w: {

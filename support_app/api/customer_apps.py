@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from typing import Any, Callable, Mapping, Sequence
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_smorest import Blueprint
+from flask_smorest import Api, Blueprint
 from marshmallow import Schema, fields, validate
+from werkzeug.routing import BaseConverter
 
 from ..extensions import db
 from ..i18n import RANGE_BETWEEN
@@ -66,6 +68,8 @@ def status_error_surface(
     aliases = {
         "BAD_REQUEST": invalid,
         "INVALID_REQUEST": invalid,
+        # Both seeds' tables spell every 401 this way, whatever was wrong with the token.
+        "UNAUTHORIZED": ("UNAUTHORIZED", _l("Unauthorized")),
         "FORBIDDEN": ("PERMISSION_DENIED", _l("Forbidden")),
     }
 
@@ -163,11 +167,39 @@ def id_field(**kwargs: Any) -> fields.Integer:
 
 
 
-def visible_ticket(actor: Actor, ticket_id: int, not_found_code: str) -> Ticket:
+TICKET_ID = "ticket_id"
+
+
+class TicketIdConverter(BaseConverter):
+    """A ticket id path segment that reaches the view whatever it holds (None when it is
+    not an integer), so each seed answers `.../abc` with the code its table documents
+    rather than the router's bare 404."""
+
+    regex = r"[^/]+"
+
+    def to_python(self, value: str) -> int | None:
+        return int(value) if re.fullmatch(r"-?[0-9]{1,19}", value) else None
+
+    def to_url(self, value: Any) -> str:
+        return str(value)
+
+
+def accept_any_ticket_id(blp: Blueprint) -> None:
+    """Make `<ticket_id:...>` usable in `blp`'s routes; call before defining them (the
+    app's URL map needs the converter before a rule using it is added)."""
+    blp.record_once(lambda state: state.app.url_map.converters.setdefault(TICKET_ID, TicketIdConverter))
+
+
+def document_ticket_id(api: Api) -> None:
+    """The spec shows the segment as what the seeds document: an integer."""
+    api.register_converter(TicketIdConverter, lambda _converter: {"type": "integer"})
+
+
+def visible_ticket(actor: Actor, ticket_id: int | None, not_found_code: str) -> Ticket:
     """The caller's own ticket or one they are a group member of. Anything else, another
     customer's included, is reported as missing: existence is never revealed."""
     ticket = None
-    if 1 <= ticket_id <= MAX_ID:
+    if ticket_id is not None and 1 <= ticket_id <= MAX_ID:
         ticket = db.session.scalar(visible_tickets(actor).where(Ticket.id == ticket_id))
     if ticket is None:
         raise Refusal(404, not_found_code, _("Ticket not found"))

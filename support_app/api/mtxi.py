@@ -25,7 +25,9 @@ from ..tickets.actor import Actor
 from .customer_apps import (
     MAX_ID,
     Refusal,
+    accept_any_ticket_id,
     customer_only,
+    document_ticket_id,
     documented,
     id_field,
     iso,
@@ -38,7 +40,7 @@ from .errors import register_surface
 
 PREFIX = "/api/customer/mtxi/support"
 ORIGIN = "mtxi"
-MAX_DESCRIPTION = 1000
+MAX_DESCRIPTION = service.MAX_BODY  # the seed sets no limit; the 10-1000 rule is 001's
 MAX_GROUP = 20
 
 # serviceType -> the one reference field it requires.
@@ -65,6 +67,7 @@ blp = Blueprint(
     description="Mtxi support for rides, orders and bookings (seed 004): create with group "
                 "members, track, escalate, close; gamification points. Customers only.",
 )
+accept_any_ticket_id(blp)
 
 
 class MtxiCreateTicketSchema(Schema):
@@ -147,6 +150,7 @@ SURFACE = status_error_surface(
 
 def register(api: Api) -> None:
     register_surface(SURFACE)
+    document_ticket_id(api)
     api.register_blueprint(blp)
 
 
@@ -225,12 +229,12 @@ def _booking(booking: Booking | None) -> dict[str, Any] | None:
             "partySize": booking.party_size, "status": upper(booking.status)}
 
 
-@blp.route("/<int(signed=True):ticket_id>", methods=["GET"])
+@blp.route("/<ticket_id:ticket_id>", methods=["GET"])
 @documented(blp, MtxiStatusEnvelope, {400: ("INVALID_TICKET",), 404: (TICKET_NOT_FOUND,)})
 @customer_only(roles.TRACK)
-def track_ticket(ticket_id: int, *, actor: Actor) -> dict[str, Any]:
+def track_ticket(ticket_id: int | None, *, actor: Actor) -> dict[str, Any]:
     """Status and details of a ticket the caller opened or is a group member of."""
-    if not 1 <= ticket_id <= MAX_ID:
+    if ticket_id is None or not 1 <= ticket_id <= MAX_ID:
         raise Refusal(400, "INVALID_TICKET", _("Invalid ticket ID"))
     ticket = visible_ticket(actor, ticket_id, TICKET_NOT_FOUND)
     return {

@@ -20,6 +20,8 @@ from ..tickets import service
 from ..tickets.actor import Actor
 from .customer_apps import (
     Refusal,
+    accept_any_ticket_id,
+    document_ticket_id,
     customer_only,
     documented,
     id_field,
@@ -52,6 +54,7 @@ blp = Blueprint(
     description="Munch food-order support (seed 001): open a ticket for an order, "
                 "track it, escalate it. Customers only.",
 )
+accept_any_ticket_id(blp)
 
 
 class MunchCreateTicketSchema(Schema):
@@ -105,6 +108,7 @@ SURFACE = status_error_surface(
 
 def register(api: Api) -> None:
     register_surface(SURFACE)
+    document_ticket_id(api)
     api.register_blueprint(blp)
 
 
@@ -137,10 +141,10 @@ def create_ticket(data: dict[str, Any], *, actor: Actor) -> dict[str, Any]:
     return {"status": "success", "data": _state(outcome.ticket)}
 
 
-@blp.route("/ticket/<int(signed=True):ticket_id>/status", methods=["GET"])
+@blp.route("/ticket/<ticket_id:ticket_id>/status", methods=["GET"])
 @documented(blp, MunchStatusEnvelope, {404: (TICKET_NOT_FOUND,)})
 @customer_only(roles.TRACK)
-def ticket_status(ticket_id: int, *, actor: Actor) -> dict[str, Any]:
+def ticket_status(ticket_id: int | None, *, actor: Actor) -> dict[str, Any]:
     """Where a ticket stands: status, priority, the order it is about, the resolution."""
     ticket = visible_ticket(actor, ticket_id, TICKET_NOT_FOUND)
     order = ticket.order

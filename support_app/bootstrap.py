@@ -1,8 +1,6 @@
 """Idempotent set-up of what the database must hold before anyone signs in."""
 from __future__ import annotations
 
-import secrets
-
 from flask import current_app
 
 from .extensions import db
@@ -22,12 +20,13 @@ def ensure_admin(email: str | None, password: str | None,
                  name: str = "Admin") -> tuple[str, bool, str | None]:
     """Create the first admin if missing. Returns (email, created, generated password)."""
     from .api.auth import create_user
+    from .security.passwords import generate_password
 
     email = (email or current_app.config.get("ADMIN_EMAIL") or "admin@example.com").lower()
     if current_app.appbuilder.sm.find_user(email=email):
         return email, False, None
     generated = None
     if not password:
-        generated = password = secrets.token_urlsafe(12) + "1a"
+        generated = password = generate_password()
     create_user(name, email, password, roles.ADMIN)
     return email, True, generated

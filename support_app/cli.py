@@ -38,13 +38,19 @@ def init_command(email: str | None, password: str | None, name: str) -> None:
               type=click.Choice(["Admin", "Store Manager", "Fulfillment", "Support Agent", "Customer"]))
 @click.option("--phone", default=None)
 @click.option("--locale", default=None)
+@click.option("--approved", is_flag=True, help="Support Agent only: approve at once.")
 @with_appcontext
 def create_user_command(email: str, password: str, name: str, role: str,
-                        phone: str | None, locale: str | None) -> None:
+                        phone: str | None, locale: str | None, approved: bool) -> None:
     """Create a user of any role (customers also get their requester record)."""
     from .api.auth import check_new_account, create_user
+    from .security import roles
+    from .tickets import service
+    from .tickets.actor import Actor
     from .tickets.errors import ValidationFailed
 
+    if approved and role != roles.SUPPORT_AGENT:
+        raise click.UsageError("--approved applies to --role 'Support Agent' only.")
     try:
         check_new_account(email, password)
         user = create_user(name, email, password, role, phone=phone, locale=locale)
@@ -54,16 +60,57 @@ def create_user_command(email: str, password: str, name: str, role: str,
                 click.echo(f"{field}: {problem}", err=True)
         raise SystemExit(1) from err
     click.echo(f"Created {role} {user.email} (id {user.id}).")
+    if role != roles.SUPPORT_AGENT:
+        return
+    if approved:
+        service.approve_agent(Actor.system("command line"), user.id)
+        click.echo("Approved: the agent can take and work tickets now.")
+    else:
+        click.echo("Warning: this agent is not approved. They can sign in but see no tickets "
+                   "until an admin approves them (Agents screen, or create them with --approved).",
+                   err=True)
+
+
+@support_cli.command("reset-password")
+@click.option("--email", required=True, help="The account's email (any role).")
+@click.option("--password", default=None, help="New password (generated and printed if omitted).")
+@with_appcontext
+def reset_password_command(email: str, password: str | None) -> None:
+    """Set a new password for any account, e.g. a lost admin password."""
+    from .security.passwords import generate_password, password_problem
+
+    sm = current_app.appbuilder.sm
+    user = sm.find_user(email=email.strip().lower())
+    if user is None:
+        raise click.ClickException(f"No user with email {email}.")
+    problem = password and password_problem(password)
+    if problem:
+        raise click.ClickException(problem)
+    new_password = password or generate_password()
+    sm.reset_password(user.id, new_password)
+    if password:
+        click.echo(f"Password of {user.email} changed.")
+    else:
+        click.echo(f"New login: {user.email} / {new_password}")
 
 
 @support_cli.command("seed-demo")
 @with_appcontext
 def seed_demo_command() -> None:
-    """Fill the desk with realistic customers, orders, rides, bookings, tickets and FAQs."""
-    from .demo import seed_demo
+    """Fill the desk with a month of customers, orders, rides, bookings, tickets and FAQs
+    (refused when SUPPORT_ENV=production; safe to re-run)."""
+    from .demo import DemoRefused, seed_demo
 
-    summary = seed_demo()
-    click.echo("Demo data: " + ", ".join(f"{v} {k}" for k, v in summary.items()))
+    try:
+        report = seed_demo()
+    except DemoRefused as err:
+        raise click.ClickException(str(err)) from err
+    created = ", ".join(f"{number} {kind}" for kind, number in report.created.items())
+    click.echo(f"Demo data: {created or 'nothing new (already seeded)'}.")
+    if report.logins:
+        click.echo("Demo logins (shown once; `support reset-password --email E` sets a new one):")
+        for role, email, password in report.logins:
+            click.echo(f"  {role:<14} {email} / {password}")
 
 
 @support_cli.command("serve")

@@ -1,6 +1,8 @@
 """The one password rule, used by FAB's forms and by the API's registration."""
 from __future__ import annotations
 
+import secrets
+
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
 from flask_babel import gettext as _
 
@@ -23,3 +25,8 @@ def validate_password(password: str) -> None:
     problem = password_problem(password)
     if problem:
         raise PasswordComplexityValidationError(problem)
+
+
+def generate_password() -> str:
+    """A random password that passes the rule (for logins a command prints once)."""
+    return secrets.token_urlsafe(12) + "1a"

@@ -14,7 +14,7 @@ python3 -m venv "$tools/venv"
 compile() {  # compile OUTPUT [uv pip compile options...]
   local output="$1"; shift
   "$tools/venv/bin/uv" pip compile setup.cfg --quiet --generate-hashes \
-    --python-version 3.11 --python-platform linux --index-url https://pypi.org/simple \
+    --python-version 3.11 --python-platform linux \
     --custom-compile-command "scripts/lock.sh" "$@" -o "$output"
 }
 rm -f requirements/*.txt

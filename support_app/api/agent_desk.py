@@ -26,7 +26,7 @@ from ..tickets import policy, service
 from ..tickets.actor import Actor
 from ..tickets.queries import visible_tickets
 from . import agent_desk_schemas as s
-from .auth import check_new_account, create_user
+from .auth import check_new_account, create_user, register_limit
 from .errors import FieldErrors, Surface, register_surface
 
 ORIGIN = "agent_desk"
@@ -340,6 +340,7 @@ def feedback(data: dict[str, Any], ticket_id: str) -> dict[str, Any]:
 
 
 @blp.route("/support/register-agent/", methods=["POST"])
+@register_limit()
 @blp.doc(security=[])
 @blp.response(201, s.DeskRegisterAgentResponse)
 @_errors(400)

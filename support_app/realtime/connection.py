@@ -37,20 +37,20 @@ def origin_policy(app: Flask) -> Callable[[str | None, dict], bool]:
     dashboard cookie: such a connection can only authenticate with a bearer token, which
     a foreign page cannot read. A foreign page riding a staff member's cookie is
     refused before the handshake (400), so it never reaches the connect handler."""
-    allowed = frozenset(app.config.get("SOCKETIO_ALLOWED_ORIGINS") or ())
-    cookies = (app.config.get("SESSION_COOKIE_NAME", "session"),
-               app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))
+    config = app.config  # engineio asks before any app context exists
 
     def allow(origin: str | None, environ: dict) -> bool:
         if not origin:
             return False  # asked only for CORS headers: none without an Origin
+        allowed = config.get("SOCKETIO_ALLOWED_ORIGINS") or ()
         if "*" in allowed or origin in allowed:
             return True
         parts = urlsplit(origin)
         if parts.scheme in ("http", "https") and parts.netloc == environ.get("HTTP_HOST"):
             return True
         sent = parse_cookie(environ.get("HTTP_COOKIE", ""))
-        return not any(name in sent for name in cookies)
+        return not any(name in sent for name in (config.get("SESSION_COOKIE_NAME", "session"),
+                                                 config.get("REMEMBER_COOKIE_NAME", "remember_token")))
 
     return allow
 

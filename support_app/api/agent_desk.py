@@ -170,6 +170,7 @@ def _errors(*codes: int) -> Callable:
         401: (s.DeskErrorSchema, "Missing or invalid bearer token"),
         403: (s.DeskErrorSchema, "Not allowed"),
         404: (s.DeskErrorSchema, "Not found"),
+        429: (s.DeskErrorSchema, "Too many requests from this address"),
     }
 
     def decorator(view: Callable) -> Callable:
@@ -343,7 +344,7 @@ def feedback(data: dict[str, Any], ticket_id: str) -> dict[str, Any]:
 @register_limit()
 @blp.doc(security=[])
 @blp.response(201, s.DeskRegisterAgentResponse)
-@_errors(400)
+@_errors(400, 429)
 @blp.arguments(s.DeskRegisterAgentSchema, error_status_code=400)
 def register_agent(data: dict[str, Any]) -> dict[str, Any]:
     """Public sign-up of a support agent; an admin must approve them before they work."""

@@ -43,7 +43,7 @@ def origin_policy(app: Flask) -> Callable[[str | None, dict], bool]:
         if not origin:
             return False  # asked only for CORS headers: none without an Origin
         allowed = config.get("SOCKETIO_ALLOWED_ORIGINS") or ()
-        if "*" in allowed or origin in allowed:
+        if origin in allowed:
             return True
         parts = urlsplit(origin)
         if parts.scheme in ("http", "https") and parts.netloc == environ.get("HTTP_HOST"):

@@ -9,20 +9,9 @@ import pytest
 
 from support_app.security import roles
 
-from .live import Listener, LiveServer, listeners
+from .live import Listener
 
 FOREIGN = "http://evil.example"
-
-
-@pytest.fixture(scope="module")
-def server(app):
-    with LiveServer(app) as live:
-        yield live
-
-
-@pytest.fixture
-def opened():
-    yield from listeners()
 
 
 def staff_cookie(app, person) -> str:

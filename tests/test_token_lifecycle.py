@@ -4,15 +4,13 @@ refresh token used twice. Refresh rotates. REST and Socket.IO alike; revocations
 in Redis when TEST_REDIS_URL is set, else in the database."""
 from __future__ import annotations
 
-import pytest
-
 from support_app.extensions import db
 from support_app.models import SupportUser
 from support_app.security import roles
 
 from .admin_helpers import desk_client, login, page_token
 from .factories import PASSWORD
-from .live import Listener, LiveServer, listeners
+from .live import Listener
 
 NEW_PASSWORD = "another-pass-2"
 
@@ -169,17 +167,6 @@ def test_me_and_every_auth_answer_name_the_customer_id(app, factory):
 
 
 # --------------------------------------------------------------------------- sockets
-
-
-@pytest.fixture(scope="module")
-def server(app):
-    with LiveServer(app) as live_server:
-        yield live_server
-
-
-@pytest.fixture
-def opened():
-    yield from listeners()
 
 
 def socket(server, opened, access: str) -> Listener:

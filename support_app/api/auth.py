@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from typing import Any
+from typing import Any, Mapping
 
 from flask import current_app, request
 from flask_babel import gettext as _
@@ -171,6 +171,17 @@ def login(data: dict) -> dict:
     return token_body(user)
 
 
+def end_sign_in(claims: Mapping[str, Any]) -> None:
+    """Revoke every token of the sign-in a token belongs to, and close its sockets once
+    that commits."""
+    session_id = claims.get(tokens.SESSION_CLAIM)
+    if session_id:
+        tokens.end_session(session_id)
+        disconnect_after_commit(session=session_id)
+    else:  # issued before sign-in sessions existed: that one token
+        tokens.revoke(claims["jti"], claims["exp"])
+
+
 @blp.route("/refresh", methods=["POST"])
 @blp.arguments(RefreshSchema)
 @blp.response(200, TokenSchema)
@@ -184,14 +195,11 @@ def refresh(data: dict) -> dict:
     if not token:
         raise AuthError(_("Missing refresh token"))
     user, claims = user_from_token(token, expected_type="refresh")
-    session_id = claims.get(tokens.SESSION_CLAIM)
     if not tokens.consume(claims):
-        if session_id:
-            tokens.end_session(session_id)
-            disconnect_after_commit(session=session_id)
+        end_sign_in(claims)
         db.session.commit()
         raise AuthError(_("Token has been revoked"))
-    body = token_body(user, session_id)
+    body = token_body(user, claims.get(tokens.SESSION_CLAIM))
     db.session.commit()
     return body
 
@@ -221,12 +229,7 @@ def logout(data: dict) -> None:
             raise AuthError(_("Invalid token"))
         presented.append(refresh_claims)
     for claims in presented:
-        session_id = claims.get(tokens.SESSION_CLAIM)
-        if session_id:
-            tokens.end_session(session_id)
-            disconnect_after_commit(session=session_id)
-        else:  # issued before sign-in sessions existed: that one token
-            tokens.revoke(claims["jti"], claims["exp"])
+        end_sign_in(claims)
     db.session.commit()
 
 

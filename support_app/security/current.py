@@ -26,10 +26,10 @@ from flask_babel import gettext as _
 from flask_babel import refresh as refresh_locale
 from flask_jwt_extended.config import config as jwt_config
 from flask_login import current_user as session_user
-from sqlalchemy import Select, bindparam, exists, literal, select
+from sqlalchemy import Select, bindparam, literal, select
 
 from ..extensions import db
-from ..models import AgentProfile, Customer, RevokedToken, SupportUser
+from ..models import AgentProfile, Customer, SupportUser
 from ..tickets.actor import Actor
 from . import roles, tokens
 
@@ -152,10 +152,8 @@ def _identity_statement(with_revocations: bool) -> Select:
         .where(ViewMenu.__table__.c.name == roles.SUPPORT_VIEW)
         .subquery()
     )
-    revoked = RevokedToken.__table__
-    is_revoked = exists().where(
-        revoked.c.key.in_(bindparam("token_keys", expanding=True)),
-        revoked.c.expires_at >= bindparam("now")) if with_revocations else literal(False)
+    is_revoked = tokens.revoked_clause(bindparam("token_keys", expanding=True), bindparam("now")
+                                       ) if with_revocations else literal(False)
     return (
         select(user.c.active, user.c.first_name, user.c.last_name, user.c.locale,
                customer.c.id, customer.c.locale, agent.c.is_approved, user.c.token_version,

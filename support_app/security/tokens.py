@@ -22,7 +22,8 @@ from typing import Any, Iterable, Mapping
 from flask import Flask, current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
 from flask_jwt_extended.config import config as jwt_config
-from sqlalchemy import delete, event as sa_event, inspect
+from sqlalchemy import ColumnElement, delete, exists, inspect, select
+from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -111,15 +112,20 @@ def revoked_in_redis(keys: Iterable[str]) -> bool:
         return False
 
 
+def revoked_clause(keys: Any, now: Any) -> ColumnElement[bool]:
+    """EXISTS: one of `keys` is revoked at `now` in the database store. Also part of the
+    request's identity query (`security.current`), so a token check costs no query."""
+    table = RevokedToken.__table__
+    return exists().where(table.c.key.in_(keys), table.c.expires_at >= now)
+
+
 def revoked(claims: Mapping[str, Any]) -> bool:
     """Is the token (or its session) revoked, whichever store holds revocations?"""
     keys = revocation_keys(claims)
     if not in_database():
         return revoked_in_redis(keys)
-    return bool(keys) and db.session.query(
-        db.session.query(RevokedToken).filter(RevokedToken.key.in_(keys),
-                                              RevokedToken.expires_at >= time.time()).exists()
-    ).scalar()
+    return bool(keys) and bool(db.session.scalar(select(revoked_clause(list(keys),
+                                                                       int(time.time())))))
 
 
 def consume(claims: Mapping[str, Any]) -> bool:

@@ -60,11 +60,26 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
 
     register_notify(app)
     register_realtime(app)
+    from .security import tokens
+
+    tokens.install(app, db.session)
+    _trust_proxies(app)
 
     from .cli import support_cli
 
     app.cli.add_command(support_cli)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXIES reverse proxies, the client address (rate limits), scheme
+    and host (Socket.IO's Origin check) come from their X-Forwarded-* headers. Wraps
+    Socket.IO's middleware too, so both see the same request."""
+    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 
 def _refuse_unsafe_production(app: Flask) -> None:

@@ -40,6 +40,10 @@ def _bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _list(value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
 def _database_url(instance: Path) -> str:
     url = os.environ.get("DATABASE_URL")
     if url:
@@ -68,6 +72,13 @@ class Config:
         self.SOCKETIO_REDIS_CONNECT_TIMEOUT = float(env.get("SOCKETIO_REDIS_CONNECT_TIMEOUT", 2))
         # threading | gevent; unset: gevent under `gunicorn -k gevent`, else threading.
         self.SOCKETIO_ASYNC_MODE = env.get("SOCKETIO_ASYNC_MODE") or None
+        # Browser origins (scheme://host[:port], comma-separated) of customer apps whose
+        # pages may open a socket while our dashboard cookie is in the browser; the
+        # dashboard's own origin is always allowed.
+        self.SOCKETIO_ALLOWED_ORIGINS = _list(env.get("SOCKETIO_ALLOWED_ORIGINS"))
+        # Reverse proxies in front of the app (X-Forwarded-For/-Proto/-Host hops to
+        # trust, Werkzeug's ProxyFix); 0 reads the client address from the socket.
+        self.TRUSTED_PROXIES = int(env.get("TRUSTED_PROXIES", 0))
         self.MAX_CONTENT_LENGTH = int(env.get("MAX_CONTENT_LENGTH", 10 * 1024 * 1024))
 
         # Flask-AppBuilder
@@ -85,6 +96,8 @@ class Config:
         self.AUTH_USERNAME_CI = True
         self.AUTH_RATE_LIMITED = True
         self.AUTH_RATE_LIMIT = env.get("AUTH_RATE_LIMIT", "10 per 20 second")
+        # Sign-ups (customers and agents share one budget): each answers "email taken".
+        self.REGISTER_RATE_LIMIT = env.get("REGISTER_RATE_LIMIT", "5 per minute;30 per hour")
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.RATELIMIT_HEADERS_ENABLED = True

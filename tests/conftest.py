@@ -141,6 +141,23 @@ def recorded_events():
     events.publisher.unsubscribe(seen.append)
 
 
+@pytest.fixture(scope="module")
+def server(app):
+    """The test app served on loopback for real Socket.IO/HTTP clients (one per module)."""
+    from .live import LiveServer
+
+    with LiveServer(app) as live:
+        yield live
+
+
+@pytest.fixture
+def opened():
+    """Listeners a test opens, all closed after it."""
+    from .live import listeners
+
+    yield from listeners()
+
+
 def require_service(kind: str, env_var: str) -> str:
     """URL of a PostgreSQL/Redis server for a test; skip locally, fail in CI if absent."""
     url = os.environ.get(env_var)

@@ -123,7 +123,9 @@ def test_a_connection_lost_mid_transaction_is_503_whatever_the_driver_calls_it(c
     finally:
         event.remove(db.engine, "do_execute", hook)
     assert response.status_code == 503, response.get_json()
-    assert response.headers["Retry-After"] == "5"
+    # At least the 503's 5 s; register is rate-limited, and Flask-Limiter raises the
+    # header to its window's reset when that comes later.
+    assert int(response.headers["Retry-After"]) >= 5
     db.session.remove()
     assert db.session.scalar(select(Customer).where(Customer.email == body["email"])) is None
     assert db.session.scalar(text("SELECT count(*) FROM ab_user WHERE email = :e"),

@@ -12,6 +12,7 @@ import os
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
 
@@ -31,9 +32,13 @@ def _operations(app):
     return operations
 
 
+# Sign-outs end the token every other operation is fuzzed with: walked last.
+ENDS_SESSION = {"/api/auth/logout", "/api/auth/logout-all"}
+
+
 def _fuzz(app, headers: dict[str, str]) -> list[str]:
     problems: list[str] = []
-    for operation in _operations(app):
+    for operation in sorted(_operations(app), key=lambda op: op.path in ENDS_SESSION):
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             @FUZZ
             @given(case=operation.as_strategy(mode))
@@ -52,7 +57,10 @@ def _fuzz(app, headers: dict[str, str]) -> list[str]:
                 except Exception as exc:  # noted with the case; asserted as a whole below
                     problems.append(f"{where} -> {response.status_code}: {str(exc)[:400]}")
 
-            run()
+            try:
+                run()
+            except Unsatisfiable:  # no parameter and no body: nothing to malform
+                assert mode is GenerationMode.NEGATIVE, operation.path
     return problems
 
 

@@ -14,18 +14,7 @@ from support_app.realtime.dispatch import dispatcher
 from support_app.security import roles
 from support_app.tickets import service
 
-from .live import Listener, LiveServer, listeners
-
-
-@pytest.fixture(scope="module")
-def server(app):
-    with LiveServer(app) as live:
-        yield live
-
-
-@pytest.fixture
-def opened():
-    yield from listeners()
+from .live import Listener
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from ..tickets import policy, service
 from ..tickets.actor import Actor
 from ..tickets.queries import visible_tickets
 from . import agent_desk_schemas as s
-from .auth import check_new_account, create_user
+from .auth import check_new_account, create_user, register_limit
 from .errors import FieldErrors, Surface, register_surface
 
 ORIGIN = "agent_desk"
@@ -170,6 +170,7 @@ def _errors(*codes: int) -> Callable:
         401: (s.DeskErrorSchema, "Missing or invalid bearer token"),
         403: (s.DeskErrorSchema, "Not allowed"),
         404: (s.DeskErrorSchema, "Not found"),
+        429: (s.DeskErrorSchema, "Too many requests from this address"),
     }
 
     def decorator(view: Callable) -> Callable:
@@ -340,9 +341,10 @@ def feedback(data: dict[str, Any], ticket_id: str) -> dict[str, Any]:
 
 
 @blp.route("/support/register-agent/", methods=["POST"])
+@register_limit()
 @blp.doc(security=[])
 @blp.response(201, s.DeskRegisterAgentResponse)
-@_errors(400)
+@_errors(400, 429)
 @blp.arguments(s.DeskRegisterAgentSchema, error_status_code=400)
 def register_agent(data: dict[str, Any]) -> dict[str, Any]:
     """Public sign-up of a support agent; an admin must approve them before they work."""

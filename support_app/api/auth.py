@@ -1,12 +1,14 @@
-"""Token login for API clients: register (customers), login (everyone), refresh."""
+"""Token login for API clients: register (customers), login (everyone), refresh (which
+rotates the refresh token), logout, sign out everywhere, and who am I."""
 from __future__ import annotations
 
 import re
 
-from flask import current_app
+from typing import Any, Mapping
+
+from flask import current_app, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_jwt_extended import create_access_token, create_refresh_token
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields, validate
 from sqlalchemy import func, select
@@ -15,8 +17,9 @@ from werkzeug.security import generate_password_hash
 
 from ..extensions import db, limiter
 from ..models import AgentProfile, Customer, SupportUser
-from ..security import roles
-from ..security.current import AuthError, bearer_token, user_from_token
+from ..realtime.connection import disconnect_after_commit
+from ..security import roles, tokens
+from ..security.current import AuthError, bearer_token, require_actor, user_from_token
 from ..security.passwords import password_problem
 from ..tickets.errors import ValidationFailed
 from .schemas import DefaultErrorSchema, UserSchema
@@ -51,6 +54,9 @@ class TokenSchema(Schema):
 
 
 class RefreshSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
     refresh_token = fields.String(load_default=None)
 
 
@@ -61,18 +67,22 @@ def split_name(name: str) -> tuple[str, str]:
     return (first, last) if first else (last, "")
 
 
-def token_body(user: SupportUser) -> dict:
-    identity = str(user.id)
+def user_body(user: SupportUser) -> dict[str, Any]:
+    """The `user` object of every auth answer; `customer_id` is the id the customer
+    apps' payloads use (001/004 `customerId`, `groupCustomerIds`), null for staff."""
     return {
-        "access_token": create_access_token(identity=identity, fresh=True),
-        "refresh_token": create_refresh_token(identity=identity),
-        "user": {
-            "id": user.id,
-            "name": user.name,
-            "email": user.email,
-            "roles": [role.name for role in user.roles],
-        },
+        "id": user.id,
+        "name": user.name,
+        "email": user.email,
+        "roles": [role.name for role in user.roles],
+        "locale": user.locale,
+        "customer_id": db.session.scalar(select(Customer.id).where(Customer.user_id == user.id)),
     }
+
+
+def token_body(user: SupportUser, session_id: str | None = None) -> dict:
+    """Tokens for a new sign-in session, or (`session_id`) the next pair of one."""
+    return {**tokens.issue(user, session_id), "user": user_body(user)}
 
 
 def create_user(name: str, email: str, password: str, role_name: str,
@@ -128,10 +138,17 @@ def check_new_account(email: str, password: str) -> None:
         raise ValidationFailed(errors)
 
 
+def register_limit():
+    """Customer and agent sign-ups share one budget per client (see REGISTER_RATE_LIMIT)."""
+    return limiter.shared_limit(lambda: current_app.config["REGISTER_RATE_LIMIT"], scope="register")
+
+
 @blp.route("/register", methods=["POST"])
+@register_limit()
 @blp.arguments(RegisterSchema)
 @blp.response(201, TokenSchema)
 @blp.alt_response(422, schema=DefaultErrorSchema, description="Email taken, weak password, bad field")
+@blp.alt_response(429, schema=DefaultErrorSchema, description="Too many sign-ups from this address")
 def register(data: dict) -> dict:
     """Create a customer account and sign it in."""
     check_new_account(data["email"], data["password"])
@@ -145,6 +162,7 @@ def register(data: dict) -> dict:
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenSchema)
 @blp.alt_response(401, schema=DefaultErrorSchema, description="Wrong credentials or inactive user")
+@blp.alt_response(429, schema=DefaultErrorSchema, description="Too many attempts from this address")
 def login(data: dict) -> dict:
     """Sign in with email and password (customers and staff alike)."""
     user = current_app.appbuilder.sm.auth_user_db(data["email"], data["password"])
@@ -153,18 +171,83 @@ def login(data: dict) -> dict:
     return token_body(user)
 
 
+def end_sign_in(claims: Mapping[str, Any]) -> None:
+    """Revoke every token of the sign-in a token belongs to, and close its sockets once
+    that commits."""
+    session_id = claims.get(tokens.SESSION_CLAIM)
+    if session_id:
+        tokens.end_session(session_id)
+        disconnect_after_commit(session=session_id)
+    else:  # issued before sign-in sessions existed: that one token
+        tokens.revoke(claims["jti"], claims["exp"])
+
+
 @blp.route("/refresh", methods=["POST"])
 @blp.arguments(RefreshSchema)
 @blp.response(200, TokenSchema)
-@blp.alt_response(401, schema=DefaultErrorSchema, description="Missing, bad or expired refresh token")
+@blp.alt_response(401, schema=DefaultErrorSchema,
+                  description="Missing, bad, expired, revoked or already used refresh token")
 def refresh(data: dict) -> dict:
-    """Exchange a refresh token (body or bearer header) for a new access token."""
-    from flask import request
-
+    """Exchange a refresh token (body or bearer header) for a new access token and a new
+    refresh token; the one presented stops working. Presenting it again ends the whole
+    sign-in session: a refresh token used twice has been copied."""
     token = data.get("refresh_token") or bearer_token(request.headers.get("Authorization"))
     if not token:
         raise AuthError(_("Missing refresh token"))
-    user = user_from_token(token, expected_type="refresh")
-    body = token_body(user)
-    body["refresh_token"] = token
+    user, claims = user_from_token(token, expected_type="refresh")
+    if not tokens.consume(claims):
+        end_sign_in(claims)
+        db.session.commit()
+        raise AuthError(_("Token has been revoked"))
+    body = token_body(user, claims.get(tokens.SESSION_CLAIM))
+    db.session.commit()
     return body
+
+
+class LogoutSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    refresh_token = fields.String(load_default=None)
+
+
+@blp.route("/logout", methods=["POST"])
+@blp.arguments(LogoutSchema)
+@blp.response(204)
+@blp.alt_response(401, schema=DefaultErrorSchema, description="Missing, bad or expired access token")
+def logout(data: dict) -> None:
+    """End this sign-in: the bearer access token, the refresh token in the body (if
+    any) and every other token of the same session stop working, and its sockets close."""
+    token = bearer_token(request.headers.get("Authorization"))
+    if not token:
+        raise AuthError(_("Unauthenticated"))
+    user, access = user_from_token(token, expected_type="access")
+    presented = [access]
+    if data.get("refresh_token"):
+        owner, refresh_claims = user_from_token(data["refresh_token"], expected_type="refresh")
+        if owner.id != user.id:
+            raise AuthError(_("Invalid token"))
+        presented.append(refresh_claims)
+    for claims in presented:
+        end_sign_in(claims)
+    db.session.commit()
+
+
+@blp.route("/logout-all", methods=["POST"])
+@blp.response(204)
+@blp.alt_response(401, schema=DefaultErrorSchema, description="Missing, bad or expired access token")
+def logout_all() -> None:
+    """Sign out everywhere: every token issued to this user so far stops working, on
+    every device, and their sockets close."""
+    actor = require_actor()
+    user = db.session.get(SupportUser, actor.user_id)
+    tokens.end_all(user)
+    db.session.commit()
+
+
+@blp.route("/me", methods=["GET"])
+@blp.response(200, UserSchema)
+@blp.alt_response(401, schema=DefaultErrorSchema, description="Missing, bad or expired access token")
+def me() -> dict:
+    """The signed-in user, with the `customer_id` the customer apps' payloads use."""
+    return user_body(db.session.get(SupportUser, require_actor().user_id))

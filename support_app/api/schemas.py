@@ -17,3 +17,6 @@ class UserSchema(Schema):
     name = fields.String()
     email = fields.String()
     roles = fields.List(fields.String())
+    locale = fields.String(allow_none=True)
+    customer_id = fields.Integer(allow_none=True, metadata={
+        "description": "The customer id of 001/004 payloads; null for staff"})

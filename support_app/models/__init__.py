@@ -10,6 +10,7 @@ from .engagement import (
     PointsTransaction,
 )
 from .people import AgentProfile, Customer, SupportUser
+from .sessions import RevokedToken
 from .tickets import (
     CATEGORIES,
     CHANNELS,
@@ -30,7 +31,7 @@ __all__ = [
     "Model", "utcnow",
     "Order", "Ride", "Booking", "ORDER_STATUSES", "CANCELLABLE_ORDER_STATUSES",
     "FAQ", "EmailLog", "InboundToken", "Notification", "PointsTransaction", "EMAIL_STATUSES",
-    "SupportUser", "Customer", "AgentProfile",
+    "SupportUser", "Customer", "AgentProfile", "RevokedToken",
     "Ticket", "TicketParticipant", "Message", "Attachment", "InternalNote", "Feedback",
     "TicketEvent", "TicketCounter", "STATUSES", "PRIORITIES", "CATEGORIES", "CHANNELS", "SERVICE_TYPES",
 ]

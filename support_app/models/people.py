@@ -17,6 +17,10 @@ class SupportUser(User):
 
     __tablename__ = "ab_user"
     locale: Mapped[Optional[str]] = mapped_column(String(10), nullable=True)
+    # Every bearer token carries the version it was issued under; raising it (password
+    # change, deactivation, sign-out everywhere) ends every older token at once.
+    token_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0,
+                                               server_default="0")
 
     @property
     def name(self) -> str:

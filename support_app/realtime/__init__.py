@@ -43,7 +43,7 @@ def register_realtime(app: Flask) -> None:
         app,
         client_manager=manager,
         async_mode=async_mode(app.config.get("SOCKETIO_ASYNC_MODE")),
-        cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS", []),
+        cors_allowed_origins=connection.origin_policy(app),
     )
     connection.register_handlers()
     connection.install_revocation(db.session)

@@ -1,7 +1,7 @@
 """The request's authenticated user and Actor, from a bearer token or the dashboard session.
 
 Looked up once per request (one query) and cached in the WSGI environ; a deactivated
-user is refused even with a token that has not expired yet.
+user, or a token ended early (see `tokens`), is refused even before it expires.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Mapping
 
 import jwt
 from flask import current_app
@@ -26,12 +26,12 @@ from flask_babel import gettext as _
 from flask_babel import refresh as refresh_locale
 from flask_jwt_extended.config import config as jwt_config
 from flask_login import current_user as session_user
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, literal, select
 
 from ..extensions import db
 from ..models import AgentProfile, Customer, SupportUser
 from ..tickets.actor import Actor
-from . import roles
+from . import roles, tokens
 
 
 class AuthError(Exception):
@@ -61,7 +61,7 @@ def _verified_claims(token: str, key: str, algorithms: tuple[str, ...],
     Cached by the token and every setting it was checked with: a client sends the same
     token on every request until it expires, and the same string signed with the same
     key verifies the same way every time (the HMAC and JSON decode were a twentieth of
-    a ticket detail read). Expiry moves with the clock, so `_token_user_id` checks it
+    a ticket detail read). Expiry moves with the clock, so `verified_token` checks it
     on every use; the account itself is read fresh on every request."""
     return MappingProxyType(jwt.decode(
         token, key, algorithms=list(algorithms),
@@ -72,10 +72,11 @@ def _verified_claims(token: str, key: str, algorithms: tuple[str, ...],
     ))
 
 
-def _token_user_id(token: str, expected_type: str) -> int:
-    """The user id a JWT names, once verified with Flask-JWT-Extended's settings (key,
-    algorithms, audience, issuer, leeway, identity claim) and its type checked; raise
-    AuthError with a clear reason.
+def verified_token(token: str, expected_type: str) -> tuple[int, Mapping[str, Any]]:
+    """The user id a JWT names and its claims, once verified with Flask-JWT-Extended's
+    settings (key, algorithms, audience, issuer, leeway, identity claim) and its type
+    checked; raise AuthError with a clear reason. Whether it was revoked is the
+    caller's to check (with the user's row: `tokens.outdated`, `tokens.revoked`).
 
     One verified decode: the library's own `decode_token` first decodes every token a
     second time, unverified, for key callbacks this app does not register."""
@@ -98,17 +99,22 @@ def _token_user_id(token: str, expected_type: str) -> int:
     if claims.get("type", "access") != expected_type:
         raise AuthError(_("Invalid token type"))
     try:
-        return int(claims[jwt_config.identity_claim_key])
+        return int(claims[jwt_config.identity_claim_key]), claims
     except (TypeError, ValueError) as exc:  # every token we issue names a numeric id
         raise AuthError(_("Invalid token")) from exc
 
 
-def user_from_token(token: str, *, expected_type: str = "access") -> SupportUser:
-    """The active user a token names (refresh, socket connect), or AuthError."""
-    user = db.session.get(SupportUser, _token_user_id(token, expected_type))
+def user_from_token(token: str, *, expected_type: str = "access"
+                    ) -> tuple[SupportUser, Mapping[str, Any]]:
+    """The active user a live token names, and its claims (refresh, socket connect),
+    or AuthError."""
+    user_id, claims = verified_token(token, expected_type)
+    user = db.session.get(SupportUser, user_id)
     if user is None or not user.active:
         raise AuthError(_("User is inactive or does not exist"))
-    return user
+    if tokens.outdated(claims, user.token_version) or tokens.revoked(claims):
+        raise AuthError(_("Token has been revoked"))
+    return user, claims
 
 
 @dataclass(frozen=True)
@@ -118,12 +124,16 @@ class Identity:
     actor: Actor
     active: bool
     user_locale: str | None
+    token_version: int
+    revoked: bool  # one of the token's revocation keys is in the database store
 
 
-@lru_cache(maxsize=1)
-def _identity_statement() -> Select:
+@lru_cache(maxsize=2)
+def _identity_statement(with_revocations: bool) -> Select:
     """Built once: the user, their customer record, agent approval, role names and the
-    roles' API permissions on the Support view, one row per (role, permission).
+    roles' API permissions on the Support view, one row per (role, permission); with
+    `with_revocations`, whether one of the `token_keys` is revoked in the database
+    store (so checking a token costs no second query).
 
     This runs on every authenticated request; as one Core statement it costs one round
     trip and no ORM objects (it replaced three ORM queries, half of a detail read).
@@ -142,10 +152,12 @@ def _identity_statement() -> Select:
         .where(ViewMenu.__table__.c.name == roles.SUPPORT_VIEW)
         .subquery()
     )
+    is_revoked = tokens.revoked_clause(bindparam("token_keys", expanding=True), bindparam("now")
+                                       ) if with_revocations else literal(False)
     return (
         select(user.c.active, user.c.first_name, user.c.last_name, user.c.locale,
-               customer.c.id, customer.c.locale, agent.c.is_approved,
-               role.c.name, support_permission.c.name)
+               customer.c.id, customer.c.locale, agent.c.is_approved, user.c.token_version,
+               is_revoked.label("revoked"), role.c.name, support_permission.c.name)
         .select_from(user)
         .outerjoin(customer, customer.c.user_id == user.c.id)
         .outerjoin(agent, agent.c.user_id == user.c.id)
@@ -156,16 +168,22 @@ def _identity_statement() -> Select:
     )
 
 
-def identity_of(user_id: int) -> Identity | None:
-    """The user's Identity, or None if there is no such user."""
-    rows = db.session.connection().execute(_identity_statement(), {"user_id": user_id}).all()
+def identity_of(user_id: int, token_keys: tuple[str, ...] = ()) -> Identity | None:
+    """The user's Identity, or None if there is no such user; `revoked` tells whether
+    one of `token_keys` is revoked (database store; Redis is the caller's to ask)."""
+    with_revocations = bool(token_keys) and tokens.in_database()
+    params: dict[str, Any] = {"user_id": user_id}
+    if with_revocations:
+        params.update(token_keys=list(token_keys), now=int(time.time()))
+    rows = db.session.connection().execute(_identity_statement(with_revocations), params).all()
     if not rows:
         return None
-    active, first, last, user_locale, customer_id, customer_locale, approved = rows[0][:7]
+    (active, first, last, user_locale, customer_id, customer_locale, approved,
+     token_version, revoked) = rows[0][:9]
     admin_role = current_app.config.get("AUTH_ROLE_ADMIN", "Admin")
     permissions: set[str] = set()
     for row in rows:
-        role_name, permission = row[7], row[8]
+        role_name, permission = row[9], row[10]
         if role_name == admin_role:
             permissions.update(roles.API_PERMISSIONS)
         if permission is not None:
@@ -178,7 +196,7 @@ def identity_of(user_id: int) -> Identity | None:
         name=" ".join(p for p in (first, last) if p).strip(),
         locale=user_locale or customer_locale or current_app.config["BABEL_DEFAULT_LOCALE"],
     )
-    return Identity(actor, bool(active), user_locale)
+    return Identity(actor, bool(active), user_locale, token_version or 0, bool(revoked))
 
 
 def actor_for_user(user: SupportUser) -> Actor:
@@ -190,17 +208,22 @@ def actor_for_user(user: SupportUser) -> Actor:
 
 def _resolve(header: str | None, allow_session: bool) -> Identity:
     token = bearer_token(header)
+    claims: Mapping[str, Any] | None = None
     if token:
-        user_id = _token_user_id(token, "access")
+        user_id, claims = verified_token(token, "access")
     elif allow_session and session_user and getattr(session_user, "is_authenticated", False):
         user_id = session_user.id
     elif header:
         raise AuthError(_("Invalid authorization header"))
     else:
         raise AuthError(_("Unauthenticated"))
-    identity = identity_of(user_id)
+    keys = tokens.revocation_keys(claims) if claims is not None else ()
+    identity = identity_of(user_id, keys)
     if identity is None or not identity.active:
         raise AuthError(_("User is inactive or does not exist"))
+    if claims is not None and (identity.revoked or tokens.outdated(claims, identity.token_version)
+                               or tokens.revoked_in_redis(keys)):
+        raise AuthError(_("Token has been revoked"))
     return identity
 
 

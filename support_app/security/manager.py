@@ -2,14 +2,24 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.manager import BaseSecurityManager
 from flask_appbuilder.security.sqla.manager import SecurityManager
 
 from ..models import SupportUser
 
 
+class NoSecurityApi(SecurityApi):
+    """FAB's token API (`/api/v1/security/login`, `/refresh`) without its routes: its
+    login had no rate limit and its tokens bypassed our token lifecycle (versions,
+    rotation, revocation). API clients sign in at `/api/auth/login`."""
+
+    include_route_methods: set[str] = set()
+
+
 class SupportSecurityManager(SecurityManager):
     user_model = SupportUser
+    security_api = NoSecurityApi
     # FAB's "User's Statistics" chart loads Google Charts from the internet; the
     # dashboard must work offline, so that screen is not registered.
     userstatschartview = None

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..extensions import db, socketio
 from ..models import AgentProfile, SupportUser
+from ..ops import metrics
 from ..security.current import AuthError, actor_for_user, bearer_token, user_from_token
 from ..tickets.actor import Actor
 from . import rooms
@@ -57,6 +58,11 @@ def on_connect(auth: Any = None) -> None:
     socketio.server.save_session(request.sid, {"user_id": user.id})
     for room in rooms.connection_rooms(actor):
         socketio.server.enter_room(request.sid, room)
+    metrics.socket_connected()
+
+
+def on_disconnect(reason: Any = None) -> None:
+    metrics.socket_disconnected()  # only accepted connections reach here
 
 
 def _current_actor() -> Actor | None:
@@ -83,6 +89,7 @@ def on_unsubscribe(data: Any = None) -> dict[str, Any]:
 def register_handlers() -> None:
     """Bind the handlers to the server `socketio.init_app` just built for this app."""
     socketio.on_event("connect", on_connect)
+    socketio.on_event("disconnect", on_disconnect)
     socketio.on_event("subscribe", on_subscribe)
     socketio.on_event("unsubscribe", on_unsubscribe)
 

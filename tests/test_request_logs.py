@@ -8,6 +8,7 @@ import logging
 import re
 
 import pytest
+from sqlalchemy import event
 import requests
 
 from support_app.extensions import db
@@ -175,3 +176,26 @@ def test_json_lines_request_ids_in_500_bodies_and_one_traceback_per_error(app, f
     for secret in (tokens["access_token"], tokens["refresh_token"], PASSWORD):
         assert secret not in log
     assert not JWT.search(log) and "Bearer " not in log
+
+
+def test_a_failed_statement_logs_no_parameters(client, factory, caplog):
+    """A database error's text carries the statement's parameters (a message body, a
+    password hash) unless the engine hides them; the 503 path logs that text."""
+    caplog.set_level(logging.INFO, logger="support_app")
+    alice = factory.customer()
+    ticket = factory.ticket(alice)
+    body = "my card number is 4111-SECRET-BODY"
+
+    def drop(cursor, statement, parameters, context) -> None:
+        if statement.startswith("INSERT INTO ticket_messages"):
+            context.root_connection.connection.dbapi_connection.close()
+
+    event.listen(db.engine, "do_execute", drop)
+    try:
+        response = client.post(f"/api/support-tickets/{ticket.id}/messages", headers=alice.headers,
+                               json={"message": body})
+    finally:
+        event.remove(db.engine, "do_execute", drop)
+    assert response.status_code == 503
+    assert "database unavailable" in caplog.text
+    assert "4111-SECRET-BODY" not in caplog.text

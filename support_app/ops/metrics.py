@@ -18,7 +18,7 @@ import hmac
 import os
 from typing import Callable, Iterable
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, abort, current_app, request
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter,
                                Gauge, Histogram, generate_latest, multiprocess)
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -119,6 +119,8 @@ def _authorized() -> bool:
 
 
 def metrics_view() -> Response:
+    if not current_app.config.get("METRICS_ENABLED"):
+        abort(404)
     if not _authorized():
         return Response(status=401, headers={"WWW-Authenticate": "Bearer"})
     body = generate_latest(_process_registry()) + generate_latest(_shared_registry)
@@ -147,9 +149,8 @@ def _checked_in(*_args: object) -> None:
 
 
 def install(app: Flask) -> None:
-    """Count pool use always (cheap); serve `/metrics` only when enabled."""
-    _watch_pool(app)
-    if app.config.get("METRICS_ENABLED"):
-        from ..extensions import limiter
+    """Count always (cheap); `/metrics` answers 404 unless METRICS_ENABLED."""
+    from ..extensions import limiter
 
-        app.add_url_rule("/metrics", "ops_metrics", limiter.exempt(metrics_view))
+    _watch_pool(app)
+    app.add_url_rule("/metrics", "ops_metrics", limiter.exempt(metrics_view))

@@ -42,8 +42,9 @@ def on_starting(server):
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:
         os.makedirs(directory, exist_ok=True)
-        for path in glob.glob(os.path.join(directory, "*.db")):
-            os.remove(path)
+        for kind in ("counter", "gauge_*", "histogram", "summary"):  # prometheus_client's files only
+            for path in glob.glob(os.path.join(directory, f"{kind}_*.db")):
+                os.remove(path)
 
 
 def child_exit(server, worker):

@@ -10,6 +10,7 @@ tokens there), and no header or body: nothing a log reader could replay.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import re
@@ -122,7 +123,8 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc)
+            .isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "request_id": getattr(record, "request_id", "-"),

@@ -103,6 +103,8 @@ def secret_guard(app):
     import logging
 
     guard = SecretGuard([app.config["SECRET_KEY"], app.config["MAILGUN_SIGNING_KEY"]])
+    # The app's logger too: an in-process `support init` (Alembic's fileConfig) replaces
+    # the root's handlers.
     loggers = [logging.getLogger(), logging.getLogger("support_app")]
     for logger in loggers:
         logger.addHandler(guard)

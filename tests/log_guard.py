@@ -25,6 +25,7 @@ class SecretGuard(logging.Handler):
         self.secrets = {s for s in (*KNOWN_PASSWORDS, *secrets) if s}
         self.leaks: list[str] = []
         self.seen = 0
+        self._last: logging.LogRecord | None = None
         self._text = logging.Formatter("%(name)s %(message)s")
 
     def leak_in(self, record: logging.LogRecord) -> str | None:
@@ -37,6 +38,9 @@ class SecretGuard(logging.Handler):
         return None
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record is self._last:  # attached to a logger and its parent: reached twice
+            return
+        self._last = record
         self.seen += 1
         leak = self.leak_in(record)
         if leak is not None:

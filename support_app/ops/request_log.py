@@ -22,6 +22,8 @@ from typing import Any, Callable, TypeVar
 
 from flask import Flask, Response, g, has_request_context, request
 
+from .metrics import observe_request
+
 HEADER = "X-Request-ID"
 _ID_KEY = "support.request_id"
 _STARTED_KEY = "support.request_started"
@@ -88,8 +90,6 @@ class _Timer:
 
 
 def _finish(response: Response) -> Response:
-    from .metrics import observe_request
-
     rid = current_request_id()
     response.headers[HEADER] = rid
     started = request.environ.get(_STARTED_KEY, time.perf_counter())

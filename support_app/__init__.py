@@ -68,6 +68,10 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     from .cli import support_cli
 
     app.cli.add_command(support_cli)
+
+    from .ops import register_ops
+
+    register_ops(app)
     return app
 
 

@@ -62,7 +62,8 @@ class Config:
         self.SECRET_KEY = env.get("SECRET_KEY") or _persistent_secret(INSTANCE)
         self.SQLALCHEMY_DATABASE_URI = _database_url(INSTANCE)
         self.SQLALCHEMY_TRACK_MODIFICATIONS = False
-        self.SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}  # database.configure fills it
+        # database.configure adds the rest; parameters (passwords, bodies) never reach logs.
+        self.SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"hide_parameters": True}
         self.DB_CONNECT_TIMEOUT = int(env.get("DB_CONNECT_TIMEOUT", 5))
         self.DB_STATEMENT_TIMEOUT_MS = int(env.get("DB_STATEMENT_TIMEOUT_MS", 15000))
         self.DB_POOL_SIZE = int(env.get("DB_POOL_SIZE", 10))
@@ -80,6 +81,15 @@ class Config:
         # trust, Werkzeug's ProxyFix); 0 reads the client address from the socket.
         self.TRUSTED_PROXIES = int(env.get("TRUSTED_PROXIES", 0))
         self.MAX_CONTENT_LENGTH = int(env.get("MAX_CONTENT_LENGTH", 10 * 1024 * 1024))
+
+        # Operations (support_app/ops): logs, health checks, metrics
+        self.LOG_FORMAT = env.get("LOG_FORMAT", "text")  # text | json (one object a line)
+        self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO").upper()
+        self.HEALTH_CHECK_TIMEOUT = float(env.get("HEALTH_CHECK_TIMEOUT", 2))
+        self.METRICS_ENABLED = _bool("METRICS_ENABLED", False)
+        self.METRICS_TOKEN = env.get("METRICS_TOKEN") or None
+        # Old keys still accepted for sessions while SECRET_KEY is rotated (README, Operations).
+        self.SECRET_KEY_FALLBACKS = [k for k in env.get("SECRET_KEY_FALLBACKS", "").split(",") if k]
 
         # Flask-AppBuilder
         self.APP_NAME = env.get("APP_NAME", "Support Desk")

@@ -21,6 +21,7 @@ from support_app.extensions import db
 from support_app.tickets import events
 
 from .factories import Factory
+from .log_guard import SecretGuard
 
 KEEP_TABLES = {
     "ab_permission", "ab_view_menu", "ab_permission_view", "ab_role",
@@ -94,6 +95,23 @@ def app(database_url):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def secret_guard(app):
+    """Every log record of the session is scanned for tokens, passwords and keys."""
+    import logging
+
+    guard = SecretGuard([app.config["SECRET_KEY"], app.config["MAILGUN_SIGNING_KEY"]])
+    # The app's logger too: an in-process `support init` (Alembic's fileConfig) replaces
+    # the root's handlers.
+    loggers = [logging.getLogger(), logging.getLogger("support_app")]
+    for logger in loggers:
+        logger.addHandler(guard)
+    yield guard
+    for logger in loggers:
+        logger.removeHandler(guard)
+    assert not guard.leaks, f"secrets in {len(guard.leaks)} log record(s): {guard.leaks[:3]}"
 
 
 @pytest.fixture(autouse=True)

@@ -137,6 +137,8 @@ def app_env(app: Flask, tmp: Path, **env: str) -> dict[str, str]:
 class ServerProcess:
     """`create_app()` from the environment in a child process, on a free port."""
 
+    script = SERVER_SCRIPT  # prints the port, then serves
+
     def __init__(self, app: Flask, tmp: Path, **env: str) -> None:
         self.env = app_env(app, tmp, **env)
         self.log_path = tmp / f"server-{id(self)}.log"
@@ -145,7 +147,7 @@ class ServerProcess:
 
     def __enter__(self) -> "ServerProcess":
         self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([sys.executable, "-c", SERVER_SCRIPT], cwd=ROOT,
+        self.proc = subprocess.Popen([sys.executable, "-c", self.script], cwd=ROOT,
                                      env=self.env, stdout=subprocess.PIPE, stderr=self._log,
                                      text=True)
         port = self.proc.stdout.readline().strip()  # type: ignore[union-attr]
@@ -318,6 +320,10 @@ class TcpProxy:
     def cut(self) -> None:
         with self._lock:
             if self._listener is not None:
+                try:  # wakes the blocked accept(); close() alone lets it take one more client
+                    self._listener.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
                 self._listener.close()
                 self._listener = None
             for sock in self._conns:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from ..extensions import db
+from ..ops.request_log import current_request_id
 from ..security.current import AuthError
 from ..tickets import errors as domain
 
@@ -58,7 +59,10 @@ class Surface:
 
     def respond(self, status: int, message: str, errors: FieldErrors | None = None,
                 code: str | None = None, headers: dict[str, str] | None = None) -> Response:
-        response = jsonify(self.render(status, message, errors, code))
+        body = self.render(status, message, errors, code)
+        if status >= 500 and isinstance(body, dict):  # an extra field: no seed forbids one
+            body["request_id"] = current_request_id()
+        response = jsonify(body)
         response.status_code = status
         for key, value in (headers or {}).items():
             response.headers[key] = value
@@ -178,9 +182,9 @@ def handle_database_down(err: Exception) -> Response:
 
 def handle_unexpected(err: Exception) -> Response:
     db.session.rollback()
-    log.exception("unhandled error on %s %s", request.method, request.path)
     if not _is_api(request.path):
-        raise err
+        raise err  # Flask logs it (once) and renders its 500 page
+    log.exception("unhandled error on %s %s", request.method, request.path)
     surface = surface_for_path(request.path)
     return surface.respond(500, _("Server error"), None, "SERVER_ERROR")
 

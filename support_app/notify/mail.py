@@ -167,6 +167,8 @@ def prepare_email(event: events.DomainEvent) -> events.Write | None:
 
     def write() -> None:
         database.insert_row(EmailLog.__table__, {**row, "ticket_id": ticket.id})
+        # The sender's lines name the same Message-Id: this line ties them to the request.
+        log.info("email %s queued: %s for ticket %s", row["message_id"], template, ticket.number)
 
     return write
 

@@ -170,6 +170,7 @@ def deliver_due(limit: int = BATCH) -> int:
                 continue
             row.status, row.sent_at, row.error, row.next_attempt_at = SENT, utcnow(), None, None
             db.session.commit()
+            log.info("email %s sent (attempt %s)", row.message_id, row.attempts)
     finally:
         try:
             smtp.quit()
@@ -209,6 +210,10 @@ class MailWorker:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def running(self) -> bool:
+        """Is the sender thread alive (readiness)?"""
+        return self._thread is not None and self._thread.is_alive()
 
     def stop(self, timeout: float = 10) -> None:
         self._stop.set()

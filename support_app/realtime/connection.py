@@ -21,6 +21,7 @@ from werkzeug.http import parse_cookie
 
 from ..extensions import db, socketio
 from ..models import AgentProfile, SupportUser
+from ..ops import metrics
 from ..security import tokens
 from ..security.current import AuthError, actor_for_user, bearer_token, user_from_token
 from ..tickets.actor import Actor
@@ -96,6 +97,11 @@ def on_connect(auth: Any = None) -> None:
         joined = [*joined, session_room(claims[tokens.SESSION_CLAIM])]
     for room in joined:
         socketio.server.enter_room(request.sid, room)
+    metrics.socket_connected()
+
+
+def on_disconnect(reason: Any = None) -> None:
+    metrics.socket_disconnected()  # only accepted connections reach here
 
 
 def _current_actor() -> Actor | None:
@@ -125,6 +131,7 @@ def on_unsubscribe(data: Any = None) -> dict[str, Any]:
 def register_handlers() -> None:
     """Bind the handlers to the server `socketio.init_app` just built for this app."""
     socketio.on_event("connect", on_connect)
+    socketio.on_event("disconnect", on_disconnect)
     socketio.on_event("subscribe", on_subscribe)
     socketio.on_event("unsubscribe", on_unsubscribe)
 

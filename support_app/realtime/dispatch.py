@@ -26,6 +26,7 @@ from typing import Any, Callable, Hashable, Iterable
 from flask import Flask, current_app
 
 from ..extensions import socketio
+from ..ops import metrics, request_log
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class Dispatcher:
         job is dropped if one with the same key has not started yet, and one paced
         `every` seconds starts no sooner than that after the last run of its key."""
         app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+        job = request_log.bind(job)  # the push's log lines name the request that caused it
         self._ensure_thread()
         delay = 0.0
         if key is not None:
@@ -90,6 +92,10 @@ class Dispatcher:
                 if not self._delayed:
                     return
             time.sleep(0.01)
+
+    def running(self) -> bool:
+        """Is this process's sender thread alive (readiness)? False before the first push."""
+        return self._thread is not None and self._thread.is_alive() and self._pid == os.getpid()
 
     def _ensure_thread(self) -> None:
         with self._lock:
@@ -132,6 +138,7 @@ def emit(event: str, payload: Any, rooms: Iterable[str]) -> None:
         return
     try:
         socketio.emit(event, payload, to=targets, namespace="/")
+        metrics.socket_emitted(event)
     except Exception:
         log.exception("emit of %s to %s failed", event, targets)
     # Let the websocket writers put this event on the wire before the next one is

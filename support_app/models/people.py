@@ -13,10 +13,15 @@ from .base import Model, TimestampMixin, utcnow
 
 
 class SupportUser(User):
-    """FAB's user plus the language the person reads (notifications, emails, UI)."""
+    """FAB's user plus the language the person reads (notifications, emails, UI), and
+    when they proved they own their email address (a self-registered customer gets
+    nothing the address already has until then)."""
 
     __tablename__ = "ab_user"
     locale: Mapped[Optional[str]] = mapped_column(String(10), nullable=True)
+    # Users made by staff, the CLI or FAB count as confirmed; self-registration sets None.
+    email_confirmed_at: Mapped[Optional[dt.datetime]] = mapped_column(
+        DateTime, nullable=True, default=utcnow)
 
     @property
     def name(self) -> str:
@@ -24,7 +29,8 @@ class SupportUser(User):
 
 
 class Customer(TimestampMixin, Model):
-    """The requester. Guests (contact form, email) have no user account."""
+    """The requester. Guests (contact form, email) have no user account. A record
+    linked to an account is never moved to another one (`security.email_ownership`)."""
 
     __tablename__ = "customers"
 

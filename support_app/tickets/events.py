@@ -50,6 +50,8 @@ class TicketSnapshot:
     participant_user_ids: list[int]
     channel: str
     escalation_level: int
+    # Nobody has shown that the customer wrote it: its events reach staff only.
+    unverified: bool = False
 
 
 @dataclass

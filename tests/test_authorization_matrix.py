@@ -137,6 +137,11 @@ entry("POST", "/api/auth/register", Call(lambda w: "/api/auth/register", json=la
     "name": "New Person", "email": f"new-{w.ticket.id}@example.com", "password": "longpass123"},
     public=True), "201 201 201 201 201 201 201 201 201 201")
 entry("POST", "/api/auth/refresh", Call(lambda w: "/api/auth/refresh"), "401 401 401 401 401 401 401 401 401 401")
+entry("POST", "/api/auth/confirm-email", Call(lambda w: "/api/auth/confirm-email", json=lambda w: {
+    "token": "forged.token.value"}, public=True), "400 400 400 400 400 400 400 400 400 400")
+# Everyone in the world is confirmed already (made by the factory, not self-registered).
+entry("POST", "/api/auth/confirm-email/resend", Call(lambda w: "/api/auth/confirm-email/resend"),
+      "401 400 400 400 400 400 400 400 400 400")
 entry("POST", "/api/v1/security/login", Call(lambda w: "/api/v1/security/login", json=lambda w: {
     "username": "nobody@example.com", "password": "wrong", "provider": "db"}, public=True),
     "401 401 401 401 401 401 401 401 401 401")

@@ -19,9 +19,9 @@ class SupportUser(User):
 
     __tablename__ = "ab_user"
     locale: Mapped[Optional[str]] = mapped_column(String(10), nullable=True)
-    # Users made by staff, the CLI or FAB count as confirmed; self-registration sets None.
-    email_confirmed_at: Mapped[Optional[dt.datetime]] = mapped_column(
-        DateTime, nullable=True, default=utcnow)
+    # Set when the account is made by staff or the CLI (`api.auth.create_user`) or when a
+    # self-registered customer follows the emailed link.
+    email_confirmed_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
 
     @property
     def name(self) -> str:

@@ -29,6 +29,7 @@ ESCALATED = "ticket.escalated"
 CLOSED = "ticket.closed"
 FEEDBACK = "ticket.feedback"
 READ = "ticket.read"
+VERIFIED = "ticket.verified"  # staff showed who wrote it: the customer side sees it now
 ORDER_CANCELLED = "order.cancelled"
 
 

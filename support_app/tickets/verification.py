@@ -19,7 +19,8 @@ from ..extensions import db
 from ..models import Customer, SupportUser, Ticket
 from .actor import Actor
 from .errors import Conflict
-from .service import _audit, _require_staff_work, _transaction, get_ticket
+from . import events
+from .service import _audit, _publish, _require_staff_work, _transaction, get_ticket
 
 CONTACT_FORM = "contact_form"
 MAIL_UNAUTHENTICATED = "mail_unauthenticated"
@@ -78,7 +79,7 @@ def account_confirmed(customer_id: int) -> None:
         .values(unverified_reason=None))
 
 
-def verify(actor: Actor, ticket_id: int) -> Ticket:
+def verify(actor: Actor, ticket_id: int, *, origin: str = "api") -> Ticket:
     """Staff who work the ticket have established who wrote it: the customer sees it
     from now on (what happened before is not replayed to them)."""
     with _transaction():
@@ -88,4 +89,5 @@ def verify(actor: Actor, ticket_id: int) -> Ticket:
             raise Conflict(_("This ticket is not waiting for verification"))
         _audit(ticket, actor, "verified", ticket.unverified_reason, None)
         ticket.unverified_reason = None
+        _publish(events.VERIFIED, ticket, actor, origin)
     return ticket

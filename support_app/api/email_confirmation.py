@@ -29,8 +29,6 @@ blp = Blueprint("email_confirmation_api", __name__, url_prefix="/api/auth",
                 description="Prove ownership of the account's email address")
 page_blp = FlaskBlueprint("email_confirmation", __name__)
 
-DEFAULT_RESEND_LIMIT = "3 per 10 minute"
-
 
 class ConfirmSchema(Schema):
     class Meta:
@@ -55,7 +53,7 @@ def auth_limit() -> str:
 
 
 def resend_limit() -> str:
-    return current_app.config.get("EMAIL_CONFIRM_RESEND_LIMIT") or DEFAULT_RESEND_LIMIT
+    return current_app.config["EMAIL_CONFIRM_RESEND_LIMIT"]
 
 
 def confirmed_message() -> str:

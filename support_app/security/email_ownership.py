@@ -30,7 +30,6 @@ from ..tickets import verification
 from ..tickets.errors import Conflict, DomainError
 
 SALT = "support.email-confirmation"
-DEFAULT_MAX_AGE = 48 * 3600
 
 
 class LinkRefused(DomainError):
@@ -52,7 +51,7 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def max_age() -> int:
-    return int(current_app.config.get("EMAIL_CONFIRM_MAX_AGE") or DEFAULT_MAX_AGE)
+    return int(current_app.config["EMAIL_CONFIRM_MAX_AGE"])
 
 
 def make_token(user: SupportUser) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import time
 
-import pytest
 from flask import current_app
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
@@ -17,20 +16,10 @@ from support_app.realtime.dispatch import dispatcher
 from support_app.security import roles
 from support_app.tickets import Actor, service
 
-from .live import Listener, LiveServer, listeners
+from .live import Listener
+from .test_realtime import opened, server  # noqa: F401  (the live server and its sockets)
 
 VICTIM = "victim@example.com"
-
-
-@pytest.fixture(scope="module")
-def server(app):
-    with LiveServer(app) as live:
-        yield live
-
-
-@pytest.fixture
-def opened():
-    yield from listeners()
 
 
 def register(client, email: str = VICTIM, locale: str | None = None) -> dict:

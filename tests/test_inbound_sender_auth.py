@@ -13,7 +13,7 @@ from support_app.realtime.dispatch import dispatcher
 from support_app.security import roles
 from support_app.tickets import service
 
-from .admin_helpers import login
+from .admin_helpers import desk_client, login, page_token
 
 from .inbound_payloads import deliver, payload
 
@@ -68,8 +68,12 @@ def test_spoofed_from_with_a_known_ticket_number_is_held_not_threaded(client, fa
     # Staff see it, marked, in the dashboard list.
     admin = factory.staff(roles.ADMIN)
     login(client, admin.user.email, "secret-pass-1")
+    staff_view = client.get(f"/api/admin/support/{held.id}")
+    assert staff_view.get_json()["data"]["unverifiedSender"] == "mail_unauthenticated"
     page = client.get("/tickets/list/").get_data(as_text=True)
     assert held.number in page and "desk-unverified" in page
+    page = client.get(f"/tickets/show/{held.id}").get_data(as_text=True)
+    assert 'id="ticket-unverified"' in page and "not authenticated" in page
 
 
 def test_dkim_and_spf_fail_are_held(client, factory):
@@ -182,10 +186,15 @@ def test_contact_form_for_a_registered_address_is_held_unverified(client, factor
     assert listed["total"] == 0
     assert not customer_side_heard(victim.id, held)
 
-    # A colleague establishes who wrote it: from then on it is the customer's.
+    # A colleague establishes who wrote it (the ticket page's button): from then on it
+    # is the customer's.
     admin = factory.staff(roles.ADMIN)
-    from support_app.tickets import verification  # new with this change: imported here
-    verification.verify(admin.actor, held.id)
+    desk = desk_client(current_app)
+    login(desk, admin.user.email, "secret-pass-1")
+    token = page_token(desk, f"/tickets/show/{held.id}")
+    assert desk.post(f"/tickets/action/verify_sender/{held.id}",
+                     data={"csrf_token": token}).status_code == 302
+    assert ticket_named(held.number).unverified_reason is None
     listed = client.get("/api/support-tickets", headers=victim.headers).get_json()["data"]
     assert listed["total"] == 1
     service.add_message(admin.actor, held.id, "Done.")

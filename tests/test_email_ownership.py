@@ -215,3 +215,14 @@ def test_resend_sends_a_new_link_until_confirmed(client, factory):
     assert client.post("/api/auth/confirm-email/resend").status_code == 401
     user = db.session.get(SupportUser, headers["user_id"])
     assert user.email_confirmed_at is not None
+
+
+def test_the_link_never_points_at_the_requests_host(client, app_ctx):
+    """A registrant who sends `Host: evil.example` must not get the owner's link (and its
+    token) pointed at their own server."""
+    client.post("/api/auth/register", headers={"Host": "evil.example"}, json={
+        "name": "Someone Else", "email": VICTIM, "password": "longpass123"})
+    db.session.expire_all()
+    row = db.session.query(EmailLog).filter_by(to_address=VICTIM, template="confirm_email").one()
+    assert "evil.example" not in row.body_text + row.body_html
+    assert f"{current_app.config['PUBLIC_URL']}/confirm-email/" in row.body_text

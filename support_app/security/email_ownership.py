@@ -60,11 +60,13 @@ def make_token(user: SupportUser) -> str:
 
 
 def confirmation_link(token: str) -> str:
-    """`EMAIL_CONFIRM_URL` (a customer app's page, `{token}` in it), else our own page."""
+    """`EMAIL_CONFIRM_URL` (a customer app's page, `{token}` in it), else our own page
+    under `PUBLIC_URL`. Never built from the request's Host header: a registrant could
+    point the owner's link at their own server and collect the token."""
     template = current_app.config.get("EMAIL_CONFIRM_URL")
     if template:
         return template.replace("{token}", token)
-    return url_for("email_confirmation.page", token=token, _external=True)
+    return current_app.config["PUBLIC_URL"] + url_for("email_confirmation.page", token=token)
 
 
 def customer_by_email(email: str) -> Customer | None:

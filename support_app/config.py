@@ -158,6 +158,12 @@ class Config:
         self.MAIL_BACKGROUND = _bool("MAIL_BACKGROUND", True)
         self.MAILGUN_SIGNING_KEY = env.get("MAILGUN_SIGNING_KEY") or None
         self.MAILGUN_MAX_AGE = int(env.get("MAILGUN_MAX_AGE", 15 * 60))
+        # Email ownership (security/email_ownership.py)
+        self.EMAIL_CONFIRM_MAX_AGE = int(env.get("EMAIL_CONFIRM_MAX_AGE", 48 * 3600))
+        self.EMAIL_CONFIRM_URL = env.get("EMAIL_CONFIRM_URL") or None  # with {token}
+        # Where emailed links point: never the request's Host header, which a client sets.
+        self.PUBLIC_URL = env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
+        self.EMAIL_CONFIRM_RESEND_LIMIT = env.get("EMAIL_CONFIRM_RESEND_LIMIT", "3 per 10 minute")
 
         # Desk policy
         self.CONTACT_RATE_LIMIT = env.get("CONTACT_RATE_LIMIT", "5 per minute;20 per day")

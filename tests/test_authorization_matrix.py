@@ -142,6 +142,11 @@ entry("GET", "/api/auth/me", Call(lambda w: "/api/auth/me"), "401 200 200 200 20
 # (tests/test_token_lifecycle.py signs out for real).
 entry("POST", "/api/auth/logout", Call(lambda w: "/api/auth/logout", public=True),
       "401 401 401 401 401 401 401 401 401 401")
+entry("POST", "/api/auth/confirm-email", Call(lambda w: "/api/auth/confirm-email", json=lambda w: {
+    "token": "forged.token.value"}, public=True), "400 400 400 400 400 400 400 400 400 400")
+# Everyone in the world is confirmed already (made by the factory, not self-registered).
+entry("POST", "/api/auth/confirm-email/resend", Call(lambda w: "/api/auth/confirm-email/resend"),
+      "401 400 400 400 400 400 400 400 400 400")
 entry("GET", "/api/v1/menu/", Call(lambda w: "/api/v1/menu/"), "401 403 403 403 403 403 403 403 403 200")
 entry("POST", "/api/contact", Call(lambda w: "/api/contact", json=lambda w: {
     "name": "Guest", "email": "guest-matrix@example.com", "subject": "Hello",

@@ -9,10 +9,12 @@ from email import policy
 
 import pytest
 from aiosmtpd.controller import Controller
+from flask import current_app
 
 from support_app.extensions import db
 from support_app.models import EmailLog, utcnow
 from support_app.notify import outbox
+from support_app.notify.mail import reply_signature
 from support_app.security import roles
 from support_app.tickets import service
 
@@ -91,7 +93,9 @@ def test_ticket_received_is_delivered_with_threading_headers(client, factory, sm
     assert msg["To"] == "alice@example.com"
     assert msg["From"].addresses[0].addr_spec == "help@shop.example"
     assert msg["From"].addresses[0].display_name == "Support Desk"
-    assert msg["Reply-To"] == "help@shop.example"
+    # The ticket's signed reply address (`inbound.sender_auth`).
+    signature = reply_signature(number, current_app.config["SECRET_KEY"])
+    assert msg["Reply-To"] == f"help+{number}.{signature}@shop.example"
     assert msg["Subject"] == f"[{number}] We received your request: Broken mug"
     message_id = msg["Message-ID"].strip()  # long ids are folded onto a continuation line
     assert message_id == queued.message_id

@@ -27,7 +27,7 @@ from sqlalchemy import or_, select
 from ..extensions import db
 from ..i18n import PRIORITY_LABELS, STATUS_LABELS
 from ..models import InternalNote, Message, Ticket, TicketEvent
-from ..tickets import lifecycle, policy, service
+from ..tickets import lifecycle, policy, service, verification
 from ..tickets.queries import like_pattern
 from . import permissions as perms
 from .base import VisibleToActor, attempt, current_actor, isolated, timestamp
@@ -86,6 +86,7 @@ class TicketView(ModelView):
         "list", "show", perms.REPLY, perms.NOTE, perms.WORK, perms.REASSIGN, perms.OPEN)]
     method_permission_name = {
         "assign_to_me": perms.WORK, "change_status": perms.WORK, "escalate": perms.WORK,
+        "verify_sender": perms.WORK,
         "resolve": perms.WORK, "close": perms.WORK, "status": perms.WORK,
         "reassign": perms.REASSIGN, "reassign_form": perms.REASSIGN,
         "reply": perms.REPLY, "note": perms.NOTE, "new": perms.OPEN,
@@ -94,8 +95,9 @@ class TicketView(ModelView):
     base_order = ("created_at", "desc")
     page_size = 25
 
-    list_columns = ["number", "subject", "customer", "status", "priority", "category",
-                    "channel", "assigned_to", "escalation_level", "is_admin_read", "created_at"]
+    list_columns = ["number", "subject", "unverified_reason", "customer", "status", "priority",
+                    "category", "channel", "assigned_to", "escalation_level", "is_admin_read",
+                    "created_at"]
     order_columns = ["number", "subject", "status", "priority", "category", "channel",
                      "escalation_level", "created_at", "updated_at"]
     search_columns = ["number", "status", "priority", "category", "channel", "assigned_to",
@@ -105,6 +107,7 @@ class TicketView(ModelView):
         "status": _l("Status"), "priority": _l("Priority"), "category": _l("Category"),
         "channel": _l("Channel"), "assigned_to": _l("Assignee"),
         "escalation_level": _l("Escalation"), "is_admin_read": _l("Unread"),
+        "unverified_reason": _l("Sender"),
         "created_at": _l("Created"), "updated_at": _l("Updated"),
     }
 
@@ -113,6 +116,9 @@ class TicketView(ModelView):
         "customer": isolated,
         "assigned_to": lambda user: isolated(user.name) if user else Markup(
             '<span class="text-muted">{}</span>').format(_("Unassigned")),
+        "unverified_reason": lambda reason: "" if reason is None else Markup(
+            '<span class="label label-warning desk-unverified" title="{}">{}</span>').format(
+            verification.label(reason), _("Unverified")),
         "is_admin_read": lambda read: "" if read else Markup(
             '<span class="label label-danger">{}</span>').format(_("unread")),
         "created_at": timestamp,
@@ -178,7 +184,7 @@ class TicketView(ModelView):
         status.priority.data = ticket.priority
         return self.render_template(
             self.show_template, pk=pk, title=self.show_title, widgets=widgets,
-            ticket=ticket,
+            ticket=ticket, unverified=verification.label(ticket.unverified_reason),
             messages=db.session.scalars(select(Message).where(Message.ticket_id == ticket.id)
                                         .order_by(Message.created_at, Message.id)).all(),
             notes=db.session.scalars(select(InternalNote).where(InternalNote.ticket_id == ticket.id)
@@ -322,6 +328,11 @@ class TicketView(ModelView):
     @action("escalate", _l("Escalate"), _l("Escalate the selected tickets?"), "fa-level-up")
     def escalate(self, items):
         return self._act(items, service.escalate)
+
+    @action("verify_sender", _l("Verify sender"),
+            _l("Show the selected tickets to their customers as theirs?"), "fa-check-circle")
+    def verify_sender(self, items):
+        return self._act(items, verification.verify)
 
     @action("resolve", _l("Resolve"), icon="fa-check")
     def resolve(self, items):

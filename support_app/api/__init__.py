@@ -8,14 +8,15 @@ def register_apis(api: Api) -> None:
     """Register every API blueprint on the one OpenAPI spec."""
     from .. import inbound
     from . import (
-        agent_desk, auth, contact, faq, mtxi, munch, notifications, storefront,
-        storefront_admin, support_tickets, sync,
+        agent_desk, auth, contact, email_confirmation, faq, mtxi, munch, notifications,
+        storefront, storefront_admin, support_tickets, sync,
     )
 
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
     api.register_blueprint(auth.blp)
+    email_confirmation.register(api)
     support_tickets.register(api)
     sync.register(api)
     inbound.register(api)

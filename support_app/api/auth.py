@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
 from ..extensions import db, limiter
-from ..models import AgentProfile, Customer, SupportUser
+from ..models import AgentProfile, Customer, SupportUser, utcnow
 from ..realtime.connection import disconnect_after_commit
-from ..security import roles, tokens
+from ..security import email_ownership, roles, tokens
 from ..security.current import AuthError, bearer_token, require_actor, user_from_token
 from ..security.passwords import password_problem
 from ..tickets.errors import ValidationFailed
@@ -86,10 +86,15 @@ def token_body(user: SupportUser, session_id: str | None = None) -> dict:
 
 
 def create_user(name: str, email: str, password: str, role_name: str,
-                phone: str | None = None, locale: str | None = None) -> SupportUser:
+                phone: str | None = None, locale: str | None = None,
+                confirmed: bool = True) -> SupportUser:
     """Create a FAB user (username = email) with what the role needs beside it: a
     customer's requester row, an agent's (unapproved) profile. ONE transaction; FAB's
-    add_user commits on its own, so it is not used here."""
+    add_user commits on its own, so it is not used here.
+
+    `confirmed=False` (self-registration): the address is unproven, so an existing
+    customer record is not linked; a confirmation link is queued instead
+    (`security.email_ownership`)."""
     email = email.strip().lower()
     sm = current_app.appbuilder.sm
     role = sm.find_role(role_name)
@@ -97,19 +102,17 @@ def create_user(name: str, email: str, password: str, role_name: str,
         raise ValidationFailed({"role": [_("Unknown role %(role)s", role=role_name)]})
     first, last = split_name(name)
     user = SupportUser(first_name=first[:64], last_name=last[:64], username=email, email=email,
-                       active=True, locale=locale, password=generate_password_hash(password))
+                       active=True, locale=locale, password=generate_password_hash(password),
+                       email_confirmed_at=utcnow() if confirmed else None)
     user.roles = [role]
     db.session.add(user)
     try:
         db.session.flush()
-        if role_name == roles.CUSTOMER:
-            customer = db.session.scalar(select(Customer).where(func.lower(Customer.email) == email))
-            if customer is None:  # a guest who now signs up keeps their history
-                customer = Customer(name=name.strip(), email=email)
-                db.session.add(customer)
-            customer.user_id = user.id
-            customer.phone = phone or customer.phone
-            customer.locale = locale or customer.locale or "en"
+        if role_name == roles.CUSTOMER and confirmed:
+            email_ownership.link_customer(user, phone=phone, locale=locale)
+        elif role_name == roles.CUSTOMER:
+            email_ownership.claim_fresh_address(user, name, phone, locale)
+            email_ownership.send_confirmation(user)
         elif role_name == roles.SUPPORT_AGENT:
             db.session.add(AgentProfile(user_id=user.id, contact_number=phone, is_approved=False))
         db.session.commit()
@@ -119,6 +122,8 @@ def create_user(name: str, email: str, password: str, role_name: str,
     except BaseException:
         db.session.rollback()
         raise
+    if not confirmed:
+        email_ownership.wake_mail_sender()
     return user
 
 
@@ -150,10 +155,12 @@ def register_limit():
 @blp.alt_response(422, schema=DefaultErrorSchema, description="Email taken, weak password, bad field")
 @blp.alt_response(429, schema=DefaultErrorSchema, description="Too many sign-ups from this address")
 def register(data: dict) -> dict:
-    """Create a customer account and sign it in."""
+    """Create a customer account and sign it in. A confirmation link is emailed; the
+    account gets what its address already has (guest tickets, orders) only once it is
+    confirmed (POST /api/auth/confirm-email)."""
     check_new_account(data["email"], data["password"])
     user = create_user(data["name"], data["email"], data["password"], roles.CUSTOMER,
-                       phone=data.get("phone"), locale=data.get("locale"))
+                       phone=data.get("phone"), locale=data.get("locale"), confirmed=False)
     return token_body(user)
 
 

@@ -1,7 +1,9 @@
 """The public contact form (seed 000): no account needed, rate-limited per client address.
 
 A message opens a ticket on channel `contact_form` for the customer with that email,
-or for a new guest customer, through the ticket service acting as the system. A bot
+or for a new guest customer, through the ticket service acting as the system. The
+form proves nothing about who typed the address: for an address that has an account
+the ticket is held unverified, for staff only (`tickets.verification`). A bot
 that fills the hidden `website` field gets the same success answer and nothing is
 created. Names and subjects are folded onto one line, so they can never carry a
 CR/LF into a mail header.
@@ -20,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db, limiter
 from ..models import Customer, Order
-from ..tickets import Actor, service
+from ..tickets import Actor, service, verification
 from .auth import EMAIL_RE, NO_NUL
 from .storefront import StorefrontErrorSchema, surface
 
@@ -124,6 +126,7 @@ def submit(data: dict[str, Any]) -> dict[str, Any]:
         Actor.system("contact form"), customer_id=customer.id, subject=data["subject"],
         description=description, category="order" if data.get("orderNumber") else "other",
         order_id=order.id if order else None, channel="contact_form", origin="contact",
+        unverified_reason=verification.contact_form_reason(customer),
     )
     return success(outcome.ticket.number)
 

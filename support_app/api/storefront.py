@@ -26,6 +26,7 @@ from ..i18n import RANGE_AT_LEAST, RANGE_BETWEEN
 from ..models import PRIORITIES, STATUSES, Message, Ticket
 from ..security.current import require_actor
 from ..tickets import Actor, service
+from ..tickets.queries import visible_tickets
 from ..tickets.errors import Forbidden
 from .errors import FieldErrors, Surface, register_surface
 
@@ -270,7 +271,7 @@ def _authenticate() -> None:
 
 def _list_own(args: dict[str, Any]) -> dict[str, Any]:
     actor = customer_actor()
-    stmt = (select(Ticket).where(Ticket.customer_id == actor.customer_id)
+    stmt = (visible_tickets(actor).where(Ticket.customer_id == actor.customer_id)
             .order_by(Ticket.created_at.desc(), Ticket.id.desc()))
     tickets, pagination = page_of(stmt, args)
     threads = messages_by_ticket([t.id for t in tickets])

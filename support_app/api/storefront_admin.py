@@ -81,6 +81,10 @@ class StorefrontAdminTicketSchema(StorefrontTicketSchema):
     customer = fields.Nested(StorefrontCustomerInfoSchema, required=True)
     assignedToId = fields.Integer(allow_none=True)
     escalationLevel = fields.Integer(required=True)
+    unverifiedSender = fields.String(allow_none=True, metadata={
+        "description": "Why nobody has proved the customer wrote it (contact_form, "
+                       "mail_unauthenticated, account_unconfirmed): the customer does not "
+                       "see the ticket. null: verified."})
     internalNotes = fields.List(fields.Nested(StorefrontNoteSchema))
 
 
@@ -246,7 +250,8 @@ def customer_data(customer: Customer) -> dict[str, Any]:
 def admin_ticket_data(ticket: Ticket, *, detail: bool = False) -> dict[str, Any]:
     data = ticket_data(ticket, customer_view=False)
     data.update(customer=customer_data(ticket.customer), assignedToId=ticket.assigned_to_id,
-                escalationLevel=ticket.escalation_level)
+                escalationLevel=ticket.escalation_level,
+                unverifiedSender=ticket.unverified_reason)
     if detail:
         thread = db.session.scalars(select(Message).where(Message.ticket_id == ticket.id)
                                     .order_by(Message.created_at, Message.id))

@@ -17,9 +17,9 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Customer, EmailLog, Message, Ticket
-from ..tickets import service
+from ..tickets import service, verification
 from ..tickets.actor import Actor
-from . import threading
+from . import sender_auth, threading
 from .attachments import Screened
 from .parse import InboundMail, auto_reply_reason, normalize_address
 
@@ -28,7 +28,8 @@ RECEIVED, IGNORED = "received", "ignored"
 
 @dataclass(frozen=True)
 class Receipt:
-    """What happened to the mail: created | replied | duplicate | ignored."""
+    """What happened to the mail: created | held (a ticket for staff only: its sender is
+    unproven, `reason` says why) | replied | duplicate | ignored."""
 
     outcome: str
     ticket_number: str | None = None
@@ -112,34 +113,46 @@ def _receive(mail: InboundMail, files: Screened) -> Receipt:
     sender: Customer | None = (
         threading.customer_by_address(mail.from_address) if mail.from_address else None
     )
+    staff = threading.staff_by_address(mail.from_address) if mail.from_address else None
     ticket = threading.thread_for(mail, sender)
+    staff_ticket = threading.staff_thread(mail, staff)
     refused = list(files.refused)
 
     reason = auto_reply_reason(mail, _own_addresses(mail))
     if reason is not None:
         # Logged (for staff) but never opens or reopens a ticket: no mail loops.
-        db.session.add(_log(mail, ticket.id if ticket else None, IGNORED, reason))
+        named = ticket or staff_ticket
+        db.session.add(_log(mail, named.id if named else None, IGNORED, reason))
         db.session.commit()
-        return Receipt("ignored", ticket.number if ticket else None, reason)
+        return Receipt("ignored", named.number if named else None, reason)
 
     note = "; ".join(refused) or None
     body = _body(mail, refused)
+    proof = sender_auth.proof(mail)
 
     def log_row(target: Ticket) -> list[Any]:
         return [_log(mail, target.id, RECEIVED, note)]
 
-    if ticket is not None and sender is not None:
+    def reply(actor: Actor, target: Ticket) -> Receipt:
         service.add_message(
-            threading.actor_for(sender), ticket.id, body, channel="email", origin="email",
+            actor, target.id, body, channel="email", origin="email",
             email_message_id=mail.message_id, files=files.kept, extra_rows=log_row,
         )
-        return Receipt("replied", ticket.number)
+        return Receipt("replied", target.number)
 
+    if staff is not None and staff_ticket is not None and proof.covers(staff_ticket.number):
+        return reply(staff, staff_ticket)  # a staff reply, as the dashboard would post it
+    if ticket is not None and sender is not None and proof.covers(ticket.number) \
+            and not verification.unconfirmed_account(sender):
+        return reply(threading.actor_for(sender), ticket)
+
+    # Anything else is the sender's own ticket; held for staff when its sender is unproven.
     customer = sender or threading.guest_customer(mail.from_address, mail.from_name)
+    unverified = verification.mail_reason(customer, proof.domain)
     outcome = service.open_ticket(
         Actor.system("email"), customer_id=customer.id, subject=_subject(mail),
         description=body, channel="email", origin="email", files=files.kept,
-        extra_rows=log_row,
+        extra_rows=log_row, unverified_reason=unverified,
     )
-    return Receipt("created", outcome.ticket.number)
+    return Receipt("held" if unverified else "created", outcome.ticket.number, unverified)
 

@@ -1,9 +1,11 @@
 """Which ticket a mail belongs to, and who is writing.
 
 A mail joins a ticket when it answers a Message-Id we sent or received for it, or
-names it (`[TKT-…]` in the subject, `support+TKT-…@` as recipient) — and only when
-the sender is that ticket's customer or one of its participants. Anyone else's mail
-opens a ticket of its own: knowing a ticket number is not a key to someone's thread."""
+names it (`[TKT-…]` in the subject, `support+TKT-…@` or the signed
+`support+TKT-….{sig}@` as recipient) — and only when the sender is that ticket's
+customer or one of its participants (or staff who work it) and proved to be
+(`sender_auth`). Anyone else's mail opens a ticket of its own: knowing a ticket number
+is not a key to someone's thread."""
 from __future__ import annotations
 
 import re
@@ -19,7 +21,7 @@ from ..tickets.actor import Actor
 from .parse import InboundMail
 
 NUMBER_RE = re.compile(r"\[(TKT-[A-Z0-9]+)\]", re.IGNORECASE)
-PLUS_RE = re.compile(r"\+(TKT-[A-Z0-9]+)@", re.IGNORECASE)
+PLUS_RE = re.compile(r"\+(TKT-[A-Z0-9]+)(?:\.[0-9a-f]+)?@", re.IGNORECASE)
 REPLY_PREFIX_RE = re.compile(r"^\s*((re|aw|sv|vs|antw|fw|fwd|wg|tr|rv)\s*(\[\d+\])?\s*:\s*)+",
                              re.IGNORECASE)
 
@@ -79,6 +81,22 @@ def thread_for(mail: InboundMail, sender: Customer | None) -> Ticket | None:
     if sender is None:
         return None
     return next((t for t in candidate_tickets(mail) if is_party(sender, t)), None)
+
+
+def staff_by_address(address: str) -> Actor | None:
+    """The active staff user with this address, as an Actor (None for anyone else)."""
+    user = db.session.scalar(select(SupportUser).where(func.lower(SupportUser.email) == address))
+    if user is None or not user.active:
+        return None
+    actor = actor_for_user(user)
+    return actor if actor.is_staff else None
+
+
+def staff_thread(mail: InboundMail, staff: Actor | None) -> Ticket | None:
+    """The ticket a staff member's mail answers, if they may work it."""
+    if staff is None:
+        return None
+    return next((t for t in candidate_tickets(mail) if policy.can_work(staff, t)), None)
 
 
 def guest_customer(address: str, name: str) -> Customer:

@@ -70,7 +70,8 @@ class InboundMailSchema(Schema):
 class ReceiptSchema(Schema):
     success = fields.Boolean(required=True)
     outcome = fields.String(required=True, metadata={
-        "description": "created | replied | duplicate | ignored"})
+        "description": "created | held (unverified sender: for staff only) | replied | "
+                       "duplicate | ignored"})
     ticket_number = fields.String(allow_none=True)
     reason = fields.String(allow_none=True)
 

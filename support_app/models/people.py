@@ -13,7 +13,9 @@ from .base import Model, TimestampMixin, utcnow
 
 
 class SupportUser(User):
-    """FAB's user plus the language the person reads (notifications, emails, UI)."""
+    """FAB's user plus the language the person reads (notifications, emails, UI), and
+    when they proved they own their email address (a self-registered customer gets
+    nothing the address already has until then)."""
 
     __tablename__ = "ab_user"
     locale: Mapped[Optional[str]] = mapped_column(String(10), nullable=True)
@@ -21,6 +23,9 @@ class SupportUser(User):
     # change, deactivation, sign-out everywhere) ends every older token at once.
     token_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0,
                                                server_default="0")
+    # Set when the account is made by staff or the CLI (`api.auth.create_user`) or when a
+    # self-registered customer follows the emailed link.
+    email_confirmed_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
 
     @property
     def name(self) -> str:
@@ -28,7 +33,8 @@ class SupportUser(User):
 
 
 class Customer(TimestampMixin, Model):
-    """The requester. Guests (contact form, email) have no user account."""
+    """The requester. Guests (contact form, email) have no user account. A record
+    linked to an account is never moved to another one (`security.email_ownership`)."""
 
     __tablename__ = "customers"
 

@@ -78,6 +78,9 @@ class Ticket(TimestampMixin, Model):
     escalation_level: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     escalated_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
     message_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Why the desk cannot tell who wrote it (`tickets.verification`); NULL: verified.
+    # An unverified ticket is shown to staff only and notifies nobody on the customer side.
+    unverified_reason: Mapped[Optional[str]] = mapped_column(String(32), nullable=True)
     is_customer_read: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     is_admin_read: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     last_replied_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)

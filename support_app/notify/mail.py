@@ -13,15 +13,21 @@ locale. Its Message-Id is `<tkt-{number}-{32 random hex digits}@{sender domain}>
 and every email of a ticket refers to the ticket's root id
 `<tkt-{number}@{sender domain}>` (stored in `in_reply_to`), so mail clients thread
 them and replies can be matched to the ticket.
+Each ticket email's Reply-To is the ticket's own reply address,
+`{inbox}+{number}.{HMAC}@{domain}`: only our mail reveals it, so a reply sent to it
+proves the sender read that ticket's mail (`inbound.sender_auth`).
+Account emails (the address confirmation link) use the same outbox without a ticket.
 `outbox.py` delivers the rows after commit.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import secrets
 from email.utils import parseaddr
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from flask import Flask, current_app
 from flask_babel import force_locale, get_translations
@@ -40,6 +46,8 @@ TICKET_RECEIVED = "ticket_received"
 STAFF_REPLIED = "staff_replied"
 TICKET_RESOLVED = "ticket_resolved"
 TEMPLATES = (TICKET_RECEIVED, STAFF_REPLIED, TICKET_RESOLVED)
+CONFIRM_EMAIL = "confirm_email"
+REPLY_SIGNATURE_HEX = 20  # 80 bits: a guess per delivered mail will not find one
 NOT_CONFIGURED = "MAIL_SERVER is not configured"
 
 
@@ -62,6 +70,24 @@ def new_message_id(ticket_number: str) -> str:
     return f"<tkt-{ticket_number}-{secrets.token_hex(16)}@{sender_domain()}>"
 
 
+def reply_signature(ticket_number: str, secret_key: str) -> str:
+    """The HMAC that makes a ticket's reply address unguessable (lower-case hex: mail
+    systems may change the case of a local part)."""
+    digest = hmac.new(secret_key.encode(), f"reply-address:{ticket_number.upper()}".encode(),
+                      hashlib.sha256).hexdigest()
+    return digest[:REPLY_SIGNATURE_HEX]
+
+
+def reply_address(ticket_number: str, config: Mapping[str, Any]) -> str:
+    """`support+TKT-….{sig}@domain` on the inbound address (MAIL_REPLY_TO, else the sender)."""
+    inbox = parseaddr(config.get("MAIL_REPLY_TO") or "")[1] \
+        or parseaddr(config.get("MAIL_DEFAULT_SENDER") or "")[1] or "support@localhost"
+    local, _at, domain = inbox.rpartition("@")
+    local = local.split("+")[0]
+    signature = reply_signature(ticket_number, config["SECRET_KEY"])
+    return f"{local}+{ticket_number}.{signature}@{domain}"
+
+
 def _subject(template: str, ticket: events.TicketSnapshot) -> str:
     subjects: dict[str, Callable[[], str]] = {
         TICKET_RECEIVED: lambda: _("[%(number)s] We received your request: %(subject)s",
@@ -75,9 +101,10 @@ def _subject(template: str, ticket: events.TicketSnapshot) -> str:
     return " ".join(subjects[template]().split())
 
 
-def _locale(ticket: events.TicketSnapshot) -> str:
+def language(locale: str | None) -> str:
+    """A supported language for `locale`, else the default."""
     languages = current_app.config.get("LANGUAGES") or {}
-    code = (ticket.customer_locale or "").split("_")[0]
+    code = (locale or "").split("_")[0]
     return code if code in languages else current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
 
 
@@ -107,7 +134,7 @@ def render_email(template: str, ticket: events.TicketSnapshot, **context: Any) -
 
     A template that fails to render still gives a `failed` row with the error, so
     nothing is lost silently and the ticket change itself goes through."""
-    locale = _locale(ticket)
+    locale = language(ticket.customer_locale)
     # Without SMTP there is nothing to deliver: record it as such now rather than wake
     # the sender to rewrite the row (a second write on every ticket change).
     deliverable = bool(current_app.config.get("MAIL_SERVER"))
@@ -134,9 +161,31 @@ def render_email(template: str, ticket: events.TicketSnapshot, **context: Any) -
     return row
 
 
+def account_email(template: str, to: str, locale: str | None, subject: Callable[[], str],
+                  **context: Any) -> dict[str, Any]:
+    """An email about the account, not a ticket, rendered in `locale`: its outbox row."""
+    locale = language(locale)
+    deliverable = bool(current_app.config.get("MAIL_SERVER"))
+    app_name = current_app.config.get("APP_NAME", "Support")
+    values = {"locale": locale, "app_name": app_name, **context}
+    templates = _templates(locale)
+    with force_locale(locale):
+        title = " ".join(subject().split())
+    return dict(
+        direction="out", status="queued" if deliverable else "not_sent",
+        error=None if deliverable else NOT_CONFIGURED, template=template,
+        from_address=current_app.config.get("MAIL_DEFAULT_SENDER"), to_address=to,
+        message_id=f"<acct-{secrets.token_hex(16)}@{sender_domain()}>", attempts=0,
+        subject=title,
+        body_text=templates.get_template(f"email/{template}.txt").render(values),
+        body_html=templates.get_template(f"email/{template}.html").render(values),
+    )
+
+
 def template_for(event: events.DomainEvent) -> str | None:
-    """Which customer email (if any) this domain event calls for."""
-    if event.ticket is None or not event.ticket.customer_email:
+    """Which customer email (if any) this domain event calls for: none about a ticket
+    the desk cannot tell who wrote (`unverified`), whose address may not be the writer's."""
+    if event.ticket is None or not event.ticket.customer_email or event.ticket.unverified:
         return None
     if event.name == events.TICKET_CREATED and event.data.get("notify") is not False:
         return TICKET_RECEIVED

@@ -149,8 +149,10 @@ def prepare_notifications(e: DomainEvent) -> events.Write | None:
     ticket = e.ticket
     if ticket is None or e.data.get("notify") is False:
         return None
+    # An unverified ticket notifies nobody on the customer side.
+    hidden = {ticket.customer_user_id, *ticket.participant_user_ids} if ticket.unverified else set()
     plan = [(kind, render, sorted(
-        uid for uid in recipients
+        uid for uid in recipients - hidden
         if uid is not None and (include_actor or uid != e.actor_user_id)))
         for recipients, kind, render, include_actor in _plan(e)]
     locales = recipient_locales({uid for *_, user_ids in plan for uid in user_ids})

@@ -31,7 +31,7 @@ from sqlalchemy import func, or_, select, update
 from ..extensions import db
 from ..models import EmailLog, utcnow
 from ..tickets import events
-from .mail import NOT_CONFIGURED, template_for
+from .mail import NOT_CONFIGURED, reply_address, template_for
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,8 @@ def build_message(row: EmailLog, config: Mapping[str, Any]) -> EmailMessage:
     raises instead of starting a new header."""
     sender = parseaddr(config.get("MAIL_DEFAULT_SENDER") or "")[1] or "support@localhost"
     reply_to = parseaddr(config.get("MAIL_REPLY_TO") or "")[1] or sender
+    if row.ticket is not None:  # the ticket's signed reply address
+        reply_to = reply_address(row.ticket.number, config)
     app_name = " ".join(str(config.get("APP_NAME") or "").split())
     try:
         msg = EmailMessage()

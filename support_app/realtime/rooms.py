@@ -59,10 +59,12 @@ def connection_rooms(actor: Actor) -> list[str]:
 
 
 def ticket_audience(ticket: TicketSnapshot, *extra_user_ids: int | None) -> list[str]:
-    """Everyone who may see this ticket's public events (never more)."""
+    """Everyone who may see this ticket's public events (never more): staff only while
+    the ticket is unverified."""
     rooms = [ticket_room(ticket.id), STAFF_ALL]
-    users = {ticket.customer_user_id, ticket.assigned_to_id, *ticket.participant_user_ids,
-             *extra_user_ids}
+    users = {ticket.assigned_to_id, *extra_user_ids}
+    if not ticket.unverified:
+        users |= {ticket.customer_user_id, *ticket.participant_user_ids}
     rooms += [user_room(uid) for uid in users if uid is not None]
     if ticket.assigned_to_id is None:
         rooms.append(STAFF)

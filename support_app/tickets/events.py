@@ -29,6 +29,7 @@ ESCALATED = "ticket.escalated"
 CLOSED = "ticket.closed"
 FEEDBACK = "ticket.feedback"
 READ = "ticket.read"
+VERIFIED = "ticket.verified"  # staff showed who wrote it: the customer side sees it now
 ORDER_CANCELLED = "order.cancelled"
 
 
@@ -50,6 +51,8 @@ class TicketSnapshot:
     participant_user_ids: list[int]
     channel: str
     escalation_level: int
+    # Nobody has shown that the customer wrote it: its events reach staff only.
+    unverified: bool = False
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from sqlalchemy import ColumnElement, bindparam, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, bindparam, false, or_, select, true
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
@@ -47,12 +47,13 @@ def visible_template(view: View) -> ColumnElement[bool]:
         # Own tickets and those they take part in, as one id set: each half is an index
         # lookup. Written as `customer_id = X OR EXISTS (...)` the OR made every
         # customer's count and list scan the whole tickets table.
+        # An unverified ticket (`tickets.verification`) is for staff only.
         owned = aliased(Ticket)  # not correlated with the outer query's tickets
-        clauses.append(Ticket.id.in_(
+        clauses.append(and_(Ticket.id.in_(
             select(owned.id).where(owned.customer_id == bindparam("viewer_customer_id")).union(
                 select(TicketParticipant.ticket_id)
                 .where(TicketParticipant.customer_id == bindparam("viewer_customer_id")))
-        ))
+        ), Ticket.unverified_reason.is_(None)))
     return or_(*clauses) if clauses else false()
 
 
@@ -85,6 +86,8 @@ def can_view(actor: Actor, ticket: Ticket) -> bool:
         ticket.assigned_to_id is None or ticket.assigned_to_id == actor.user_id
     ):
         return True
+    if ticket.unverified_reason is not None:  # nobody has shown the customer wrote it
+        return False
     return is_owner(actor, ticket) or is_participant(actor, ticket)
 
 

@@ -142,6 +142,7 @@ def _snapshot(ticket: Ticket,
         participant_user_ids=participant_user_ids,
         channel=ticket.channel,
         escalation_level=ticket.escalation_level,
+        unverified=ticket.unverified_reason is not None,
     )
 
 
@@ -255,15 +256,21 @@ def open_ticket(
     max_description: int = MAX_BODY,
     files: Sequence[Attachment] = (),
     extra_rows: ExtraRows | None = None,
+    unverified_reason: str | None = None,
 ) -> Outcome:
     """Open a ticket from any channel. Customers open for themselves; staff (and the
-    system, for contact form and email) open on behalf of a given customer.
+    system, for contact form and email) open on behalf of a given customer; the system
+    gives `unverified_reason` when nobody showed the customer wrote it
+    (`tickets.verification`): such a ticket is for staff only.
 
     `files` (email attachments) belong to messages, so they hang off an opening thread
     message that repeats the description; `extra_rows(ticket)` are added in the same
     transaction."""
     if customer_id is None:
         customer_id = actor.customer_id
+    if customer_id is None and actor.user_id is not None and not actor.is_staff:
+        # A self-registered account gets its customer record by confirming its address.
+        raise Forbidden(_("Confirm your email address first: we sent you a link."))
     if customer_id is None:
         raise NotFound("customer", _("Customer not found"))
     if customer_id != actor.customer_id and not (actor.is_system or actor.can(roles.MANAGE)):
@@ -309,6 +316,7 @@ def open_ticket(
             category=category,
             issue_type=issue_type,
             channel=channel,
+            unverified_reason=unverified_reason,
             service_type=service_type
             or ("order" if order else "ride" if ride else "booking" if booking else None),
             order_id=order.id if order else None,

@@ -1,0 +1,112 @@
+"""Confirming an account's email address (`security.email_ownership`).
+
+* `POST /api/auth/confirm-email` {token}: for apps that show the link in their own page;
+* `GET /confirm-email/<token>`: the page the emailed link opens by default (opening it
+  proves access to the mailbox, which is the point);
+* `POST /api/auth/confirm-email/resend` (bearer): a new link for an unconfirmed account.
+
+A forged, tampered, expired or used link answers 400 with a message saying which.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint as FlaskBlueprint
+from flask import current_app, render_template
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_smorest import Api, Blueprint
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from ..extensions import db, limiter
+from ..models import SupportUser
+from ..security import email_ownership
+from ..security.current import require_actor
+from ..tickets.errors import DomainError
+from .schemas import DefaultErrorSchema, UserSchema
+
+blp = Blueprint("email_confirmation_api", __name__, url_prefix="/api/auth",
+                description="Prove ownership of the account's email address")
+page_blp = FlaskBlueprint("email_confirmation", __name__)
+
+
+class ConfirmSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    token = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class ConfirmedSchema(Schema):
+    success = fields.Boolean(required=True)
+    message = fields.String(required=True)
+    user = fields.Nested(UserSchema)
+
+
+class SentSchema(Schema):
+    success = fields.Boolean(required=True)
+    message = fields.String(required=True)
+
+
+def auth_limit() -> str:
+    return current_app.config.get("AUTH_RATE_LIMIT", "10 per 20 second")
+
+
+def resend_limit() -> str:
+    return current_app.config["EMAIL_CONFIRM_RESEND_LIMIT"]
+
+
+def confirmed_message() -> str:
+    return _("Your email address is confirmed. Your earlier requests and orders are now "
+             "in your account.")
+
+
+@blp.route("/confirm-email", methods=["POST"])
+@limiter.limit(auth_limit)
+@blp.arguments(ConfirmSchema)
+@blp.response(200, ConfirmedSchema)
+@blp.alt_response(400, schema=DefaultErrorSchema,
+                  description="Forged, tampered, expired or already used link; or the "
+                              "address's history belongs to another account")
+@blp.doc(security=[])
+def confirm(data: dict[str, Any]) -> dict[str, Any]:
+    """Use a confirmation link's token: the account gets the address's history."""
+    done = email_ownership.confirm(data["token"])
+    user = done.user
+    return {"success": True, "message": confirmed_message(),
+            "user": {"id": user.id, "name": user.name, "email": user.email,
+                     "roles": [role.name for role in user.roles]}}
+
+
+@blp.route("/confirm-email/resend", methods=["POST"])
+@limiter.limit(resend_limit)
+@blp.response(202, SentSchema)
+@blp.alt_response(400, schema=DefaultErrorSchema, description="Already confirmed")
+@blp.alt_response(401, schema=DefaultErrorSchema, description="Not signed in")
+@blp.doc(security=[{"bearerAuth": []}])
+def resend() -> dict[str, Any]:
+    """Email a new confirmation link to the signed-in account's address."""
+    user = db.session.get(SupportUser, require_actor().user_id)
+    email_ownership.resend(user)
+    return {"success": True,
+            "message": _("We sent a new confirmation link to %(email)s.", email=user.email)}
+
+
+@page_blp.route("/confirm-email/<path:token>", methods=["GET"])
+@limiter.limit(auth_limit)
+def page(token: str) -> tuple[str, int]:
+    """The page the emailed link opens."""
+    locale = str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
+    try:
+        email_ownership.confirm(token)
+    except DomainError as refusal:
+        return render_template("confirm_email.html", ok=False, message=refusal.message,
+                               locale=locale), 400
+    return render_template("confirm_email.html", ok=True, message=confirmed_message(),
+                           locale=locale), 200
+
+
+def register(api: Api) -> None:
+    # The page is HTML, outside the OpenAPI document: registered with the API blueprint.
+    blp.record_once(lambda state: state.app.register_blueprint(page_blp))
+    api.register_blueprint(blp)

@@ -17,7 +17,6 @@ from support_app.security import roles
 from support_app.tickets import Actor, service
 
 from .live import Listener
-from .test_realtime import opened, server  # noqa: F401  (the live server and its sockets)
 
 VICTIM = "victim@example.com"
 

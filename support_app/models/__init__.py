@@ -10,6 +10,7 @@ from .engagement import (
     PointsTransaction,
 )
 from .people import AgentProfile, Customer, SupportUser
+from .sla import TARGET_STATES, TARGETS, SlaCalendar, SlaPolicy
 from .tickets import (
     CATEGORIES,
     CHANNELS,
@@ -33,4 +34,5 @@ __all__ = [
     "SupportUser", "Customer", "AgentProfile",
     "Ticket", "TicketParticipant", "Message", "Attachment", "InternalNote", "Feedback",
     "TicketEvent", "TicketCounter", "STATUSES", "PRIORITIES", "CATEGORIES", "CHANNELS", "SERVICE_TYPES",
+    "SlaCalendar", "SlaPolicy", "TARGETS", "TARGET_STATES",
 ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -119,6 +120,11 @@ def _drop_rules_on_change(session: Session) -> None:
 
 def _match(fields: dict[str, Any]) -> Rule | None:
     return next((rule for rule in rules.get() if rule.matches(fields)), None)
+
+
+def policy_of(ticket: Ticket) -> Rule | None:
+    """The ticket's policy as cached (None when it has none, or it is inactive now)."""
+    return _rule(ticket.sla_policy_id)
 
 
 def _rule(policy_id: int | None) -> Rule | None:
@@ -333,3 +339,37 @@ def after_status(ticket: Ticket, old: str, new: str, now: dt.datetime) -> None:
     else:
         clock.resume(reopen=("resolution",) if old in lifecycle.FINISHED else ())
     _set(ticket, clock.changes())
+
+
+# --------------------------------------------------------------------------- read side
+
+
+@dataclass(frozen=True)
+class TargetView:
+    target: str
+    due_at: dt.datetime | None
+    state: str  # TARGET_STATES, as of now (the stored state may lag the background check)
+    breached: bool
+    business_minutes_left: int | None  # negative: overdue; None once met
+
+
+def view(ticket: Ticket, now: dt.datetime) -> list[TargetView]:
+    """Each target that applies to the ticket, its state as of `now` (a paused clock
+    stands at its pause) and the business time left."""
+    rule = _rule(ticket.sla_policy_id)
+    at = ticket.sla_paused_at or now
+    shown = []
+    for target in TARGETS:
+        state, due = getattr(ticket, f"{target}_state"), getattr(ticket, f"{target}_due_at")
+        if state is None:
+            continue
+        breached = getattr(ticket, f"{target}_breached")
+        left = None
+        if state in OPEN_STATES and due is not None and rule is not None:
+            minutes = business_minutes_between(rule.calendar, at, due)
+            left = math.floor(minutes)
+            margin = (rule.minutes[target] or 0) * (1 - rule.at_risk_share)
+            state = BREACHED if minutes <= 0 else AT_RISK if minutes <= margin else RUNNING
+            breached = breached or state == BREACHED
+        shown.append(TargetView(target, due, state, breached, left))
+    return shown

@@ -12,12 +12,13 @@ after `MAX_DAYS`: a due time further away than that is refused, not looped after
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_DAYS = 3 * 366
+CACHED_DAYS = 4096  # per calendar: a few years of days, a few hundred kB at most
 DAY_MINUTES = 24 * 60
 UTC = dt.timezone.utc
 
@@ -39,6 +40,10 @@ class Calendar:
     week: tuple[tuple[Range, ...], ...]  # Monday first
     holidays: frozenset[dt.date]
     yearly: frozenset[tuple[int, int]]  # (month, day)
+    # Each local day's open intervals in UTC, computed once: a due time is computed on
+    # every ticket write, and the zone conversions are most of its cost.
+    _days: dict[dt.date, tuple[tuple[dt.datetime, dt.datetime], ...]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False)
 
     @classmethod
     def build(cls, time_zone: str, hours: Mapping[str, Sequence[Sequence[str]]],
@@ -80,15 +85,20 @@ class Calendar:
         clipped to `start`, over at most `days` local days."""
         first = start.replace(tzinfo=UTC).astimezone(self.zone).date()
         for offset in range(days):
-            day = first + dt.timedelta(days=offset)
-            ranges = self.week[day.weekday()]
-            if not ranges or self.is_holiday(day):
-                continue
-            for begin, end in ranges:
-                lo = max(self._utc(day, begin), start)
-                hi = self._utc(day, end)
+            for lo, hi in self._open_on(first + dt.timedelta(days=offset)):
+                lo = max(lo, start)
                 if hi > lo:
                     yield lo, hi
+
+    def _open_on(self, day: dt.date) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
+        found = self._days.get(day)
+        if found is None:
+            ranges = () if self.is_holiday(day) else self.week[day.weekday()]
+            found = tuple((self._utc(day, begin), self._utc(day, end)) for begin, end in ranges)
+            if len(self._days) >= CACHED_DAYS:
+                self._days.clear()
+            self._days[day] = found
+        return found
 
     def _utc(self, day: dt.date, minute: int) -> dt.datetime:
         """Local wall-clock `minute` of `day` as naive UTC (24:00 is the next midnight;

@@ -52,6 +52,11 @@ class Rule:
     def matches(self, fields: dict[str, Any]) -> bool:
         return all(fields.get(name) == value for name, value in self.match)
 
+    def margin(self, target: str) -> float:
+        """At risk once the policy's share of the target is used: this much business
+        time before the due time."""
+        return (self.minutes[target] or 0) * (1 - self.at_risk_share)
+
 
 class _Rules:
     """The active rules in position order, loaded at most every `SLA_CACHE_SECONDS`."""
@@ -63,7 +68,7 @@ class _Rules:
 
     def get(self) -> tuple[Rule, ...]:
         rules = self._rules
-        ttl = current_app.config.get("SLA_CACHE_SECONDS", 30)
+        ttl = current_app.config["SLA_CACHE_SECONDS"]
         if rules is None or time.monotonic() - self._loaded > ttl:
             with self._lock:
                 rules = self._rules = _load_rules()
@@ -149,6 +154,7 @@ class Clock:
         self.now = now
         self.before = {name: getattr(ticket, name) for name in _COLUMNS}
         self.values = dict(self.before)
+        self.at_risk: dict[str, dt.datetime | None] = {}  # known without a calendar walk
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
@@ -172,6 +178,8 @@ class Clock:
         due = self._add(self.at, minutes) if minutes is not None else None
         self[f"{target}_due_at"] = due
         self[f"{target}_state"] = RUNNING if due else None
+        if due is not None and self["sla_paused_at"] is None:
+            self.at_risk[target] = self._add(self.at, max(minutes - self.rule.margin(target), 0))
 
     def meet(self, target: str) -> None:
         if self[f"{target}_state"] in OPEN_STATES:
@@ -225,14 +233,10 @@ class Clock:
             return due
         if state != RUNNING:
             return None
-        minutes = self.rule.minutes[target]
-        if not minutes:
-            return due
-        # At risk once the policy's share of the target is used: that is this much
-        # business time before the due time.
-        margin = minutes * (1 - self.rule.at_risk_share)
+        if target in self.at_risk:
+            return self.at_risk[target] or due
         left = business_minutes_between(self.rule.calendar, self.now, due)
-        return self._add(self.now, max(left - margin, 0)) or due
+        return self._add(self.now, max(left - self.rule.margin(target), 0)) or due
 
 
 _COLUMNS = ("sla_policy_id", "sla_paused_at", "sla_due_at", "sla_state", "sla_check_at") + tuple(
@@ -368,8 +372,8 @@ def view(ticket: Ticket, now: dt.datetime) -> list[TargetView]:
         if state in OPEN_STATES and due is not None and rule is not None:
             minutes = business_minutes_between(rule.calendar, at, due)
             left = math.floor(minutes)
-            margin = (rule.minutes[target] or 0) * (1 - rule.at_risk_share)
-            state = BREACHED if minutes <= 0 else AT_RISK if minutes <= margin else RUNNING
+            state = (BREACHED if minutes <= 0 else AT_RISK if minutes <= rule.margin(target)
+                     else RUNNING)
             breached = breached or state == BREACHED
         shown.append(TargetView(target, due, state, breached, left))
     return shown

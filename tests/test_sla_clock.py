@@ -14,7 +14,7 @@ from sqlalchemy import select
 from support_app.bootstrap import ensure_sla_defaults
 from support_app.extensions import db
 from support_app.models import SlaCalendar, SlaPolicy, TicketEvent
-from support_app.tickets import service
+from support_app.tickets import service, sla
 
 from .querycount import count_queries
 from .sla_helpers import at, clock, desk, fresh, move  # noqa: F401  (fixtures)
@@ -197,3 +197,16 @@ def test_support_init_defaults_are_created_once_and_edits_survive(desk):
     ensure_sla_defaults()
     assert db.session.scalar(select(SlaPolicy)).first_response_minutes == 99
     assert len(db.session.scalars(select(SlaCalendar)).all()) == 1
+
+
+def test_a_policy_deleted_by_another_process_does_not_fail_an_opening(desk, factory):
+    """This process still holds the deleted policy in its cache (a Core DELETE, as
+    another process's, does not drop it): the ticket opens, and once the cache is
+    refreshed the dangling id reads as no policy."""
+    factory.ticket(desk.alice)  # cached now
+    db.session.execute(SlaPolicy.__table__.delete())
+    db.session.commit()
+    ticket = factory.ticket(desk.alice)
+    assert fresh(ticket.id).sla_policy_id is not None
+    sla.rules.clear()
+    assert sla.policy_of(fresh(ticket.id)) is None

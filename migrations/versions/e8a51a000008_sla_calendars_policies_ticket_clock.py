@@ -70,8 +70,6 @@ def upgrade():
         batch_op.add_column(sa.Column('sla_due_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('sla_state', sa.String(length=10), nullable=True))
         batch_op.add_column(sa.Column('sla_check_at', sa.DateTime(), nullable=True))
-        batch_op.create_foreign_key('fk_tickets_sla_policy_id_sla_policies', 'sla_policies',
-                                    ['sla_policy_id'], ['id'], ondelete='SET NULL')
         batch_op.create_index('ix_tickets_sla_due', ['sla_due_at'], unique=False)
         batch_op.create_index('ix_tickets_sla_state_due', ['sla_state', 'sla_due_at'], unique=False)
         batch_op.create_index('ix_tickets_sla_check', ['sla_check_at'], unique=False)
@@ -82,7 +80,6 @@ def downgrade():
         batch_op.drop_index('ix_tickets_sla_check')
         batch_op.drop_index('ix_tickets_sla_state_due')
         batch_op.drop_index('ix_tickets_sla_due')
-        batch_op.drop_constraint('fk_tickets_sla_policy_id_sla_policies', type_='foreignkey')
         for column in ('sla_check_at', 'sla_state', 'sla_due_at', 'sla_paused_at'):
             batch_op.drop_column(column)
         for target in reversed(TARGETS):

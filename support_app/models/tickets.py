@@ -96,9 +96,9 @@ class Ticket(TimestampMixin, Model):
     # The SLA clock (`tickets/sla.py`): per target its due time, state (models/sla.py
     # TARGET_STATES, null when the target does not apply) and whether it was ever
     # breached; then what lists and the background check read.
-    sla_policy_id: Mapped[Optional[int]] = mapped_column(
-        ForeignKey("sla_policies.id", ondelete="SET NULL"), nullable=True
-    )
+    # Not a foreign key: each process opens tickets with its cached policies, and one
+    # deleted meanwhile must not fail an opening; an unknown id reads as no policy.
+    sla_policy_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
     first_response_due_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
     first_response_state: Mapped[Optional[str]] = mapped_column(String(10), nullable=True)
     first_response_breached: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from support_app.bootstrap import ensure_sla_defaults
 from support_app.extensions import db
-from support_app.models import SlaCalendar, SlaPolicy, TicketEvent
+from support_app.models import SlaCalendar, SlaPolicy, Ticket, TicketEvent
 from support_app.tickets import service, sla
 
 from .querycount import count_queries
@@ -210,3 +210,20 @@ def test_a_policy_deleted_by_another_process_does_not_fail_an_opening(desk, fact
     assert fresh(ticket.id).sla_policy_id is not None
     sla.rules.clear()
     assert sla.policy_of(fresh(ticket.id)) is None
+
+
+def test_a_breached_target_stays_breached_under_a_new_policy(desk, factory, clock):
+    """The breach already happened (stored by the background check): a priority change
+    that gives more time must not make it run, and later breach, a second time."""
+    db.session.add(SlaPolicy(name="Low", position=10, priority="low",
+                             first_response_minutes=600))
+    db.session.commit()
+    ticket = factory.ticket(desk.alice)
+    move(clock, "2026-12-07 15:00")
+    db.session.execute(Ticket.__table__.update().where(Ticket.id == ticket.id)
+                       .values(first_response_state="breached", first_response_breached=True))
+    db.session.commit()
+    service.update_ticket(desk.admin.actor, ticket.id, priority="low")
+    ticket = fresh(ticket.id)
+    assert ticket.first_response_due_at == at("2026-12-08 12:00")  # 600 from 10:00
+    assert ticket.first_response_state == "breached" and ticket.sla_state == "breached"

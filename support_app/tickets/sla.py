@@ -19,7 +19,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable
 
 from flask import current_app
 from sqlalchemy import event, select
@@ -70,9 +70,11 @@ class _Rules:
         rules = self._rules
         ttl = current_app.config["SLA_CACHE_SECONDS"]
         if rules is None or time.monotonic() - self._loaded > ttl:
-            with self._lock:
-                rules = self._rules = _load_rules()
-                self._loaded = time.monotonic()
+            with self._lock:  # one thread reloads; the others then take its copy
+                rules = self._rules
+                if rules is None or time.monotonic() - self._loaded > ttl:
+                    rules = self._rules = _load_rules()
+                    self._loaded = time.monotonic()
         return rules
 
     def clear(self) -> None:
@@ -138,18 +140,11 @@ def _rule(policy_id: int | None) -> Rule | None:
     return next((rule for rule in rules.get() if rule.id == policy_id), None)
 
 
-class _Row(Protocol):
-    """A ticket, or anything with its SLA columns (the service's loaded ticket)."""
-
-    sla_policy_id: int | None
-    sla_paused_at: dt.datetime | None
-
-
 class Clock:
     """The SLA columns of one ticket as a dict: read, changed by the steps below, and
     handed back as only what changed."""
 
-    def __init__(self, ticket: _Row, rule: Rule, now: dt.datetime) -> None:
+    def __init__(self, ticket: Ticket, rule: Rule, now: dt.datetime) -> None:
         self.rule = rule
         self.now = now
         self.before = {name: getattr(ticket, name) for name in _COLUMNS}
@@ -289,7 +284,10 @@ def reapply(ticket: Ticket, now: dt.datetime) -> tuple[str | None, str | None] |
         used = _used(ticket, old, new, target, clock.at)
         if used is not None:
             minutes = new.minutes[target]
+            previous = clock[f"{target}_state"]
             clock.set_due(target, max(minutes - used, 0) if minutes else None)
+            if previous in (AT_RISK, BREACHED) and clock[f"{target}_state"] == RUNNING:
+                clock[f"{target}_state"] = previous  # a warning or breach happens once
     _set(ticket, clock.changes())
     return (old.name if old else None, new.name if new else None)
 

@@ -54,7 +54,7 @@ ADD_CASES = [
     ("lunch", "2026-12-07 09:00", 3 * 420 + 1, "2026-12-10 09:01", "three days and a minute"),
     ("lunch", "2026-12-07 09:00", 10 * 420, "2026-12-18 17:00", "two weeks"),
     ("holiday", "2026-12-07 16:00", 120, "2026-12-09 10:00", "a dated holiday is skipped"),
-    ("christmas", "2026-12-24 16:00", 120, "2026-12-28 10:00", "a yearly holiday, then the weekend"),
+    ("christmas", "2026-12-24 16:00", 120, "2026-12-28 10:00", "yearly holiday, then weekend"),
     ("christmas", "2027-12-24 16:00", 120, "2027-12-27 10:00", "the same holiday a year later"),
     ("kolkata", "2026-12-07 03:00", 60, "2026-12-07 04:30", "a +05:30 zone opens at 03:30 UTC"),
     ("new_york", "2026-12-11 21:00", 120, "2026-12-14 15:00", "New York Friday 16:00 EST"),

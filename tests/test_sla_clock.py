@@ -9,12 +9,13 @@ Monday 2026-12-07 10:00 UTC opens every ticket.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from support_app.bootstrap import ensure_sla_defaults
 from support_app.extensions import db
 from support_app.models import SlaCalendar, SlaPolicy, Ticket, TicketEvent
 from support_app.tickets import service, sla
+from support_app.tickets.errors import ValidationFailed
 
 from .querycount import count_queries
 from .sla_helpers import at, clock, desk, fresh, move  # noqa: F401  (fixtures)
@@ -227,3 +228,20 @@ def test_a_breached_target_stays_breached_under_a_new_policy(desk, factory, cloc
     ticket = fresh(ticket.id)
     assert ticket.first_response_due_at == at("2026-12-08 12:00")  # 600 from 10:00
     assert ticket.first_response_state == "breached" and ticket.sla_state == "breached"
+
+
+@pytest.mark.parametrize("row,field", [
+    (lambda: SlaCalendar(name="Closed", time_zone="UTC", hours={"sat": []}), "hours"),
+    (lambda: SlaCalendar(name="Nowhere", time_zone="Mars/Base",
+                         hours={"mon": [["09:00", "17:00"]]}), "time_zone"),
+    (lambda: SlaPolicy(name="Typo", priority="High", first_response_minutes=60), "priority"),
+    (lambda: SlaPolicy(name="Web", channel="web", first_response_minutes=60), "channel"),
+])
+def test_unusable_calendars_and_policies_are_refused_and_nothing_is_written(desk, row, field):
+    db.session.add(row())
+    with pytest.raises(ValidationFailed) as err:
+        db.session.commit()
+    db.session.rollback()
+    assert field in err.value.errors
+    assert db.session.scalar(select(func.count(SlaCalendar.id))) == 1  # the default only
+    assert db.session.scalar(select(func.count(SlaPolicy.id))) == 1

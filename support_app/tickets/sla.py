@@ -26,16 +26,21 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from ..extensions import db
-from ..models import TARGETS, SlaCalendar, SlaPolicy, Ticket
+from ..models import (
+    CATEGORIES, CHANNELS, PRIORITIES, SERVICE_TYPES, TARGETS, SlaCalendar, SlaPolicy, Ticket,
+)
 from . import lifecycle
 from .business_time import Calendar, CalendarError, add_business_minutes, business_minutes_between
+from .errors import ValidationFailed
 
 log = logging.getLogger(__name__)
 
 RUNNING, AT_RISK, BREACHED, MET = "running", "at_risk", "breached", "met"
 OPEN_STATES = (RUNNING, AT_RISK, BREACHED)  # not met yet
 PAUSED_STATUSES = frozenset({lifecycle.ON_HOLD}) | lifecycle.FINISHED
-MATCH_FIELDS = ("priority", "category", "channel", "service_type")
+MATCH_VALUES = {"priority": PRIORITIES, "category": CATEGORIES, "channel": CHANNELS,
+                "service_type": SERVICE_TYPES}
+MATCH_FIELDS = tuple(MATCH_VALUES)
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,7 @@ def _load_rules() -> tuple[Rule, ...]:
     for row in db.session.scalars(select(SlaCalendar)):
         try:
             built = Calendar.build(row.time_zone, row.hours, row.holidays or ())
-        except CalendarError as err:  # saved before validation, or edited in the database
+        except CalendarError as err:  # written past the ORM's check (SQL by hand)
             log.warning("SLA calendar %s is unusable (%s); its policies are skipped", row.name, err)
             continue
         calendars[row.id] = built
@@ -112,11 +117,37 @@ def _load_rules() -> tuple[Rule, ...]:
     return tuple(loaded)
 
 
-@event.listens_for(Session, "after_flush")
-def _note_rule_changes(session: Session, _context: Any) -> None:
-    if any(isinstance(obj, (SlaPolicy, SlaCalendar))
-           for obj in (*session.new, *session.dirty, *session.deleted)):
-        session.info["sla_rules_changed"] = True
+@event.listens_for(Session, "before_flush")
+def _check_rule_changes(session: Session, _context: Any, _instances: Any) -> None:
+    """Refuse unusable calendars and policies before they are written, and note that
+    this process's copy must be dropped once they are committed."""
+    changed = [obj for obj in (*session.new, *session.dirty, *session.deleted)
+               if isinstance(obj, (SlaPolicy, SlaCalendar))]
+    if not changed:
+        return
+    session.info["sla_rules_changed"] = True
+    for obj in changed:
+        if obj in session.deleted:
+            continue
+        errors = (_calendar_errors(obj) if isinstance(obj, SlaCalendar)
+                  else _policy_errors(obj))
+        if errors:
+            raise ValidationFailed(errors)
+
+
+def _calendar_errors(calendar: SlaCalendar) -> dict[str, list[str]]:
+    try:
+        Calendar.build(calendar.time_zone, calendar.hours, calendar.holidays or ())
+    except CalendarError as err:
+        return {err.field: [err.message]}
+    return {}
+
+
+def _policy_errors(policy: SlaPolicy) -> dict[str, list[str]]:
+    """A match value no ticket can have would silently match nothing."""
+    return {name: [f"{getattr(policy, name)!r} is not one of {', '.join(allowed)}"]
+            for name, allowed in MATCH_VALUES.items()
+            if getattr(policy, name) is not None and getattr(policy, name) not in allowed}
 
 
 @event.listens_for(Session, "after_commit")

@@ -40,10 +40,12 @@ def test_without_a_policy_a_ticket_has_no_clock(factory, clock):
     assert ticket.sla_due_at is None and ticket.sla_state is None
 
 
-def test_opening_costs_no_query_for_the_policy_once_cached(desk, factory):
+def test_opening_and_replying_cost_no_query_for_the_policy_once_cached(desk, factory):
     factory.ticket(desk.alice)  # loads the rules
     with count_queries() as seen:
-        factory.ticket(desk.alice)
+        ticket = factory.ticket(desk.alice)
+        service.add_message(desk.admin.actor, ticket.id, "On it.")
+        service.add_message(desk.alice.actor, ticket.id, "Thanks.")
     assert not [q for q in seen if "FROM sla_" in q]
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import current_app
+from sqlalchemy import select
 
 from .extensions import db
 from .security import roles
@@ -13,6 +14,41 @@ def sync_permissions() -> None:
     sm.ensure_builtin_roles()
     current_app.appbuilder.add_permissions(update_perms=True)
     roles.seed_roles(sm)
+    db.session.commit()
+
+
+# What `support init` ships when there is no SLA data yet (all editable afterwards):
+# office hours in UTC, since the desk cannot guess its zone, and one catch-all policy.
+DEFAULT_CALENDAR = {
+    "name": "Office hours",
+    "time_zone": "UTC",
+    "hours": {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")},
+    "holidays": [],
+}
+DEFAULT_POLICY = {
+    "name": "Default",
+    "position": 1000,
+    "first_response_minutes": 4 * 60,
+    "next_response_minutes": 8 * 60,
+    "resolution_minutes": 5 * 8 * 60,
+    "at_risk_percent": 80,
+}
+
+
+def ensure_sla_defaults() -> None:
+    """A default calendar when none is marked default, a catch-all policy when there is
+    no policy at all; never touches what an admin has edited."""
+    from .models import SlaCalendar, SlaPolicy
+
+    if db.session.scalar(select(SlaCalendar.id).where(SlaCalendar.is_default)) is None:
+        existing = db.session.scalar(
+            select(SlaCalendar).where(SlaCalendar.name == DEFAULT_CALENDAR["name"]))
+        if existing is not None:
+            existing.is_default = True
+        else:
+            db.session.add(SlaCalendar(is_default=True, **DEFAULT_CALENDAR))
+    if db.session.scalar(select(SlaPolicy.id).limit(1)) is None:
+        db.session.add(SlaPolicy(**DEFAULT_POLICY))
     db.session.commit()
 
 

@@ -14,13 +14,15 @@ support_cli = AppGroup("support", help="Set up and run the support desk.")
 @click.option("--name", default="Admin", show_default=True)
 @with_appcontext
 def init_command(email: str | None, password: str | None, name: str) -> None:
-    """Migrate to head, seed roles and permissions, create the first admin. Safe to re-run."""
+    """Migrate to head, seed roles and permissions and the default SLA calendar and
+    policy, create the first admin. Safe to re-run."""
     from flask_migrate import upgrade
 
-    from .bootstrap import ensure_admin, sync_permissions
+    from .bootstrap import ensure_admin, ensure_sla_defaults, sync_permissions
 
     upgrade()
     sync_permissions()
+    ensure_sla_defaults()
     email, created, generated = ensure_admin(email, password, name)
     if generated:
         click.echo(f"Admin login: {email} / {generated}")

@@ -169,6 +169,9 @@ class Config:
         self.CONTACT_RATE_LIMIT = env.get("CONTACT_RATE_LIMIT", "5 per minute;20 per day")
         self.GAMIFICATION_DAILY_CAP = int(env.get("GAMIFICATION_DAILY_CAP", 3))
         self.AUTO_ASSIGN_POLICY = env.get("AUTO_ASSIGN_POLICY", "off")
+        # How long a process keeps its copy of the SLA policies and calendars (a change
+        # made in the process itself drops it at once).
+        self.SLA_CACHE_SECONDS = float(env.get("SLA_CACHE_SECONDS", 30))
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if k.isupper()}

@@ -180,6 +180,10 @@ entry("PUT", "/api/notifications/<int:notification_id>/read",
 entry("POST", "/api/notifications/read-all", Call(lambda w: "/api/notifications/read-all"), "401 200 200 200 200 200 200 200 200 200")
 entry("PUT", "/api/notifications/read-all", Call(lambda w: "/api/notifications/read-all"), "401 200 200 200 200 200 200 200 200 200")
 
+# SLA (staff who see the ticket; never a customer, not even its owner)
+entry("GET", "/api/tickets/<int(max=2147483647):ticket_id>/sla", Call(lambda w: f"/api/tickets/{_t(w)}/sla"),
+      "401 403 403 403 403 200 403 200 200 200")
+
 # 001 munch
 entry("POST", MUNCH + "/ticket", Call(lambda w: f"{MUNCH}/ticket", json=lambda w: {
     "orderId": w.order_id, "issueType": "FOOD_QUALITY",

@@ -26,8 +26,8 @@ from sqlalchemy import or_, select
 
 from ..extensions import db
 from ..i18n import PRIORITY_LABELS, STATUS_LABELS
-from ..models import InternalNote, Message, Ticket, TicketEvent
-from ..tickets import lifecycle, policy, service, verification
+from ..models import InternalNote, Message, Ticket, TicketEvent, utcnow
+from ..tickets import lifecycle, policy, service, sla, verification
 from ..tickets.queries import like_pattern
 from . import permissions as perms
 from .base import VisibleToActor, attempt, current_actor, isolated, timestamp
@@ -193,6 +193,7 @@ class TicketView(ModelView):
             history=db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
                                        .order_by(TicketEvent.created_at, TicketEvent.id)).all(),
             can_work=policy.can_work(actor, ticket),
+            sla_policy=sla.policy_of(ticket), sla_targets=sla.view(ticket, utcnow()),
             targets=lifecycle.allowed_targets(ticket.status, actor.lifecycle_role),
             reply_form=ReplyForm(formdata=None), note_form=NoteForm(formdata=None),
             status_form=status, reassign_form=reassign,

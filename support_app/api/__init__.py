@@ -8,7 +8,7 @@ def register_apis(api: Api) -> None:
     """Register every API blueprint on the one OpenAPI spec."""
     from .. import inbound
     from . import (
-        agent_desk, auth, contact, email_confirmation, faq, mtxi, munch, notifications,
+        agent_desk, auth, contact, email_confirmation, faq, mtxi, munch, notifications, sla,
         storefront, storefront_admin, support_tickets, sync,
     )
 
@@ -25,5 +25,6 @@ def register_apis(api: Api) -> None:
     munch.register(api)
     mtxi.register(api)
     notifications.register(api)
+    sla.register(api)
     for surface in (storefront, storefront_admin, contact):
         surface.register(api)

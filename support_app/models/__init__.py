@@ -11,6 +11,7 @@ from .engagement import (
 )
 from .people import AgentProfile, Customer, SupportUser
 from .sessions import RevokedToken
+from .sla import TARGET_STATES, TARGETS, SlaCalendar, SlaPolicy
 from .tickets import (
     CATEGORIES,
     CHANNELS,
@@ -34,4 +35,5 @@ __all__ = [
     "SupportUser", "Customer", "AgentProfile", "RevokedToken",
     "Ticket", "TicketParticipant", "Message", "Attachment", "InternalNote", "Feedback",
     "TicketEvent", "TicketCounter", "STATUSES", "PRIORITIES", "CATEGORIES", "CHANNELS", "SERVICE_TYPES",
+    "SlaCalendar", "SlaPolicy", "TARGETS", "TARGET_STATES",
 ]

@@ -43,6 +43,11 @@ class Ticket(TimestampMixin, Model):
         Index("ix_tickets_customer_created", "customer_id", "created_at"),
         Index("ix_tickets_assignee_status", "assigned_to_id", "status"),
         Index("ix_tickets_created", "created_at"),
+        # SLA lists: sort by the next due time, filter by the worst state; the
+        # background check finds what is due for a look.
+        Index("ix_tickets_sla_due", "sla_due_at"),
+        Index("ix_tickets_sla_state_due", "sla_state", "sla_due_at"),
+        Index("ix_tickets_sla_check", "sla_check_at"),
         CheckConstraint("escalation_level >= 0", name="ck_tickets_escalation_level"),
         CheckConstraint("message_count >= 0", name="ck_tickets_message_count"),
     )
@@ -91,6 +96,28 @@ class Ticket(TimestampMixin, Model):
     resolution_details: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
     resolved_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
     closed_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
+    # The SLA clock (`tickets/sla.py`): per target its due time, state (models/sla.py
+    # TARGET_STATES, null when the target does not apply) and whether it was ever
+    # breached; then what lists and the background check read.
+    # Not a foreign key: each process opens tickets with its cached policies, and one
+    # deleted meanwhile must not fail an opening; an unknown id reads as no policy.
+    sla_policy_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    first_response_due_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
+    first_response_state: Mapped[Optional[str]] = mapped_column(String(10), nullable=True)
+    first_response_breached: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    next_response_due_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
+    next_response_state: Mapped[Optional[str]] = mapped_column(String(10), nullable=True)
+    next_response_breached: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    resolution_due_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
+    resolution_state: Mapped[Optional[str]] = mapped_column(String(10), nullable=True)
+    resolution_breached: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    sla_paused_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
+    # The earliest due time among the clocks still to be met (null while paused).
+    sla_due_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
+    # The worst state among those clocks: running, at_risk or breached.
+    sla_state: Mapped[Optional[str]] = mapped_column(String(10), nullable=True)
+    # When the next at-risk or breach transition is due (null: none to come).
+    sla_check_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
 
     customer: Mapped[Customer] = relationship()
     assigned_to: Mapped[Optional[SupportUser]] = relationship(foreign_keys=[assigned_to_id])

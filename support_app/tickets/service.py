@@ -37,7 +37,7 @@ from ..models import (
     utcnow,
 )
 from ..security import roles
-from . import assignment, counters, events, gamification, lifecycle, policy
+from . import assignment, counters, events, gamification, lifecycle, policy, sla
 from .actor import Actor
 from .errors import (
     AlreadyAssigned,
@@ -329,6 +329,7 @@ def open_ticket(
             created_at=now,
             updated_at=now,
         )
+        sla.stamp_new(ticket, now)
         set_committed_value(ticket, "customer", customer)
         snapshot = _snapshot(ticket, [m.user_id for m in members if m.user_id is not None])
         created = events.DomainEvent(events.TICKET_CREATED, snapshot, actor.user_id, origin,
@@ -454,6 +455,7 @@ def add_message(
             changes["is_customer_read"] = True
         if reopened:
             changes.update(status=new_status, resolved_at=None, closed_at=None)
+        changes.update(sla.after_reply(ticket, role, new_status, now))
         counters.locked_change(ticket, changes)
         changes["message_count"] = db.session.execute(
             _reply_update(), {"ticket_id": ticket.id, **changes}).scalar_one()
@@ -558,6 +560,7 @@ def update_ticket(
         if priority is not None and priority != ticket.priority:
             _audit(ticket, actor, "priority", ticket.priority, priority)
             ticket.priority = priority
+            _reapply_sla(ticket, actor)
             _publish(events.PRIORITY_CHANGED, ticket, actor, origin, priority=priority)
         if note:
             entry = InternalNote(ticket_id=ticket.id, author_id=actor.user_id, note=note)
@@ -590,11 +593,19 @@ def _apply_status(ticket: Ticket, actor: Actor, target: str, origin: str,
     else:
         ticket.resolved_at = None
         ticket.closed_at = None
+    sla.after_status(ticket, current, target, now)
     ticket.is_customer_read = False
     _audit(ticket, actor, "status", current, target)
     name = events.CLOSED if target == lifecycle.CLOSED else events.STATUS_CHANGED
     resolution = {"resolution": ticket.resolution_details} if target == lifecycle.RESOLVED else {}
     _publish(name, ticket, actor, origin, old_status=current, new_status=target, **resolution)
+
+
+def _reapply_sla(ticket: Ticket, actor: Actor) -> None:
+    """A matching field changed: the SLA policy may change, and the history says so."""
+    switched = sla.reapply(ticket, utcnow())
+    if switched is not None:
+        _audit(ticket, actor, "sla_policy", *switched)
 
 
 def _acting_role(actor: Actor, ticket: Ticket, customer_permission: str, refusal: str) -> str:
@@ -648,6 +659,7 @@ def escalate(actor: Actor, ticket_id: int, *, origin: str = "api",
         if new_priority != ticket.priority:
             _audit(ticket, actor, "priority", ticket.priority, new_priority)
             ticket.priority = new_priority
+            _reapply_sla(ticket, actor)
         counters.set_admin_read(ticket.id, False)
         ticket.updated_at = utcnow()
         _audit(ticket, actor, "escalated", old_level, ticket.escalation_level)

@@ -1,0 +1,169 @@
+"""Business-time arithmetic on a calendar: pure, no Flask, no database.
+
+A calendar is a time zone, weekly opening hours (several ranges a day, so a lunch
+break is a gap) and holidays (single dates, or a month and day every year). Instants
+go in and come out as UTC; the opening hours are wall-clock times in the calendar's
+zone, so on a daylight-saving change the open day is as long as the clock says
+(09:00-17:00 stays eight hours; 00:00-24:00 is 23 or 25).
+
+Both functions walk the calendar a day at a time, never a minute at a time, and stop
+after `MAX_DAYS`: a due time further away than that is refused, not looped after.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping, Sequence
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_DAYS = 3 * 366
+CACHED_DAYS = 4096  # per calendar: a few years of days, a few hundred kB at most
+DAY_MINUTES = 24 * 60
+UTC = dt.timezone.utc
+
+Range = tuple[int, int]  # minutes after local midnight, start < end <= 1440
+
+
+class CalendarError(ValueError):
+    """A calendar that cannot be used (names the field), or a target out of its reach."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Calendar:
+    zone: ZoneInfo
+    week: tuple[tuple[Range, ...], ...]  # Monday first
+    holidays: frozenset[dt.date]
+    yearly: frozenset[tuple[int, int]]  # (month, day)
+    # Each local day's open intervals in UTC, computed once: a due time is computed on
+    # every ticket write, and the zone conversions are most of its cost.
+    _days: dict[dt.date, tuple[tuple[dt.datetime, dt.datetime], ...]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False)
+
+    @classmethod
+    def build(cls, time_zone: str, hours: Mapping[str, Sequence[Sequence[str]]],
+              holidays: Sequence[Mapping[str, Any]] = ()) -> "Calendar":
+        """Validate stored calendar data: `hours` as {"mon": [["09:00", "12:00"], ...]},
+        `holidays` as [{"date": "2026-12-25", "yearly": true}, ...]."""
+        try:
+            zone = ZoneInfo(time_zone)
+        except (ZoneInfoNotFoundError, ValueError, TypeError) as err:
+            raise CalendarError("time_zone", "unknown time zone") from err
+        if not isinstance(hours, Mapping) or set(hours) - set(DAYS):
+            raise CalendarError("hours", "days are mon, tue, wed, thu, fri, sat, sun")
+        week = tuple(_day_ranges(day, hours.get(day) or ()) for day in DAYS)
+        if not any(week):
+            raise CalendarError("hours", "the calendar has no open hours")
+        dated: set[dt.date] = set()
+        yearly: set[tuple[int, int]] = set()
+        for entry in holidays:
+            try:
+                day = dt.date.fromisoformat(str(entry["date"]))
+            except (KeyError, TypeError, ValueError) as err:
+                raise CalendarError("holidays", "each holiday needs a date YYYY-MM-DD") from err
+            if entry.get("yearly"):
+                yearly.add((day.month, day.day))
+            else:
+                dated.add(day)
+        return cls(zone, week, frozenset(dated), frozenset(yearly))
+
+    @property
+    def weekly_minutes(self) -> int:
+        return sum(end - start for ranges in self.week for start, end in ranges)
+
+    def is_holiday(self, day: dt.date) -> bool:
+        return day in self.holidays or (day.month, day.day) in self.yearly
+
+    def open_intervals(self, start: dt.datetime, days: int = MAX_DAYS
+                       ) -> Iterator[tuple[dt.datetime, dt.datetime]]:
+        """The open intervals from `start` on (naive UTC), in order, the first one
+        clipped to `start`, over at most `days` local days."""
+        first = start.replace(tzinfo=UTC).astimezone(self.zone).date()
+        for offset in range(days):
+            for lo, hi in self._open_on(first + dt.timedelta(days=offset)):
+                lo = max(lo, start)
+                if hi > lo:
+                    yield lo, hi
+
+    def _open_on(self, day: dt.date) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
+        found = self._days.get(day)
+        if found is None:
+            ranges = () if self.is_holiday(day) else self.week[day.weekday()]
+            found = tuple((self._utc(day, begin), self._utc(day, end)) for begin, end in ranges)
+            if len(self._days) >= CACHED_DAYS:
+                self._days.clear()
+            self._days[day] = found
+        return found
+
+    def _utc(self, day: dt.date, minute: int) -> dt.datetime:
+        """Local wall-clock `minute` of `day` as naive UTC (24:00 is the next midnight;
+        a time in a spring-forward gap reads with the offset before the change)."""
+        # Aware arithmetic is wall-clock arithmetic: the zone then gives the offset in
+        # force at that wall time.
+        local = dt.datetime.combine(day, dt.time(), self.zone) + dt.timedelta(minutes=minute)
+        return local.astimezone(UTC).replace(tzinfo=None)
+
+
+def _day_ranges(day: str, ranges: Sequence[Sequence[str]]) -> tuple[Range, ...]:
+    parsed: list[Range] = []
+    for pair in ranges:
+        if not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 2:
+            raise CalendarError("hours", f"{day}: each range is [\"HH:MM\", \"HH:MM\"]")
+        start, end = (_minute(day, value) for value in pair)
+        if start >= end:
+            raise CalendarError("hours", f"{day}: a range must end after it starts")
+        parsed.append((start, end))
+    parsed.sort()
+    for (_, end), (start, _) in zip(parsed, parsed[1:]):
+        if start < end:
+            raise CalendarError("hours", f"{day}: ranges overlap")
+    return tuple(parsed)
+
+
+def _minute(day: str, value: object) -> int:
+    try:
+        hours, minutes = str(value).split(":")
+        total = int(hours) * 60 + int(minutes)
+        valid = len(minutes) == 2 and 0 <= int(minutes) < 60 and 0 <= total <= DAY_MINUTES
+    except ValueError:
+        valid = False
+    if not valid:
+        raise CalendarError("hours", f"{day}: {value!r} is not a time HH:MM from 00:00 to 24:00")
+    return total
+
+
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    """Naive values are UTC already (as the database stores them)."""
+    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+
+
+def add_business_minutes(calendar: Calendar, start: dt.datetime, minutes: float) -> dt.datetime:
+    """The instant (naive UTC) when `minutes` of open time have passed after `start`.
+    A target that ends exactly at closing time is due at closing time."""
+    start = _naive_utc(start)
+    remaining = dt.timedelta(minutes=minutes)
+    if remaining <= dt.timedelta(0):
+        return start
+    for lo, hi in calendar.open_intervals(start):
+        if remaining <= hi - lo:
+            return lo + remaining
+        remaining -= hi - lo
+    raise CalendarError("minutes", f"not reached within {MAX_DAYS} days")
+
+
+def business_minutes_between(calendar: Calendar, a: dt.datetime, b: dt.datetime) -> float:
+    """Open minutes from `a` to `b`; negative when `b` is before `a` (time overdue)."""
+    a, b = _naive_utc(a), _naive_utc(b)
+    if b < a:
+        return -business_minutes_between(calendar, b, a)
+    total = dt.timedelta(0)
+    for lo, hi in calendar.open_intervals(a, days=(b - a).days + 2):
+        if lo >= b:
+            break
+        total += min(hi, b) - lo
+    return total.total_seconds() / 60

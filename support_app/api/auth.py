@@ -7,7 +7,6 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_jwt_extended import create_access_token, create_refresh_token
-from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields, validate
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +18,7 @@ from ..security import roles
 from ..security.current import AuthError, bearer_token, user_from_token
 from ..security.passwords import password_problem
 from ..tickets.errors import ValidationFailed
+from .openapi import Blueprint
 from .schemas import DefaultErrorSchema, UserSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Sign up, sign in, refresh")

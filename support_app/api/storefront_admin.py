@@ -13,14 +13,13 @@ from typing import Any, Callable
 from flask import request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 from flask_wtf.csrf import CSRFError, generate_csrf
 from marshmallow import EXCLUDE, Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy import func, or_, select
 
 from ..extensions import csrf, db
-from ..i18n import RANGE_AT_LEAST
 from ..models import (
     CATEGORIES,
     PRIORITIES,
@@ -37,6 +36,8 @@ from ..security.current import AuthError, require_actor
 from ..tickets import Actor, service
 from ..tickets.errors import Forbidden, NotFound, ValidationFailed
 from ..tickets.queries import like_pattern
+from .ids import ID_RANGE
+from .openapi import Blueprint
 from .storefront import (
     StorefrontPageArgsSchema,
     StorefrontPaginationSchema,
@@ -135,13 +136,12 @@ class StorefrontAdminCreateSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    customerId = fields.Integer(required=True, validate=validate.Range(min=1, error=RANGE_AT_LEAST))
+    customerId = fields.Integer(required=True, validate=ID_RANGE)
     subject = fields.String(required=True, validate=validate.Length(min=1, max=service.MAX_SUBJECT))
     message = fields.String(required=True, validate=validate.Length(min=1, max=service.MAX_BODY))
     category = fields.String(load_default="other", validate=validate.OneOf(CATEGORIES))
     priority = fields.String(load_default="medium", validate=validate.OneOf(PRIORITIES))
-    orderId = fields.Integer(load_default=None, allow_none=True,
-                             validate=validate.Range(min=1, error=RANGE_AT_LEAST))
+    orderId = fields.Integer(load_default=None, allow_none=True, validate=ID_RANGE)
 
 
 class StorefrontSearchArgsSchema(Schema):

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from flask.views import MethodView
 from flask_babel import gettext as _
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 from sqlalchemy import ColumnElement, Select, bindparam, case, func, or_, select
 from sqlalchemy.orm import joinedload
 
@@ -30,6 +30,7 @@ from ..tickets.errors import Forbidden, NotFound
 from ..tickets.queries import like_pattern, visible_tickets
 from .errors import Surface, register_surface
 from .laravel import MAX_ID, paginate
+from .openapi import Blueprint
 from .schemas import DefaultErrorSchema
 from .support_tickets_schemas import (
     CATEGORY_OUT,

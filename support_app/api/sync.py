@@ -17,7 +17,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 from marshmallow import Schema, ValidationError, fields, validate, validates
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +29,7 @@ from ..security import roles
 from ..security.current import require_actor
 from ..tickets.errors import Forbidden
 from .laravel import LaravelSchema, Text, choice, integer
+from .openapi import Blueprint
 from .schemas import DefaultErrorSchema
 
 RIDE_STATUSES = ("requested", "accepted", "in_progress", "completed", "cancelled")

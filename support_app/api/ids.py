@@ -2,8 +2,9 @@
 
 Primary keys are `integer` columns (32-bit on PostgreSQL); SQLite cannot even bind a
 number past 2^63 and raises OverflowError, PostgreSQL a DataError on insert. So an id
-outside 1..MAX_ID is refused where it is parsed: in a path it does not match the route
-(a 404 in the surface's format, as for a word), in a body it fails validation.
+outside what the columns hold never reaches a query: in a path, the `int` converter
+turns it into NO_ID (a row id never has), so every route answers its own documented
+"not found"; in a body it fails validation (ID_RANGE).
 """
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from typing import Any
 
 from flask import Flask
 from marshmallow import validate
-from werkzeug.routing import IntegerConverter, ValidationError
+from werkzeug.routing import IntegerConverter
 
 from ..i18n import RANGE_BETWEEN
 
 MAX_ID = 2**31 - 1
+NO_ID = 0  # autoincrement ids start at 1 on SQLite and PostgreSQL
 ID_RANGE = validate.Range(min=1, max=MAX_ID, error=RANGE_BETWEEN)
 _DIGITS = re.compile(rf"[0-9]{{1,{len(str(MAX_ID))}}}")
 
@@ -32,18 +34,14 @@ def parse_id(raw: Any) -> int | None:
 
 
 class BoundedIntegerConverter(IntegerConverter):
-    """`<int:...>` on every route: bounded by MAX_ID unless the rule says otherwise, and
-    a digit string too long for int() (Python's int_max_str_digits) is a non-match,
-    not a ValueError."""
-
-    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = None,
-                 max: int | None = MAX_ID, signed: bool = False) -> None:
-        super().__init__(map, fixed_digits, min, max, signed)
+    """`<int:...>` on every route: a number no id column can hold, however many digits
+    (int() refuses past Python's int_max_str_digits), reads as NO_ID."""
 
     def to_python(self, value: str) -> Any:
-        if self.max is not None and len(value.lstrip("-")) > len(str(self.max)):
-            raise ValidationError()
-        return super().to_python(value)
+        if len(value.lstrip("-")) > len(str(MAX_ID)):
+            return NO_ID
+        number = super().to_python(value)
+        return number if abs(number) <= MAX_ID else NO_ID
 
 
 def install_converters(app: Flask) -> None:

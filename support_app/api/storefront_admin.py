@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from flask import request
+from flask import current_app, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_smorest import Api
@@ -19,6 +19,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy import func, or_, select
 
+from ..admin import permissions as screens
 from ..extensions import csrf, db
 from ..models import (
     CATEGORIES,
@@ -228,6 +229,12 @@ def admin_actor() -> Actor:
     return actor
 
 
+def require_screen(permission: tuple[str, str]) -> None:
+    """Data a dashboard screen shows is read here only with that screen's permission."""
+    if not current_app.appbuilder.sm.has_access(*permission):
+        raise Forbidden(_("Your role does not give access to this data."))
+
+
 @blp.before_request
 def _authenticate() -> None:
     """Session, permission and CSRF are checked before the body is read."""
@@ -349,7 +356,9 @@ def create_ticket(data: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, StorefrontCustomerListSchema)
 @documented((400, _l("q missing or shorter than 2 characters")))
 def search_customers(args: dict[str, Any]) -> dict[str, Any]:
-    """Customers whose name, email or phone contains `q` (wildcards match literally)."""
+    """Customers whose name, email or phone contains `q` (wildcards match literally).
+    Needs the Customers screen's list permission."""
+    require_screen(screens.CUSTOMER_DIRECTORY)
     term = args["q"].strip()
     if len(term) < 2:
         raise ValidationFailed({"q": [_("Search needs at least 2 characters.")]})
@@ -378,7 +387,9 @@ def customer_orders(customerId: int) -> dict[str, Any]:
 @blp.response(200, StorefrontEmailLogListSchema)
 @documented((404, _l("Ticket not found")))
 def email_logs(ticketId: int) -> dict[str, Any]:
-    """Every email in and out for the ticket, oldest first, with delivery status."""
+    """Every email in and out for the ticket, oldest first, with delivery status.
+    Needs the Email logs screen's list permission."""
+    require_screen(screens.EMAIL_LOG_READ)
     if db.session.get(Ticket, ticketId) is None:
         raise NotFound("ticket", _("Ticket not found"))
     logs = db.session.scalars(select(EmailLog).where(EmailLog.ticket_id == ticketId)

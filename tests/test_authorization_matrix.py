@@ -89,7 +89,7 @@ def _build_world(factory) -> World:
         "admin": factory.staff(roles.ADMIN),
     }
     order = factory.order(owner.customer)
-    ride = factory.ride(owner.customer)
+    ride = factory.ride(owner.customer, members=[participant.customer.id])  # they share it
     booking = factory.booking(owner.customer)
     ticket = service.open_ticket(owner.actor, subject=SUBJECT,
                                  description="Matrix description of the problem.",
@@ -107,7 +107,7 @@ def _build_world(factory) -> World:
     # A second ticket of A, already resolved: the target of feedback and close.
     resolved = service.open_ticket(owner.actor, subject=SUBJECT + " resolved",
                                    description="A problem that was solved already.",
-                                   participant_customer_ids=[participant.customer.id]).ticket
+                                   ride_id=ride.id, participant_customer_ids=[participant.customer.id]).ticket
     service.assign_self(people["assigned_agent"].actor, resolved.id)
     service.update_ticket(people["admin"].actor, resolved.id, status="resolved",
                           resolution_details="Refunded.")

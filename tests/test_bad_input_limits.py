@@ -16,9 +16,10 @@ from support_app.admin.screen_args import MAX_PAGE_SIZE
 from support_app.security import roles
 
 from .admin_helpers import desk_client, login
-from .live import Listener, LiveServer, listeners
+from .live import Listener
 from .test_authorization_matrix import MATRIX
 from .test_bad_input import _client_for, _row_counts, world  # noqa: F401  (fixture)
+from .test_realtime import opened, server  # noqa: F401  (fixtures)
 
 HUGE_IDS = {"2^63": str(2**63), "5,000 digits": "9" * 5000, "2^31": str(2**31)}
 PARAM = re.compile(r"<[^>]+>")
@@ -124,17 +125,6 @@ def test_dashboard_lists_refuse_or_bound_bad_list_arguments(app, factory):
 
 
 # --------------------------------------------------------------------------- Socket.IO
-
-@pytest.fixture
-def server(app):
-    with LiveServer(app) as live:
-        yield live
-
-
-@pytest.fixture
-def opened():
-    yield from listeners()
-
 
 def test_subscribe_with_a_10000_digit_ticket_id_is_acked_invalid(server, opened, factory):
     owner = factory.customer()

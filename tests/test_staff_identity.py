@@ -9,8 +9,9 @@ import pytest
 from support_app.tickets import service
 
 from .admin_helpers import desk_client
-from .live import Listener, LiveServer, listeners
+from .live import Listener
 from .test_authorization_matrix import MATRIX, STAFF, _build_world, _call
+from .test_realtime import opened, server  # noqa: F401  (fixtures)
 
 CUSTOMER_ROLES = ("owner", "participant")
 STAFF_PEOPLE = (*STAFF, "assigned_agent", "other_agent", "unapproved_agent")
@@ -51,17 +52,6 @@ def test_the_thread_shows_staff_their_colleagues_email(app, factory):
     mine = client.get(f"/api/support-tickets/{world.ticket.id}/messages",
                       headers=world.people["owner"].headers).get_json()["data"]
     assert mine[-1]["admin"] == {"id": agent.id, "name": agent.user.name}
-
-
-@pytest.fixture
-def server(app):
-    with LiveServer(app) as live:
-        yield live
-
-
-@pytest.fixture
-def opened():
-    yield from listeners()
 
 
 def test_socket_pushes_to_the_customer_carry_no_staff_email(server, opened, factory):

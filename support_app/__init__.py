@@ -22,7 +22,12 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     )
     settings = config if config is not None else Config()
     app.config.update(settings.as_dict() if isinstance(settings, Config) else dict(settings))
+    from .api.ids import install_converters
+    from .api.json_body import RequestJSONProvider
+
+    app.json = RequestJSONProvider(app)
     app.json.sort_keys = False  # bodies keep the field order the API documents print
+    install_converters(app)
     _refuse_unsafe_production(app)
 
     from . import database

@@ -204,13 +204,25 @@ def configure(app: Flask) -> None:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
+def _create_private(path: str) -> None:
+    """Create the SQLite file owner-only (0600, as the secret key) before SQLite does:
+    it would create it with the umask's mode, world-readable (0644) by default, and
+    its -wal/-shm files copy the database file's mode. An existing file is left as is."""
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 def install(app: Flask) -> None:
-    """After the engine exists: SQLite pragmas, domain-event delivery and counter
-    writes on commit."""
+    """After the engine exists: SQLite pragmas (and a private database file),
+    domain-event delivery and counter writes on commit."""
     if _is_sqlite(app):
         with app.app_context():
             path = db.engine.url.database
             in_memory = path in (None, "", ":memory:")
+            if not in_memory:
+                _create_private(path)
             turn = WriterTurn(None if in_memory else path)
             app.extensions[WRITER_LOCK] = turn
             engine: Engine = db.engine

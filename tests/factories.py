@@ -5,14 +5,15 @@ import itertools
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from flask import Flask
 from flask_jwt_extended import create_access_token
 
 from support_app.api.auth import create_user
 from support_app.extensions import db
-from support_app.models import AgentProfile, Booking, Customer, Order, Ride, SupportUser, utcnow
+from support_app.models import (
+    AgentProfile, Booking, Customer, Order, Ride, ServiceMember, SupportUser, utcnow)
 from support_app.security import roles
 from support_app.security.current import actor_for_user
 from support_app.tickets import Actor, service
@@ -78,10 +79,14 @@ class Factory:
         db.session.commit()
         return order
 
-    def ride(self, customer: Customer) -> Ride:
+    def ride(self, customer: Customer, members: Iterable[int] = ()) -> Ride:
+        """`members`: customer ids sharing the ride (who may be a ticket's group)."""
         ride = Ride(external_id=f"R{next(_seq)}", customer_id=customer.id,
                     pickup_location="123 Main St", dropoff_location="456 Elm St")
         db.session.add(ride)
+        db.session.flush()
+        db.session.add_all(ServiceMember(customer_id=cid, ride_id=ride.id)
+                           for cid in set(members) - {customer.id})
         db.session.commit()
         return ride
 
@@ -93,6 +98,11 @@ class Factory:
         return booking
 
     def ticket(self, person: Person, **fields):
+        """A ticket with group participants is about a ride they share (unless a
+        service is given)."""
+        group = fields.get("participant_customer_ids")
+        if group and not {"ride_id", "order_id", "booking_id"} & set(fields):
+            fields["ride_id"] = self.ride(person.customer, members=group).id
         fields.setdefault("subject", "Issue with order")
         fields.setdefault("description", "I received the wrong product in my order.")
         return service.open_ticket(person.actor, **fields).ticket

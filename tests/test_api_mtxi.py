@@ -23,7 +23,8 @@ def create(client, person, **body):
 
 
 def ride_ticket(client, factory, person, **body) -> int:
-    ride = factory.ride(person.customer)
+    """A ride shared with the group named in the body (only they may be added)."""
+    ride = factory.ride(person.customer, members=body.get("groupCustomerIds", ()))
     response = create(client, person, serviceType="ride", rideId=ride.id, **body)
     assert response.status_code == 200, response.get_json()
     return response.get_json()["data"]["ticketId"]

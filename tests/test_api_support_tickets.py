@@ -432,8 +432,8 @@ def test_show_ticket_for_owner_and_staff(client, factory):
         assert set(data) == TICKET_KEYS | {"customer", "assigned_admin", "last_replied_by_user"}
         assert data["customer"] == {"id": john.customer.id, "name": "John Doe",
                                     "email": john.user.email, "phone": "+1234567890"}
-        assert data["assigned_admin"] == {"id": admin.id, "name": "Admin User",
-                                          "email": admin.user.email}
+        staff_email = {"email": admin.user.email} if person is admin else {}  # customers: name only
+        assert data["assigned_admin"] == {"id": admin.id, "name": "Admin User", **staff_email}
         assert data["last_replied_by_user"] == {"id": admin.id, "name": "Admin User"}
         assert data["last_replied_by"] == admin.id and STAMP.match(data["last_replied_at"])
         assert data["status"] == "in_progress" and data["message_count"] == 1
@@ -559,7 +559,7 @@ def test_get_messages_marks_ticket_read_for_customer_and_staff(client, factory):
                                  "email": john.user.email}
     assert first["is_read"] is False  # staff has not read it yet
     assert second["sender_type"] == "admin" and second["customer"] is None
-    assert second["admin"] == {"id": admin.id, "name": "Admin User", "email": admin.user.email}
+    assert second["admin"] == {"id": admin.id, "name": "Admin User"}  # customers: no staff email
     assert second["is_read"] is True and STAMP.match(second["read_at"])
     assert second["message"] == "We'll send you the correct product."
     db.session.expire_all()

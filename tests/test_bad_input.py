@@ -1,6 +1,9 @@
 """Bad input on every JSON write of the URL map (taken from the authorization matrix, so
 a new write endpoint is covered as soon as it is classified): unknown fields, wrong
-types, NUL bytes, invalid UTF-8, a non-object body and a body over MAX_CONTENT_LENGTH.
+types, NUL bytes, invalid UTF-8, a non-object body, a body over MAX_CONTENT_LENGTH, and
+what Python's json accepts but nothing after it can take: a lone UTF-16 surrogate in
+any string or key, nesting 5,000 levels deep, an integer past int_max_str_digits, and
+ids of 2^63 or more (SQLite cannot bind them).
 
 Each answer must be a 4xx the OpenAPI document declares for that operation, in the
 schema it declares (the surface's own error format, checked by Schemathesis), and no
@@ -10,6 +13,7 @@ and LIKE wildcards) must round-trip exactly and be escaped wherever it is render
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any, Iterator
 
 import pytest
@@ -56,12 +60,28 @@ def _row_counts() -> dict[str, int]:
             for t in db.metadata.sorted_tables if not t.name.startswith("ab_")}
 
 
+BIG_ID = 2**63
+
+
 def _variants(body: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     yield "not an object", [body]
+    yield "lone surrogate in a key", {**body, "\ud800": "x"}
     for key, value in body.items():
         yield f"{key}: wrong type", {**body, key: {"nested": [1, 2]}}
         if isinstance(value, str):
             yield f"{key}: NUL byte", {**body, key: value[:1] + "\x00" + value[1:]}
+            yield f"{key}: lone surrogate", {**body, key: value[:1] + "\ud800" + value[1:]}
+        if isinstance(value, int) and not isinstance(value, bool):
+            yield f"{key}: 2^63", {**body, key: BIG_ID}
+
+
+def _raw_variants(body: dict[str, Any]) -> Iterator[tuple[str, bytes]]:
+    """Bodies json.dumps cannot even produce (its encoder has the same limits)."""
+    yield "nested 5,000 deep", b'{"a": ' * 5000 + b"1" + b"}" * 5000
+    yield "array nested 5,000 deep", b"[" * 5000 + b"]" * 5000
+    digits = b"9" * (sys.get_int_max_str_digits() + 1)
+    key = next((k for k, v in body.items() if isinstance(v, int)), "n").encode()
+    yield "integer of 4,301 digits", b'{"' + key + b'": ' + digits + b"}"
 
 
 @pytest.fixture
@@ -115,6 +135,8 @@ def test_bad_input_gets_a_documented_4xx_and_writes_nothing(app, world, schema, 
     raw = {"headers": {"Content-Type": "application/json"}}
     check("invalid UTF-8", send(data=b'{"subject": "\xff\xfe\xfd"}', **raw))
     check("truncated JSON", send(data=b'{"subject": ', **raw))
+    for label, data in _raw_variants(body):
+        check(label, send(data=data, **raw))
     with monkeypatch.context() as patched:
         patched.setitem(app.config, "MAX_CONTENT_LENGTH", 4096)
         huge = {**body, **{k: "x" * 8000 for k, v in body.items() if isinstance(v, str)},

@@ -4,7 +4,6 @@ once it returns."""
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from contextlib import contextmanager
 from typing import Iterator

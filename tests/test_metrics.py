@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import pytest
 import requests
 from prometheus_client import REGISTRY
 from prometheus_client.mmap_dict import MmapedDict

@@ -91,8 +91,10 @@ def test_references_must_belong_to_the_customer(people, factory):
     assert ticket.service_type == "ride"
 
 
-def test_group_participants(people):
+def test_group_participants(people, factory):
+    ride = factory.ride(people.alice.customer, members=[people.bob.customer.id])
     ticket = service.open_ticket(people.alice.actor, subject="Shared ride", description="d",
+                                 ride_id=ride.id,
                                  participant_customer_ids=[people.bob.customer.id]).ticket
     assert db.session.scalar(select(TicketParticipant.customer_id)) == people.bob.customer.id
     assert service.get_ticket(people.bob.actor, ticket.id).id == ticket.id

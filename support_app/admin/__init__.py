@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 def register_admin(appbuilder: AppBuilder) -> None:
     """Register every dashboard screen (called by create_app inside an app context)."""
     from . import permissions as perms
+    from . import screen_args
     from .agents import AgentView
     from .base import timestamp
     from .commerce import BookingView, OrderView, RideView
@@ -49,6 +50,7 @@ def register_admin(appbuilder: AppBuilder) -> None:
     app.jinja_env.globals["support_navbar"] = support_navbar
     app.jinja_env.globals["timestamp"] = timestamp  # one date format for lists and pages
     _protect_dashboard_posts(app, appbuilder)
+    screen_args.install(app, appbuilder)
 
 
 def _protect_dashboard_posts(app: Flask, appbuilder: AppBuilder) -> None:

@@ -32,6 +32,14 @@ REASSIGN = "reassign"    # move tickets between agents
 OPEN = "open"            # open a ticket on behalf of a customer
 
 
+# The storefront admin API (000) reads the customer directory and the email logs only
+# with the permission of the screen that shows them: one rule per permission, held by
+# both channels, editable in the Roles screen. (Fulfillment has neither: it works
+# tickets and orders, and sees a ticket's customer on the ticket.)
+CUSTOMER_DIRECTORY = ("can_list", CUSTOMERS)
+EMAIL_LOG_READ = ("can_list", EMAIL_LOGS)
+
+
 def _can(view: str, *names: str) -> list[tuple[str, str]]:
     return [(f"can_{name}", view) for name in names]
 

@@ -13,7 +13,7 @@ from functools import wraps
 from typing import Any, Callable
 
 from flask_babel import gettext as _
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 from sqlalchemy import false, or_, select
 from sqlalchemy.orm import aliased
 
@@ -28,6 +28,7 @@ from ..tickets.queries import visible_tickets
 from . import agent_desk_schemas as s
 from .auth import check_new_account, create_user, register_limit
 from .errors import FieldErrors, Surface, register_surface
+from .openapi import Blueprint
 
 ORIGIN = "agent_desk"
 NON_FIELD = "non_field_errors"

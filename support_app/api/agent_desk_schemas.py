@@ -7,12 +7,13 @@ outside the five -> `Other`).
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate
+
+from .ids import parse_id
 
 STATUS_IN = {
     "Open": "open",
@@ -33,20 +34,6 @@ CATEGORY_IN = {
 }
 CATEGORY_OUT = {stored: label for label, stored in CATEGORY_IN.items()}
 TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
-MAX_ID = 2**31 - 1
-_DIGITS = re.compile(r"[0-9]{1,10}")
-
-
-def parse_id(raw: Any) -> int | None:
-    """A database id from a path segment or JSON value ("12" or 12), else None."""
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, int):
-        return raw if 0 < raw <= MAX_ID else None
-    if isinstance(raw, str) and _DIGITS.fullmatch(raw):
-        value = int(raw)
-        return value if 0 < value <= MAX_ID else None
-    return None
 
 
 def status_label(stored: str) -> str:

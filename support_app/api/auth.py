@@ -9,7 +9,6 @@ from typing import Any, Mapping
 from flask import current_app, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields, validate
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +21,7 @@ from ..security import email_ownership, roles, tokens
 from ..security.current import AuthError, bearer_token, require_actor, user_from_token
 from ..security.passwords import password_problem
 from ..tickets.errors import ValidationFailed
+from .openapi import Blueprint
 from .schemas import DefaultErrorSchema, UserSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Sign up, sign in, refresh")

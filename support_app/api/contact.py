@@ -15,7 +15,7 @@ from typing import Any
 from flask import current_app, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 from marshmallow import EXCLUDE, Schema, fields, post_load, validate
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +24,7 @@ from ..extensions import db, limiter
 from ..models import Customer, Order
 from ..tickets import Actor, service, verification
 from .auth import EMAIL_RE, NO_NUL
+from .openapi import Blueprint
 from .storefront import StorefrontErrorSchema, surface
 
 blp = Blueprint("Contact", __name__,

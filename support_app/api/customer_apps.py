@@ -13,21 +13,20 @@ from typing import Any, Callable, Mapping, Sequence
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_smorest import Api, Blueprint
-from marshmallow import Schema, fields, validate
+from flask_smorest import Api
+from marshmallow import Schema, fields
 from werkzeug.routing import BaseConverter
 
 from ..extensions import db
-from ..i18n import RANGE_BETWEEN
 from ..models import Ticket
 from ..security.current import require_actor
 from ..tickets import errors as domain
 from ..tickets.actor import Actor
 from ..tickets.queries import visible_tickets
 from .errors import FieldErrors, Surface
+from .ids import ID_RANGE, MAX_ID
+from .openapi import Blueprint
 
-# Ids are PostgreSQL `integer` columns: anything larger can only be "not found".
-MAX_ID = 2**31 - 1
 SECURITY = [{"bearerAuth": []}]
 SUBJECT_LENGTH = 80
 
@@ -162,8 +161,7 @@ def subject_from(description: str) -> str:
 
 def id_field(**kwargs: Any) -> fields.Integer:
     """A positive integer id that fits the database column (booleans and strings refused)."""
-    return fields.Integer(strict=True,
-                          validate=validate.Range(min=1, max=MAX_ID, error=RANGE_BETWEEN), **kwargs)
+    return fields.Integer(strict=True, validate=ID_RANGE, **kwargs)
 
 
 

@@ -11,13 +11,13 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import get_locale
-from flask_smorest import Blueprint
 from sqlalchemy import and_, select
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import FAQ
 from . import agent_desk_schemas as s
+from .openapi import Blueprint
 
 blp = Blueprint("faq", __name__, url_prefix="/api/support/faq",
                 description="Agent desk (seed 003): public FAQ")

@@ -13,12 +13,13 @@ from flask import request
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
+from .ids import MAX_ID
+
 # Python's str.isspace() set spelled out, so the documented pattern means the same in
 # every regex dialect (ECMA's \s differs from Python's) and matches the `strip()` check.
 SPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 REQUIRED_TEXT = rf"^[^\x00]*[^\x00{SPACE}][^\x00]*$"
 OPTIONAL_TEXT = r"^[^\x00]*$"
-MAX_ID = 2**31 - 1  # integer primary keys; larger ids cannot exist (and SQLite overflows)
 
 
 def attribute(name: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 from marshmallow import Schema, fields, validate
 
 from ..models import Booking, Order, Ride
@@ -37,6 +37,7 @@ from .customer_apps import (
     visible_ticket,
 )
 from .errors import register_surface
+from .openapi import Blueprint
 
 PREFIX = "/api/customer/mtxi/support"
 ORIGIN = "mtxi"

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 from marshmallow import Schema, fields
 
 from ..models import Ticket
@@ -32,6 +32,7 @@ from .customer_apps import (
     visible_ticket,
 )
 from .errors import register_surface
+from .openapi import Blueprint
 
 PREFIX = "/api/customer/munch/support"
 ORIGIN = "munch"

@@ -11,7 +11,6 @@ from typing import Any
 
 from flask import request
 from flask_babel import gettext as _
-from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields, validate
 from sqlalchemy import func, select, update
 
@@ -24,6 +23,7 @@ from ..realtime.dispatch import push
 from ..security.current import bearer_token, require_actor
 from ..tickets.errors import NotFound
 from .errors import Surface, register_surface
+from .openapi import Blueprint
 from .schemas import DefaultErrorSchema
 
 blp = Blueprint("Notifications", __name__, url_prefix="/api/notifications",

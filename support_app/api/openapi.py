@@ -1,8 +1,11 @@
 """The one OpenAPI document every surface joins."""
 from __future__ import annotations
 
+import flask_smorest
 from flask_smorest import Api
 from marshmallow import INCLUDE, Schema, fields
+
+from .json_body import RequestParser
 
 
 class AnyErrorSchema(Schema):
@@ -22,3 +25,9 @@ class AnyErrorSchema(Schema):
 
 class SupportApi(Api):
     ERROR_SCHEMA = AnyErrorSchema
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """Every surface's blueprint: request bodies parsed with `json_body`'s checks."""
+
+    ARGUMENTS_PARSER = RequestParser()

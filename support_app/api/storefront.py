@@ -17,18 +17,20 @@ from typing import Any, Callable, Iterable
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 from marshmallow import EXCLUDE, Schema, fields, validate
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..i18n import RANGE_AT_LEAST, RANGE_BETWEEN
+from ..i18n import RANGE_BETWEEN
 from ..models import PRIORITIES, STATUSES, Message, Ticket
 from ..security.current import require_actor
 from ..tickets import Actor, service
 from ..tickets.queries import visible_tickets
 from ..tickets.errors import Forbidden
 from .errors import FieldErrors, Surface, register_surface
+from .ids import ID_RANGE
+from .openapi import Blueprint
 
 # Categories a storefront customer picks from (the shop's list in the union).
 STOREFRONT_CATEGORIES = ("order", "billing", "product", "technical", "account", "other",
@@ -145,8 +147,7 @@ class StorefrontCreateTicketSchema(Schema):
 
 
 class StorefrontCreateOrderTicketSchema(StorefrontCreateTicketSchema):
-    orderId = fields.Integer(load_default=None, allow_none=True,
-                             validate=validate.Range(min=1, error=RANGE_AT_LEAST),
+    orderId = fields.Integer(load_default=None, allow_none=True, validate=ID_RANGE,
                              metadata={"description": "One of the customer's own orders."})
 
 

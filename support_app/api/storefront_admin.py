@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from flask import request
+from flask import current_app, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 from flask_wtf.csrf import CSRFError, generate_csrf
 from marshmallow import EXCLUDE, Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy import func, or_, select
 
+from ..admin import permissions as screens
 from ..extensions import csrf, db
-from ..i18n import RANGE_AT_LEAST
 from ..models import (
     CATEGORIES,
     PRIORITIES,
@@ -37,6 +37,8 @@ from ..security.current import AuthError, require_actor
 from ..tickets import Actor, service
 from ..tickets.errors import Forbidden, NotFound, ValidationFailed
 from ..tickets.queries import like_pattern
+from .ids import ID_RANGE
+from .openapi import Blueprint
 from .storefront import (
     StorefrontPageArgsSchema,
     StorefrontPaginationSchema,
@@ -139,13 +141,12 @@ class StorefrontAdminCreateSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    customerId = fields.Integer(required=True, validate=validate.Range(min=1, error=RANGE_AT_LEAST))
+    customerId = fields.Integer(required=True, validate=ID_RANGE)
     subject = fields.String(required=True, validate=validate.Length(min=1, max=service.MAX_SUBJECT))
     message = fields.String(required=True, validate=validate.Length(min=1, max=service.MAX_BODY))
     category = fields.String(load_default="other", validate=validate.OneOf(CATEGORIES))
     priority = fields.String(load_default="medium", validate=validate.OneOf(PRIORITIES))
-    orderId = fields.Integer(load_default=None, allow_none=True,
-                             validate=validate.Range(min=1, error=RANGE_AT_LEAST))
+    orderId = fields.Integer(load_default=None, allow_none=True, validate=ID_RANGE)
 
 
 class StorefrontSearchArgsSchema(Schema):
@@ -230,6 +231,12 @@ def admin_actor() -> Actor:
         except CSRFError as err:
             raise Forbidden(_("The CSRF token is missing or invalid.")) from err
     return actor
+
+
+def require_screen(permission: tuple[str, str]) -> None:
+    """Data a dashboard screen shows is read here only with that screen's permission."""
+    if not current_app.appbuilder.sm.has_access(*permission):
+        raise Forbidden(_("Your role does not give access to this data."))
 
 
 @blp.before_request
@@ -354,7 +361,9 @@ def create_ticket(data: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, StorefrontCustomerListSchema)
 @documented((400, _l("q missing or shorter than 2 characters")))
 def search_customers(args: dict[str, Any]) -> dict[str, Any]:
-    """Customers whose name, email or phone contains `q` (wildcards match literally)."""
+    """Customers whose name, email or phone contains `q` (wildcards match literally).
+    Needs the Customers screen's list permission."""
+    require_screen(screens.CUSTOMER_DIRECTORY)
     term = args["q"].strip()
     if len(term) < 2:
         raise ValidationFailed({"q": [_("Search needs at least 2 characters.")]})
@@ -383,7 +392,9 @@ def customer_orders(customerId: int) -> dict[str, Any]:
 @blp.response(200, StorefrontEmailLogListSchema)
 @documented((404, _l("Ticket not found")))
 def email_logs(ticketId: int) -> dict[str, Any]:
-    """Every email in and out for the ticket, oldest first, with delivery status."""
+    """Every email in and out for the ticket, oldest first, with delivery status.
+    Needs the Email logs screen's list permission."""
+    require_screen(screens.EMAIL_LOG_READ)
     if db.session.get(Ticket, ticketId) is None:
         raise NotFound("ticket", _("Ticket not found"))
     logs = db.session.scalars(select(EmailLog).where(EmailLog.ticket_id == ticketId)

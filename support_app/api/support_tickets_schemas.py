@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, missing, validate
 
+from ..security.current import require_actor
 from .laravel import (
     LaravelSchema,
     PaginatorSchema,
@@ -129,9 +130,15 @@ class CustomerName(Schema):
 
 
 class AdminBrief(Schema):
+    """A staff member as the thread or ticket shows them: a customer sees the display
+    name only (a staff address is not theirs to know), staff also the email."""
+
     id = fields.Integer(required=True)
     name = fields.String(required=True)
-    email = fields.String(required=True)
+    email = fields.Method("_email_for_staff", metadata={"description": "Staff only"})
+
+    def _email_for_staff(self, user: Any) -> Any:
+        return user.email if require_actor().is_staff else missing
 
 
 class UserName(Schema):

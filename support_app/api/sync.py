@@ -17,23 +17,25 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 from marshmallow import Schema, ValidationError, fields, validate, validates
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.routing import BaseConverter
 
 from ..extensions import db
-from ..models import ORDER_STATUSES, Booking, Customer, Order, Ride, utcnow
+from ..models import ORDER_STATUSES, Booking, Customer, Order, Ride, ServiceMember, utcnow
 from ..security import roles
 from ..security.current import require_actor
 from ..tickets.errors import Forbidden
 from .laravel import LaravelSchema, Text, choice, integer
+from .openapi import Blueprint
 from .schemas import DefaultErrorSchema
 
 RIDE_STATUSES = ("requested", "accepted", "in_progress", "completed", "cancelled")
 BOOKING_STATUSES = ("pending", "confirmed", "seated", "completed", "cancelled", "no_show")
 MAX_TOTAL = 9_999_999_999  # Numeric(12, 2)
+MAX_MEMBERS = 50
 EMAIL_RE = re.compile(r"^[^@\x00-\x20\x7f]+@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f]+$")
 EXTERNAL_ID = r"[A-Za-z0-9][A-Za-z0-9._:#-]{0,63}"
 SECURITY = [{"bearerAuth": []}]
@@ -98,10 +100,21 @@ class CustomerFields(LaravelSchema):
                           metadata={"pattern": EMAIL_RE.pattern})
     customer_name = Text("customer_name", max_len=150)
 
+    group_member_emails = fields.List(
+        fields.String(validate=validate.Length(max=320)), validate=validate.Length(max=MAX_MEMBERS),
+        metadata={"description": "The other customers sharing it (a group order, a shared "
+                                 "ride, a table for several): the only ones its owner may add "
+                                 "to a ticket (004 groupCustomerIds). Sent: replaces the list."})
+
     @validates("customer_email")
     def _email(self, value: str, **_kwargs: Any) -> None:
         if not EMAIL_RE.fullmatch(value):
             raise ValidationError(_("The customer email must be a valid email address."))
+
+    @validates("group_member_emails")
+    def _members(self, value: list[str], **_kwargs: Any) -> None:
+        if not all(EMAIL_RE.fullmatch(email) for email in value):
+            raise ValidationError(_("Each group member email must be a valid email address."))
 
 
 class OrderSync(CustomerFields):
@@ -152,12 +165,12 @@ class SyncedBooking(SyncedSchema):
     external_id = fields.String(required=True)
 
 
-def _customer(data: dict[str, Any]) -> Customer:
+def _customer(email: str, name: str | None = None) -> Customer:
     """The customer with this email (any case), or a new guest."""
-    email = data["customer_email"].lower()
+    email = email.lower()
     customer = db.session.scalar(select(Customer).where(func.lower(Customer.email) == email))
     if customer is None:
-        name = data.get("customer_name") or email.split("@", 1)[0]
+        name = name or email.split("@", 1)[0]
         customer = Customer(name=name, email=email)
         db.session.add(customer)
         db.session.flush()
@@ -178,7 +191,7 @@ def _upsert(model: type, key_column: str, key: str, data: dict[str, Any],
 def _write(model: type, key_column: str, key: str, data: dict[str, Any],
            defaults: dict[str, Any]) -> tuple[Any, int]:
     try:
-        customer = _customer(data)
+        customer = _customer(data["customer_email"], data.get("customer_name"))
         row = db.session.scalar(select(model).where(getattr(model, key_column) == key))
         created = row is None
         if created:
@@ -189,17 +202,33 @@ def _write(model: type, key_column: str, key: str, data: dict[str, Any],
         elif row.customer_id != customer.id:
             row.customer_id = customer.id
         for name, value in data.items():
-            if name.startswith("customer_"):
+            if name.startswith("customer_") or name == "group_member_emails":
                 continue
             if value is None and name in defaults:
                 value = defaults[name]
             if getattr(row, name) != value:
                 setattr(row, name, value)
+        if "group_member_emails" in data:
+            db.session.flush()  # a new row's id
+            _replace_members(row, customer, data["group_member_emails"])
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
     return row, 201 if created else 200
+
+
+def _replace_members(row: Order | Ride | Booking, owner: Customer, emails: list[str]) -> None:
+    """The service's group members become exactly these customers (guests if new)."""
+    column = {Order: ServiceMember.order_id, Ride: ServiceMember.ride_id,
+              Booking: ServiceMember.booking_id}[type(row)]
+    wanted = {_customer(email).id for email in emails} - {owner.id}
+    have = set(db.session.scalars(select(ServiceMember.customer_id).where(column == row.id)))
+    if have - wanted:
+        db.session.execute(delete(ServiceMember).where(
+            column == row.id, ServiceMember.customer_id.in_(have - wanted)))
+    for customer_id in sorted(wanted - have):
+        db.session.add(ServiceMember(customer_id=customer_id, **{column.key: row.id}))
 
 
 @blp.route("/orders/<external_id:order_number>", methods=["PUT"])

@@ -9,10 +9,10 @@ from typing import Any
 
 from flask import request
 from flask_babel import gettext as _
-from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields
 
 from ..api.errors import Surface, register_surface
+from ..api.openapi import Blueprint
 from ..tickets.errors import DomainError
 from . import intake, signature
 from .attachments import screen

@@ -1,6 +1,7 @@
 """All tables. Importing this package registers every model on FAB's metadata."""
 from .base import Model, utcnow
-from .commerce import CANCELLABLE_ORDER_STATUSES, ORDER_STATUSES, Booking, Order, Ride
+from .commerce import (
+    CANCELLABLE_ORDER_STATUSES, ORDER_STATUSES, Booking, Order, Ride, ServiceMember)
 from .engagement import (
     EMAIL_STATUSES,
     FAQ,
@@ -30,7 +31,7 @@ from .tickets import (
 
 __all__ = [
     "Model", "utcnow",
-    "Order", "Ride", "Booking", "ORDER_STATUSES", "CANCELLABLE_ORDER_STATUSES",
+    "Order", "Ride", "Booking", "ServiceMember", "ORDER_STATUSES", "CANCELLABLE_ORDER_STATUSES",
     "FAQ", "EmailLog", "InboundToken", "Notification", "PointsTransaction", "EMAIL_STATUSES",
     "SupportUser", "Customer", "AgentProfile", "RevokedToken",
     "Ticket", "TicketParticipant", "Message", "Attachment", "InternalNote", "Feedback",

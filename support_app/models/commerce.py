@@ -5,7 +5,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import Optional
 
-from sqlalchemy import DateTime, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy import (
+    CheckConstraint, DateTime, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Model, TimestampMixin
@@ -72,3 +73,31 @@ class Booking(TimestampMixin, Model):
 
     def __repr__(self) -> str:
         return f"Booking {self.external_id}"
+
+
+ONE_SERVICE = " + ".join(f"(CASE WHEN {c} IS NULL THEN 0 ELSE 1 END)"
+                         for c in ("order_id", "ride_id", "booking_id")) + " = 1"
+
+
+class ServiceMember(Model):
+    """A customer who shares an order, ride or booking with its owner (a group order,
+    a shared ride, a table for several), as the platform's sync says. Only they may be
+    added to a ticket about it as group participants (seed 004 `groupCustomerIds`)."""
+
+    __tablename__ = "service_members"
+    __table_args__ = (
+        UniqueConstraint("order_id", "customer_id", name="uq_service_members_order"),
+        UniqueConstraint("ride_id", "customer_id", name="uq_service_members_ride"),
+        UniqueConstraint("booking_id", "customer_id", name="uq_service_members_booking"),
+        CheckConstraint(ONE_SERVICE, name="ck_service_members_one_service"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), nullable=False, index=True)
+    order_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), nullable=True)
+    ride_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("rides.id", ondelete="CASCADE"), nullable=True)
+    booking_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("bookings.id", ondelete="CASCADE"), nullable=True)

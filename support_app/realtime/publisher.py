@@ -61,8 +61,10 @@ def mtxi_payload(t: TicketSnapshot) -> dict[str, Any]:
             "escalationLevel": t.escalation_level}
 
 
-def _person(user: SupportUser | None) -> dict[str, Any] | None:
-    return {"id": user.id, "name": user.name, "email": user.email} if user else None
+def _staff_name(user: SupportUser | None) -> dict[str, Any] | None:
+    """The 002 `admin` object without its email: customers share the ticket's room, and
+    a staff member's address is not theirs to know (the REST thread omits it for them)."""
+    return {"id": user.id, "name": user.name} if user else None
 
 
 def message_payload(message: Message) -> dict[str, Any]:
@@ -76,7 +78,7 @@ def message_payload(message: Message) -> dict[str, Any]:
         "created_at": iso(message.created_at), "updated_at": iso(message.updated_at),
         "customer": {"id": customer.id, "name": customer.name, "email": customer.email}
         if customer else None,
-        "admin": _person(message.admin),
+        "admin": _staff_name(message.admin),
     }
 
 

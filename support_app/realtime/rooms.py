@@ -22,6 +22,7 @@ from flask import request
 from flask_babel import gettext as _
 from flask_socketio import join_room, leave_room
 
+from ..api.ids import parse_id
 from ..extensions import db
 from ..models import Ticket
 from ..security import roles
@@ -80,12 +81,7 @@ def staff_audience(ticket: TicketSnapshot) -> list[str]:
 
 
 def _ticket_id(data: Any) -> int | None:
-    value = data.get("ticketId") if isinstance(data, dict) else None
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    return value if isinstance(value, int) and 0 < value < 2**31 else None
+    return parse_id(data.get("ticketId")) if isinstance(data, dict) else None
 
 
 def subscribe(actor: Actor, data: Any) -> dict[str, Any]:

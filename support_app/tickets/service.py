@@ -37,7 +37,7 @@ from ..models import (
     utcnow,
 )
 from ..security import roles
-from . import assignment, counters, events, gamification, lifecycle, policy, sla
+from . import assignment, counters, events, gamification, groups, lifecycle, policy, sla
 from .actor import Actor
 from .errors import (
     AlreadyAssigned,
@@ -302,7 +302,7 @@ def open_ticket(
         order = _reference(Order, order_id, customer_id, "order")
         ride = _reference(Ride, ride_id, customer_id, "ride")
         booking = _reference(Booking, booking_id, customer_id, "booking")
-        members = _participants(participant_customer_ids, customer_id)
+        members = groups.participants(participant_customer_ids, customer_id, order, ride, booking)
 
         now = utcnow()
         ticket = database.new_row(
@@ -363,16 +363,6 @@ def open_ticket(
         # What the caller prints, as written (points are awarded by a Core UPDATE).
         keep += [ticket] if award_points else [ticket, customer]
     return Outcome(ticket, gamification_error)
-
-
-def _participants(customer_ids: Iterable[int], owner_id: int) -> list[Customer]:
-    ids = sorted({int(cid) for cid in customer_ids if int(cid) != owner_id})
-    if not ids:
-        return []
-    found = list(db.session.scalars(select(Customer).where(Customer.id.in_(ids))))
-    if len(found) != len(ids):
-        raise NotFound("customer", _("Customer or group member not found"))
-    return found
 
 
 # --------------------------------------------------------------------------- thread

@@ -1,0 +1,67 @@
+"""Customers see a staff member's display name, never their email address: on every
+`/api/` response a customer-side role receives (the whole URL map, from the
+authorization matrix) and in the socket pushes of their ticket's room. Staff-facing
+output keeps the address."""
+from __future__ import annotations
+
+import pytest
+
+from support_app.tickets import service
+
+from .admin_helpers import desk_client
+from .live import Listener
+from .test_authorization_matrix import MATRIX, STAFF, _build_world, _call
+
+CUSTOMER_ROLES = ("owner", "participant")
+STAFF_PEOPLE = (*STAFF, "assigned_agent", "other_agent", "unapproved_agent")
+
+
+def _staff_emails(world) -> set[str]:
+    return {world.people[role].user.email for role in STAFF_PEOPLE}
+
+
+@pytest.mark.parametrize("role", CUSTOMER_ROLES)
+def test_no_customer_side_response_carries_a_staff_email(app, factory, role):
+    world = _build_world(factory)
+    staff_reply = service.add_message(world.people["assigned_agent"].actor, world.ticket.id,
+                                      "We are on it.")
+    assert staff_reply.admin_id is not None
+    person = world.people[role]
+    client = desk_client(app)
+    emails, leaks, seen = _staff_emails(world), [], 0
+    for (method, rule), (call, _expected) in MATRIX.items():
+        if call.session:
+            continue  # dashboard-session routes refuse customers outright
+        response = _call(client, method, call, world, {} if call.public else person.headers)
+        body = response.get_data(as_text=True)
+        seen += "We are on it." in body
+        leaks += [f"{method} {rule}: {email}" for email in emails if email in body]
+    assert seen, "the walk never showed the staff reply"
+    assert leaks == []
+
+
+def test_the_thread_shows_staff_their_colleagues_email(app, factory):
+    world = _build_world(factory)
+    agent = world.people["assigned_agent"]
+    service.add_message(agent.actor, world.ticket.id, "We are on it.")
+    client = desk_client(app)
+    thread = client.get(f"/api/support-tickets/{world.ticket.id}/messages",
+                        headers=world.people["admin"].headers).get_json()["data"]
+    assert thread[-1]["admin"] == {"id": agent.id, "name": agent.user.name, "email": agent.user.email}
+    mine = client.get(f"/api/support-tickets/{world.ticket.id}/messages",
+                      headers=world.people["owner"].headers).get_json()["data"]
+    assert mine[-1]["admin"] == {"id": agent.id, "name": agent.user.name}
+
+
+def test_socket_pushes_to_the_customer_carry_no_staff_email(server, opened, factory):
+    world = _build_world(factory)
+    owner, agent = world.people["owner"], world.people["assigned_agent"]
+    listener = Listener(server.url, auth={"token": owner.headers["Authorization"].split(" ", 1)[1]})
+    opened.append(listener)
+    listener.connect()
+    assert listener.call("subscribe", {"ticketId": world.ticket.id})["ok"] is True
+    service.add_message(agent.actor, world.ticket.id, "Socket reply from staff")
+    pushed = listener.wait_for("support:message:created",
+                               lambda d: d["message"]["message"] == "Socket reply from staff")
+    assert pushed["message"]["admin"]["name"] == agent.user.name
+    assert not any(email in repr(listener.events) for email in _staff_emails(world))

@@ -58,8 +58,11 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     from .notify import register_notify
     from .realtime import register_realtime
 
+    from .webhooks import register_webhooks
+
     register_notify(app)
     register_realtime(app)
+    register_webhooks(app)
 
     from .cli import support_cli
 

@@ -25,6 +25,7 @@ from .tickets import (
     TicketEvent,
     TicketParticipant,
 )
+from .webhooks import WEBHOOK_STATUSES, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Model", "utcnow",
@@ -33,4 +34,5 @@ __all__ = [
     "SupportUser", "Customer", "AgentProfile",
     "Ticket", "TicketParticipant", "Message", "Attachment", "InternalNote", "Feedback",
     "TicketEvent", "TicketCounter", "STATUSES", "PRIORITIES", "CATEGORIES", "CHANNELS", "SERVICE_TYPES",
+    "WebhookEndpoint", "WebhookDelivery", "WEBHOOK_STATUSES",
 ]

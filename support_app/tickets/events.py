@@ -50,6 +50,7 @@ class TicketSnapshot:
     participant_user_ids: list[int]
     channel: str
     escalation_level: int
+    category: str = ""
 
 
 @dataclass

@@ -142,6 +142,7 @@ def _snapshot(ticket: Ticket,
         participant_user_ids=participant_user_ids,
         channel=ticket.channel,
         escalation_level=ticket.escalation_level,
+        category=ticket.category,
     )
 
 

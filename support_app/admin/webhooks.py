@@ -9,7 +9,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from markupsafe import Markup
-from wtforms import Field, Form, SelectMultipleField, ValidationError
+from wtforms import BooleanField, Field, Form, SelectMultipleField, ValidationError
 from wtforms.validators import DataRequired
 
 from ..extensions import db
@@ -31,9 +31,17 @@ def event_labels(chosen: list[str] | None) -> Markup:
     return Markup(", ").join(str(endpoints.EVENTS.get(name, name)) for name in chosen or [])
 
 
-def _events_field() -> SelectMultipleField:
-    return SelectMultipleField(_l("Events"), choices=list(endpoints.EVENTS.items()),
-                               validators=[DataRequired()], widget=Select2ManyWidget())
+def _form_fields() -> dict[str, Field]:
+    """The event choice, and on/off boxes that may be left unticked (FAB would make a
+    NOT NULL boolean a required box)."""
+    return {
+        "events": SelectMultipleField(_l("Events"), choices=list(endpoints.EVENTS.items()),
+                                      validators=[DataRequired()], widget=Select2ManyWidget()),
+        "is_active": BooleanField(_l("Active"), default=True),
+        "is_internal": BooleanField(
+            _l("Receives internal notes"),
+            description=_l("Internal notes are sent only to endpoints marked internal.")),
+    }
 
 
 _LABELS = {"name": _l("Name"), "url": _l("URL"), "events": _l("Events"),
@@ -72,15 +80,12 @@ class WebhookEndpointView(ModelView):
     show_columns = ["name", "url", "events", "secret", "is_active", "is_internal",
                     "consecutive_failures", "disabled_at", "disabled_reason", "created_at"]
     add_columns = edit_columns = ["name", "url", "events", "is_active", "is_internal"]
-    add_form_extra_fields = {"events": _events_field()}
-    edit_form_extra_fields = {"events": _events_field()}
+    add_form_extra_fields = _form_fields()
+    edit_form_extra_fields = _form_fields()
     validators_columns = {"url": [public_url]}
     formatters_columns = {"events": event_labels}
     label_columns = _LABELS
-    description_columns = {
-        "is_internal": _l("Internal notes are sent only to endpoints marked internal."),
-        "secret": _l("Verify the X-Support-Signature header with this secret."),
-    }
+    description_columns = {"secret": _l("Verify the X-Support-Signature header with this secret.")}
 
     def pre_update(self, item: WebhookEndpoint) -> None:
         """Turning an endpoint back on starts its failure count afresh."""

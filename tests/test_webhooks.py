@@ -125,13 +125,13 @@ def test_a_timeout_is_retried(factory, receiver, settings):
 
 def test_redirects_are_not_followed(factory, receiver, settings):
     settings["WEBHOOK_RETRY_BASE_SECONDS"] = 0
-    receiver.script = [(302, 0)]
+    receiver.script = [(307, 0)]
     receiver.extra_headers = {"Location": receiver.url + "/elsewhere"}
     endpoint(receiver.url)
     factory.ticket(factory.customer())
     delivery.deliver_due()
     assert [r.path for r in receiver.requests] == ["/hook"]
-    assert deliveries()[0].response_code == 302
+    assert deliveries()[0].response_code == 307
 
 
 def test_endpoint_is_disabled_after_failures_and_admins_are_told(factory, receiver, settings):

@@ -134,7 +134,7 @@ def test_redirects_are_not_followed(factory, receiver, settings):
     assert deliveries()[0].response_code == 307
 
 
-def test_endpoint_is_disabled_after_failures_and_admins_are_told(factory, receiver, settings):
+def test_endpoint_is_disabled_after_failures_and_admins_are_told(app, factory, receiver, settings):
     settings.update(WEBHOOK_DISABLE_AFTER=3, WEBHOOK_RETRY_BASE_SECONDS=0,
                     WEBHOOK_MAX_ATTEMPTS=2)
     receiver.default = (503, 0)
@@ -158,6 +158,8 @@ def test_endpoint_is_disabled_after_failures_and_admins_are_told(factory, receiv
     assert notice.user_id == admin.user.id and notice.locale == "es"
     assert "shop" in notice.title and notice.title != f"Webhook {hook.name} turned off"
     assert manager.user.id != notice.user_id
+    listed = app.test_client().get("/api/notifications", headers=admin.headers).get_json()
+    assert notice.title in str(listed)
     factory.ticket(customer)  # a disabled endpoint hears nothing more
     assert len(deliveries()) == 2
 

@@ -7,7 +7,7 @@ so each attempt is made by one process only. Each attempt: the URL is checked ag
 redirect followed, within `WEBHOOK_TIMEOUT`. A 2xx is delivered; anything else is
 retried with exponential backoff up to `WEBHOOK_MAX_ATTEMPTS`. After
 `WEBHOOK_DISABLE_AFTER` failed attempts in a row the endpoint is turned off and every
-admin gets a stored notification in their language.
+admin gets a stored notification in their language (pushed live to those online).
 """
 from __future__ import annotations
 
@@ -25,7 +25,10 @@ from sqlalchemy import select, update
 from .. import background
 from ..extensions import db
 from ..models import Notification, SupportUser, WebhookDelivery, WebhookEndpoint, utcnow
+from ..notify.notifications import payload as notification_payload
 from ..notify.notifications import recipient_locales
+from ..realtime import rooms
+from ..realtime.dispatch import listened, push
 from ..security import roles
 from ..tickets import events
 from . import guard, signing
@@ -107,12 +110,16 @@ def _record_failure(row: WebhookDelivery, exc: BaseException, config: Mapping[st
             float(config.get("WEBHOOK_RETRY_MAX_SECONDS") or 3600))
     log.warning("webhook delivery %s (%s) to endpoint %s failed (attempt %s, %s ms): %s",
                 row.id, row.event, endpoint.id, row.attempts, row.duration_ms, row.error)
-    if endpoint.is_active:
-        _count_failure(endpoint, row.error, int(config.get("WEBHOOK_DISABLE_AFTER") or 10))
+    notices = _count_failure(endpoint, row.error, int(config.get("WEBHOOK_DISABLE_AFTER") or 10)) \
+        if endpoint.is_active else []
     db.session.commit()
+    for notice in notices:  # live to admins online; the others list it later
+        room = rooms.user_room(notice.user_id)
+        if listened([room]):
+            push("notification", notification_payload(notice), [room])
 
 
-def _count_failure(endpoint: WebhookEndpoint, error: str, limit: int) -> None:
+def _count_failure(endpoint: WebhookEndpoint, error: str, limit: int) -> list[Notification]:
     """One more failure in a row; at `limit`, turn the endpoint off. Both are single
     conditional UPDATEs, so with several senders the endpoint is disabled (and the
     admins told) once."""
@@ -123,29 +130,34 @@ def _count_failure(endpoint: WebhookEndpoint, error: str, limit: int) -> None:
         update(table).where(table.id == endpoint.id, table.is_active.is_(True),
                             table.consecutive_failures >= limit)
         .values(is_active=False, disabled_at=utcnow(), disabled_reason=error))
+    notices = []
     if disabled.rowcount == 1:
         log.error("webhook endpoint %s disabled after %s failures in a row", endpoint.id, limit)
-        _notify_admins(endpoint, limit, error)
+        notices = _notify_admins(endpoint, limit, error)
     db.session.expire(endpoint)
+    return notices
 
 
-def _notify_admins(endpoint: WebhookEndpoint, failures: int, error: str) -> None:
+def _notify_admins(endpoint: WebhookEndpoint, failures: int, error: str) -> list[Notification]:
     """A stored notice for every active admin, in their language (listed over
     GET /api/notifications and in the dashboard like any other)."""
     admin_ids = set(db.session.scalars(
         select(SupportUser.id).join(SupportUser.roles)
         .where(Role.name == roles.ADMIN, SupportUser.active.is_(True))))
     now = utcnow()
+    notices = []
     for user_id, locale in recipient_locales(admin_ids).items():
         with force_locale(locale):
             title = _("Webhook %(name)s turned off", name=endpoint.name)
             body = _("After %(count)d failed deliveries in a row, the webhook to %(url)s "
                      "was turned off. Last error: %(error)s",
                      count=failures, url=endpoint.url, error=error)
-        db.session.add(Notification(
+        notices.append(Notification(
             user_id=user_id, ticket_id=None, kind="webhook_disabled", locale=locale,
             title=title[:255], body=body, created_at=now,
             data={"webhook_endpoint_id": endpoint.id}))
+    db.session.add_all(notices)
+    return notices
 
 
 def deliver_due(limit: int = background.BATCH) -> int:

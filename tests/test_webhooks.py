@@ -280,3 +280,49 @@ def test_each_delivery_is_sent_once_by_concurrent_senders(app, factory, receiver
     assert len(ids) == 24 and set(ids.values()) == {1}
     assert sum(handled) == 24
     assert {row.status for row in deliveries()} == {"delivered"}
+
+
+SENDER = """
+import sys
+from support_app import create_app
+from support_app.config import TestConfig
+from support_app.webhooks import delivery
+
+app = create_app(TestConfig(sys.argv[1]))
+with app.app_context():
+    print("ready", flush=True)
+    sys.stdin.readline()  # both start together
+    total = 0
+    while (n := delivery.deliver_due(limit=5)):
+        total += n
+    print(total, flush=True)
+"""
+
+
+def test_each_delivery_is_sent_once_by_two_sender_processes(app, factory, receiver, database_url):
+    import subprocess
+    import sys
+
+    for n in range(3):
+        endpoint(receiver.url, name=f"hook {n}")
+    customer = factory.customer()
+    for _ in range(10):
+        factory.ticket(customer)
+    db.session.remove()
+    senders = [subprocess.Popen([sys.executable, "-c", SENDER, database_url], text=True,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+               for _ in range(2)]
+    try:
+        for sender in senders:
+            assert sender.stdout.readline().strip() == "ready"
+        for sender in senders:
+            sender.stdin.write("go\n")
+            sender.stdin.flush()
+        handled = [int(sender.communicate(timeout=120)[0].strip()) for sender in senders]
+    finally:
+        for sender in senders:
+            sender.kill()
+    ids = Counter(r.headers["X-Support-Delivery"] for r in receiver.requests)
+    assert len(ids) == 30 and set(ids.values()) == {1}
+    assert sum(handled) == 30
+    assert {row.status for row in deliveries()} == {"delivered"}

@@ -149,3 +149,13 @@ def test_other_roles_are_refused(app, factory, receiver, role):
                              ("/webhook-deliveries/action_post", "resend", sent.id)):
         client.post(url, data={"action": action, "rowid": [row], "csrf_token": token or ""})
     assert len(_deliveries()) == 1
+
+
+def test_deleting_an_endpoint_removes_its_log(admin_client, receiver):
+    _add(admin_client, receiver.url)
+    [hook] = _endpoints()
+    db.session.add(WebhookDelivery(endpoint_id=hook.id, event="ping", body="{}"))
+    db.session.commit()
+    token = page_token(admin_client, "/webhooks/list/")
+    admin_client.post(f"/webhooks/delete/{hook.id}", data={"csrf_token": token})
+    assert _endpoints() == [] and _deliveries() == []

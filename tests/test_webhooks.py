@@ -326,3 +326,28 @@ def test_each_delivery_is_sent_once_by_two_sender_processes(app, factory, receiv
     assert len(ids) == 30 and set(ids.values()) == {1}
     assert sum(handled) == 30
     assert {row.status for row in deliveries()} == {"delivered"}
+
+
+def test_the_sender_thread_delivers_off_the_request(app, client, factory, receiver, settings):
+    """A commit that queued deliveries wakes this process's sender thread; the request
+    does not wait for a slow receiver."""
+    import time
+
+    settings["WEBHOOK_BACKGROUND"] = True
+    receiver.default = (200, 1.0)
+    endpoint(receiver.url)
+    john = factory.customer("John")
+    worker = app.extensions["support_webhooks"]
+    try:
+        started = time.monotonic()
+        r = client.post("/api/support-tickets", headers=john.headers, json={
+            "subject": "Parcel", "description": "The parcel never arrived at all."})
+        assert r.status_code == 201 and time.monotonic() - started < 1.0
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not (
+                deliveries() and deliveries()[0].status == "delivered"):
+            time.sleep(0.1)
+    finally:
+        worker.stop()
+    assert [row.status for row in deliveries()] == ["delivered"]
+    assert len(receiver.requests) == 1

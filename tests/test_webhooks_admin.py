@@ -159,3 +159,15 @@ def test_deleting_an_endpoint_removes_its_log(admin_client, receiver):
     token = page_token(admin_client, "/webhooks/list/")
     admin_client.post(f"/webhooks/delete/{hook.id}", data={"csrf_token": token})
     assert _endpoints() == [] and _deliveries() == []
+
+
+def test_the_log_reads_in_the_admins_language(admin_client, receiver):
+    _add(admin_client, receiver.url)
+    [hook] = _endpoints()
+    db.session.add(WebhookDelivery(endpoint_id=hook.id, event="ticket.closed", body="{}",
+                                   status="delivered"))
+    db.session.commit()
+    admin_client.get("/lang/ar")
+    log = admin_client.get("/webhook-deliveries/list/").get_data(as_text=True)
+    assert "تم التسليم إلى الوجهة" in log and "delivered<" not in log
+    assert "ticket.closed" not in log

@@ -27,8 +27,20 @@ def public_url(form: Form, field: Field) -> None:
         raise ValidationError(str(exc)) from None
 
 
+STATUS_LABELS = {"queued": _l("Waiting to be sent"), "sending": _l("Sending now"),
+                 "delivered": _l("Delivered to the endpoint"), "failed": _l("Failed for good")}
+
+
+def event_label(name: str) -> str:
+    return str(_l("Test (ping)") if name == endpoints.PING else endpoints.EVENTS.get(name, name))
+
+
+def status_label(status: str) -> str:
+    return str(STATUS_LABELS.get(status, status))
+
+
 def event_labels(chosen: list[str] | None) -> Markup:
-    return Markup(", ").join(str(endpoints.EVENTS.get(name, name)) for name in chosen or [])
+    return Markup(", ").join(event_label(name) for name in chosen or [])
 
 
 def _form_fields() -> dict[str, Field]:
@@ -113,7 +125,7 @@ class WebhookDeliveryView(ModelView):
     show_columns = ["created_at", "endpoint", "event", "ticket", "status", "response_code",
                     "duration_ms", "attempts", "next_attempt_at", "delivered_at", "error", "body"]
     search_columns = ["endpoint", "event", "status", "response_code", "created_at"]
-    formatters_columns = {"ticket": ticket_link}
+    formatters_columns = {"ticket": ticket_link, "event": event_label, "status": status_label}
     label_columns = _LABELS
 
     @action("resend", _l("Resend"), icon="fa-repeat")

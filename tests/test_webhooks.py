@@ -222,6 +222,22 @@ def test_internal_notes_reach_only_internal_endpoints(factory, receiver):
     assert outside.id != inside.id
 
 
+def test_a_note_queued_for_an_endpoint_no_longer_internal_is_not_sent(factory, receiver):
+    hook = endpoint(receiver.url, [events.NOTE_ADDED], internal=True)
+    agent = factory.agent()
+    ticket = factory.ticket(factory.customer())
+    service.assign_self(agent.actor, ticket.id)
+    service.add_note(agent.actor, ticket.id, "Refund approved off the record")
+    hook.is_internal = False
+    db.session.commit()
+    assert delivery.deliver_due() == 1
+    assert receiver.requests == []
+    [row] = deliveries()
+    assert row.status == "failed" and "internal" in row.error
+    db.session.expire_all()
+    assert hook.consecutive_failures == 0 and hook.is_active
+
+
 @pytest.mark.parametrize("url", [
     "http://127.0.0.1/hook", "http://localhost:8080/", "http://10.1.2.3/", "http://192.168.0.10/",
     "http://172.16.5.4/", "http://169.254.169.254/latest/meta-data/", "http://[::1]/",

@@ -31,8 +31,7 @@ from ..realtime import rooms
 from ..realtime.dispatch import listened, push
 from ..security import roles
 from ..tickets import events
-from . import guard, signing
-from .endpoints import PRODUCED_KEY
+from . import endpoints, guard, signing
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +40,14 @@ OUTBOX = background.Outbox(WebhookDelivery)
 
 
 class AttemptFailed(Exception):
-    def __init__(self, message: str, response_code: int | None = None) -> None:
+    """`permanent`: the desk itself will not send this row (no retry, not counted
+    against the endpoint)."""
+
+    def __init__(self, message: str, response_code: int | None = None,
+                 permanent: bool = False) -> None:
         super().__init__(message)
         self.response_code = response_code
+        self.permanent = permanent
 
 
 def post(target: guard.Target, body: bytes, headers: dict[str, str], timeout: float) -> int:
@@ -74,7 +78,10 @@ def attempt(row: WebhookDelivery, config: Mapping[str, Any]) -> None:
     started = time.monotonic()
     try:
         if not endpoint.is_active:
-            raise AttemptFailed("endpoint disabled")
+            raise AttemptFailed("endpoint disabled", permanent=True)
+        if row.event in endpoints.INTERNAL_ONLY and not endpoint.is_internal:
+            # Queued while the endpoint was internal; it is not any more.
+            raise AttemptFailed("endpoint no longer receives internal notes", permanent=True)
         target = guard.check_url(endpoint.url, bool(config.get("WEBHOOK_ALLOW_PRIVATE")))
         timestamp = int(time.time())
         code = post(target, row.body.encode(), signing.headers(
@@ -101,7 +108,8 @@ def _record_failure(row: WebhookDelivery, exc: BaseException, config: Mapping[st
     endpoint = row.endpoint
     row.error = (str(exc) if isinstance(exc, (AttemptFailed, guard.RefusedURL))
                  else f"{type(exc).__name__}: {exc}")[:2000]
-    final = not endpoint.is_active or row.attempts >= int(config.get("WEBHOOK_MAX_ATTEMPTS") or 8)
+    permanent = getattr(exc, "permanent", False)
+    final = permanent or row.attempts >= int(config.get("WEBHOOK_MAX_ATTEMPTS") or 8)
     if final:
         row.status, row.next_attempt_at = FAILED, None
     else:
@@ -111,7 +119,7 @@ def _record_failure(row: WebhookDelivery, exc: BaseException, config: Mapping[st
     log.warning("webhook delivery %s (%s) to endpoint %s failed (attempt %s, %s ms): %s",
                 row.id, row.event, endpoint.id, row.attempts, row.duration_ms, row.error)
     notices = _count_failure(endpoint, row.error, int(config.get("WEBHOOK_DISABLE_AFTER") or 10)) \
-        if endpoint.is_active else []
+        if endpoint.is_active and not permanent else []
     db.session.commit()
     for notice in notices:  # live to admins online; the others list it later
         room = rooms.user_room(notice.user_id)
@@ -187,5 +195,5 @@ def wake(app: Flask | None = None) -> None:
 
 def wake_after_commit(event: events.DomainEvent) -> None:
     """After-commit subscriber: a committed change queued deliveries, send them now."""
-    if event.produced.get(PRODUCED_KEY):
+    if event.produced.get(endpoints.PRODUCED_KEY):
         wake()

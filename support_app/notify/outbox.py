@@ -27,7 +27,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, select, update
 
 from .. import background
-from ..background import BATCH, QUEUED, SENDING
+from ..background import BATCH, QUEUED
 from ..extensions import db
 from ..models import EmailLog, utcnow
 from ..tickets import events

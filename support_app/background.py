@@ -93,6 +93,10 @@ class Worker:
     def wake(self) -> None:
         self._wake.set()
 
+    def running(self) -> bool:
+        """Is the sender thread alive (readiness; main's ops checks call it on MailWorker)?"""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self, timeout: float = 10) -> None:
         self._stop.set()
         self._wake.set()

@@ -62,11 +62,12 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
 
     from .notify import register_notify
     from .realtime import register_realtime
+    from .security import tokens
+    from .webhooks import register_webhooks
 
     register_notify(app)
     register_realtime(app)
-    from .security import tokens
-
+    register_webhooks(app)
     tokens.install(app, db.session)
     _trust_proxies(app)
 

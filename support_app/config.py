@@ -165,6 +165,16 @@ class Config:
         self.PUBLIC_URL = env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
         self.EMAIL_CONFIRM_RESEND_LIMIT = env.get("EMAIL_CONFIRM_RESEND_LIMIT", "3 per 10 minute")
 
+        # Outgoing webhooks
+        self.WEBHOOK_TIMEOUT = float(env.get("WEBHOOK_TIMEOUT", 10))
+        self.WEBHOOK_MAX_ATTEMPTS = int(env.get("WEBHOOK_MAX_ATTEMPTS", 8))
+        self.WEBHOOK_RETRY_BASE_SECONDS = float(env.get("WEBHOOK_RETRY_BASE_SECONDS", 30))
+        self.WEBHOOK_RETRY_MAX_SECONDS = float(env.get("WEBHOOK_RETRY_MAX_SECONDS", 3600))
+        self.WEBHOOK_DISABLE_AFTER = int(env.get("WEBHOOK_DISABLE_AFTER", 10))
+        self.WEBHOOK_ALLOW_PRIVATE = _bool("WEBHOOK_ALLOW_PRIVATE", False)
+        self.WEBHOOK_POLL_SECONDS = float(env.get("WEBHOOK_POLL_SECONDS", 15))
+        self.WEBHOOK_BACKGROUND = _bool("WEBHOOK_BACKGROUND", True)
+
         # Desk policy
         self.CONTACT_RATE_LIMIT = env.get("CONTACT_RATE_LIMIT", "5 per minute;20 per day")
         self.GAMIFICATION_DAILY_CAP = int(env.get("GAMIFICATION_DAILY_CAP", 3))
@@ -194,4 +204,6 @@ class TestConfig(Config):
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.MAILGUN_SIGNING_KEY = "test-signing-key"
         self.MAIL_BACKGROUND = False  # tests call notify.outbox.deliver_due() themselves
+        self.WEBHOOK_BACKGROUND = False  # likewise webhooks.delivery.deliver_due()
+        self.WEBHOOK_ALLOW_PRIVATE = True  # the tests' receivers listen on loopback
         self.FAB_UPDATE_PERMS = False

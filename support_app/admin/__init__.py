@@ -25,6 +25,7 @@ def register_admin(appbuilder: AppBuilder) -> None:
     from .feedback import FeedbackView
     from .navbar import support_navbar
     from .tickets import TicketView
+    from .webhooks import WebhookDeliveryView, WebhookEndpointView
 
     appbuilder.add_view(DashboardView, perms.DASHBOARD, label=_l("Dashboard"),
                         icon="fa-dashboard")
@@ -36,6 +37,10 @@ def register_admin(appbuilder: AppBuilder) -> None:
                         icon="fa-envelope", **desk)
     appbuilder.add_view(FeedbackView, perms.FEEDBACK, label=_l("Feedback"), icon="fa-star",
                         **desk)
+    appbuilder.add_view(WebhookEndpointView, perms.WEBHOOKS, label=_l("Webhooks"),
+                        icon="fa-plug", **desk)
+    appbuilder.add_view(WebhookDeliveryView, perms.WEBHOOK_DELIVERIES,
+                        label=_l("Webhook deliveries"), icon="fa-exchange", **desk)
     shop = {"category": perms.COMMERCE, "category_label": _l("Commerce"),
             "category_icon": "fa-shopping-cart"}
     appbuilder.add_view(CustomerView, perms.CUSTOMERS, label=_l("Customers"), icon="fa-users",

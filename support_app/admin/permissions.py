@@ -20,6 +20,8 @@ ORDERS = "Orders"
 RIDES = "Rides"
 BOOKINGS = "Bookings"
 DASHBOARD = "Dashboard"
+WEBHOOKS = "Webhooks"  # Admin only
+WEBHOOK_DELIVERIES = "Webhook deliveries"
 # Menu categories.
 DESK = "Desk"
 COMMERCE = "Commerce"

@@ -45,7 +45,8 @@ class ListArgs(Schema):
 class NotificationSchema(Schema):
     id = fields.Integer()
     kind = fields.String(metadata={"description": "ticket_created, message, status, escalated, "
-                                                  "assigned, note, feedback, ticket_participant"})
+                                                  "assigned, note, feedback, ticket_participant, "
+                                                  "webhook_disabled (admins)"})
     ticket_id = fields.Integer(allow_none=True)
     locale = fields.String(metadata={"description": "Language the text was rendered in"})
     title = fields.String()

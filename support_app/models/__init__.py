@@ -28,6 +28,7 @@ from .tickets import (
     TicketEvent,
     TicketParticipant,
 )
+from .webhooks import WEBHOOK_STATUSES, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Model", "utcnow",
@@ -37,4 +38,5 @@ __all__ = [
     "Ticket", "TicketParticipant", "Message", "Attachment", "InternalNote", "Feedback",
     "TicketEvent", "TicketCounter", "STATUSES", "PRIORITIES", "CATEGORIES", "CHANNELS", "SERVICE_TYPES",
     "SlaCalendar", "SlaPolicy", "TARGETS", "TARGET_STATES",
+    "WebhookEndpoint", "WebhookDelivery", "WEBHOOK_STATUSES",
 ]

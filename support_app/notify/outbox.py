@@ -2,9 +2,8 @@
 
 A background thread per server process (started with the first request, woken after
 each commit that queued mail, polling for retries) and `flask --app wsgi support
-send-mail` both call `deliver_due`. Each row is claimed with one conditional UPDATE
-(status `sending`, a lease in `next_attempt_at`), so several processes never send the
-same row twice and a row whose sender died is picked up again when its lease expires.
+send-mail` both call `deliver_due`. Each row is claimed as `background.Outbox` does
+(one conditional UPDATE), so several processes never send the same row twice.
 
 Rows queued while MAIL_SERVER was unset (or before it was cleared) are marked `not_sent`
 here; rows written without it are stored `not_sent` at once (`mail.render_email`).
@@ -17,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import smtplib
-import threading
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -26,8 +24,10 @@ from typing import Any, Mapping
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 
+from .. import background
+from ..background import BATCH, QUEUED
 from ..extensions import db
 from ..models import EmailLog, utcnow
 from ..tickets import events
@@ -35,9 +35,8 @@ from .mail import NOT_CONFIGURED, reply_address, template_for
 
 log = logging.getLogger(__name__)
 
-QUEUED, SENDING, SENT, FAILED, NOT_SENT = "queued", "sending", "sent", "failed", "not_sent"
-LEASE = dt.timedelta(minutes=5)
-BATCH = 50
+SENT, FAILED, NOT_SENT = "sent", "failed", "not_sent"
+OUTBOX = background.Outbox(EmailLog, EmailLog.direction == "out")
 
 
 class PermanentFailure(Exception):
@@ -88,33 +87,13 @@ def connect(config: Mapping[str, Any]) -> smtplib.SMTP:
 
 
 def backoff(attempts: int, config: Mapping[str, Any]) -> dt.timedelta:
-    base = float(config.get("MAIL_RETRY_BASE_SECONDS", 30) or 0)
-    ceiling = float(config.get("MAIL_RETRY_MAX_SECONDS") or 3600)
-    return dt.timedelta(seconds=min(ceiling, base * 2 ** max(0, attempts - 1)))
-
-
-def _due_ids(now: dt.datetime, limit: int) -> list[int]:
-    ids = list(db.session.scalars(
-        select(EmailLog.id).where(
-            EmailLog.direction == "out",
-            EmailLog.status.in_((QUEUED, SENDING)),
-            or_(EmailLog.next_attempt_at.is_(None), EmailLog.next_attempt_at <= now),
-        ).order_by(EmailLog.id).limit(limit)
-    ))
-    db.session.commit()
-    return ids
+    return background.backoff(attempts, float(config.get("MAIL_RETRY_BASE_SECONDS", 30) or 0),
+                              float(config.get("MAIL_RETRY_MAX_SECONDS") or 3600))
 
 
 def _claim(row_id: int, now: dt.datetime) -> bool:
     """Take the row for one attempt; False if another sender took it first."""
-    result = db.session.execute(
-        update(EmailLog)
-        .where(EmailLog.id == row_id, EmailLog.status.in_((QUEUED, SENDING)),
-               or_(EmailLog.next_attempt_at.is_(None), EmailLog.next_attempt_at <= now))
-        .values(status=SENDING, attempts=EmailLog.attempts + 1, next_attempt_at=now + LEASE)
-    )
-    db.session.commit()
-    return result.rowcount == 1
+    return OUTBOX.claim(row_id, now)
 
 
 def _record_failure(row: EmailLog, exc: BaseException, config: Mapping[str, Any],
@@ -143,7 +122,7 @@ def deliver_due(limit: int = BATCH) -> int:
     """Attempt every due outbound email (up to `limit`); returns how many were handled."""
     config = current_app.config
     now = utcnow()
-    ids = _due_ids(now, limit)
+    ids = OUTBOX.due_ids(now, limit)
     if not ids:
         return 0
     if not config.get("MAIL_SERVER"):
@@ -183,62 +162,11 @@ def deliver_due(limit: int = BATCH) -> int:
     return len(claimed)
 
 
-class MailWorker:
-    """One daemon thread per process; `wake()` after a commit that queued mail."""
+class MailWorker(background.Worker):
+    """The mail sender thread of this process."""
 
     def __init__(self, app: Flask) -> None:
-        self.app = app
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.app.config.get("MAIL_BACKGROUND", True))
-
-    def start(self) -> None:
-        with self._lock:
-            if self._thread is not None and self._thread.is_alive():
-                return
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="support-mail", daemon=True)
-            self._thread.start()
-
-    def ensure_started(self) -> None:
-        """Started lazily (first request), so CLI commands and forks get no stray thread."""
-        if self.enabled and (self._thread is None or not self._thread.is_alive()):
-            self.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def running(self) -> bool:
-        """Is the sender thread alive (readiness)?"""
-        return self._thread is not None and self._thread.is_alive()
-
-    def stop(self, timeout: float = 10) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        self._thread = None
-
-    def _run(self) -> None:
-        interval = float(self.app.config.get("MAIL_POLL_SECONDS") or 15)
-        while not self._stop.is_set():
-            handled = 0
-            try:
-                with self.app.app_context():
-                    try:
-                        handled = deliver_due()
-                    finally:
-                        db.session.remove()
-            except Exception:  # a database hiccup: log and try again on the next tick
-                log.exception("mail sender pass failed")
-            if handled < BATCH:
-                self._wake.wait(interval)
-                self._wake.clear()
+        super().__init__(app, "support-mail", deliver_due, "MAIL_BACKGROUND", "MAIL_POLL_SECONDS")
 
 
 def wake_after_commit(event: events.DomainEvent) -> None:

@@ -53,6 +53,7 @@ class TicketSnapshot:
     escalation_level: int
     # Nobody has shown that the customer wrote it: its events reach staff only.
     unverified: bool = False
+    category: str = ""
 
 
 @dataclass

@@ -143,6 +143,7 @@ def _snapshot(ticket: Ticket,
         channel=ticket.channel,
         escalation_level=ticket.escalation_level,
         unverified=ticket.unverified_reason is not None,
+        category=ticket.category,
     )
 
 

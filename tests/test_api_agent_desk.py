@@ -441,7 +441,9 @@ def test_feedback_rules(client, factory):
 # --------------------------------------------------------------------------- agents / admin
 
 
-def test_register_agent_errors(client, factory):
+def test_register_agent_errors(app, client, factory, monkeypatch):
+    # Eight sign-up attempts in one test: above the per-client budget (test_login_limits).
+    monkeypatch.setitem(app.config, "REGISTER_RATE_LIMIT", "100 per minute")
     body = {"email": "new.agent@example.com", "password": "securepass123", "name": "New Agent"}
     r = client.post("/api/support/register-agent/", json=body)
     assert r.status_code == 201

@@ -84,7 +84,8 @@ def test_seeded_accounts_own_their_tickets_and_can_act(app_ctx, seeded):
 
 def test_bench_tokens_are_accepted_by_the_app(app_ctx, seeded):
     token = access_token(app_ctx.config["JWT_SECRET_KEY"], seeded.admin_user_id)
-    assert user_from_token(token).id == seeded.admin_user_id
+    user, _claims = user_from_token(token)
+    assert user.id == seeded.admin_user_id
 
 
 def test_every_workload_request_gets_its_expected_status_from_the_baseline(baseline, ctx):

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Mutation testing (README "Mutation testing"): every target in order, or the ones named:
+#   scripts/mutation.sh [tickets-lifecycle tickets-policy ... | report]
+# Runs niced on the shared machine; MUTATION_CHILDREN (default 2) mutants at a time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q -e '.[test,mutation]'
+exec nice -n 19 .venv/bin/python scripts/mutation.py "$@"

@@ -49,8 +49,9 @@ TARGETS = (
            ("tests/test_realtime.py", "tests/test_realtime_subscriptions.py",
             "tests/test_internal_notes_audience.py", "tests/test_policy_participants.py")),
     Target("api-errors", ("support_app/api/errors.py",),
-           ("tests/test_bad_input.py", "tests/test_api_support_tickets.py",
-            "tests/test_api_munch.py", "tests/test_api_mtxi.py")),
+           ("tests/test_api_error_dispatch.py", "tests/test_bad_input.py",
+            "tests/test_faults.py", "tests/test_api_agent_desk.py",
+            "tests/test_api_munch.py")),
     Target("tickets-rest", tuple(f"support_app/tickets/{name}.py" for name in (
         "actor", "assignment", "badges", "counters", "errors", "gamification", "queries",
         "service")),

@@ -9,7 +9,8 @@ from support_app.realtime.dispatch import dispatcher
 from support_app.security import roles
 from support_app.tickets import service
 
-from .live import Listener, LiveServer, listeners
+from .live import Listener
+from .sockets import connect, opened, server  # noqa: F401 (fixtures)
 
 NOTE = "Known reseller, check stock 4b7e"
 
@@ -32,27 +33,6 @@ def test_agent_viewing_an_unassigned_ticket_gets_no_internal_notes(client, facto
     service.assign_self(agent.actor, ticket.id)
     assert [n["note"] for n in detail(client, ticket.id, agent)["internal_notes"]] == [NOTE]
     assert [n["note"] for n in detail(client, ticket.id, admin)["internal_notes"]] == [NOTE]
-
-
-@pytest.fixture(scope="module")
-def server(app):
-    with LiveServer(app) as live:
-        yield live
-
-
-@pytest.fixture
-def opened():
-    yield from listeners()
-
-
-@pytest.fixture
-def connect(server, opened):
-    def _connect(person) -> Listener:
-        token = person.headers["Authorization"].split(" ", 1)[1]
-        listener = Listener(server.url, auth={"token": token})
-        opened.append(listener)
-        return listener.connect()
-    return _connect
 
 
 def settled(socket: Listener) -> Listener:

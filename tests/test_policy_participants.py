@@ -13,7 +13,7 @@ from support_app.models import Message, Ticket
 from support_app.security import roles
 from support_app.tickets import service
 
-from .live import Listener, LiveServer, listeners
+from .sockets import connect, opened, server  # noqa: F401 (fixtures)
 
 B_SUBJECT = "Unrelated ticket B 91e2"
 
@@ -79,22 +79,8 @@ def test_member_cannot_mark_another_tickets_message_read(client, tickets):
     assert (message.is_read, message.read_at) == (False, None)
 
 
-@pytest.fixture(scope="module")
-def server(app):
-    with LiveServer(app) as live:
-        yield live
-
-
-@pytest.fixture
-def opened():
-    yield from listeners()
-
-
-def test_member_cannot_subscribe_to_another_ticket(server, opened, tickets):
-    token = tickets.member.headers["Authorization"].split(" ", 1)[1]
-    socket = Listener(server.url, auth={"token": token})
-    opened.append(socket)
-    socket.connect()
+def test_member_cannot_subscribe_to_another_ticket(connect, tickets):
+    socket = connect(tickets.member)
     assert socket.call("subscribe", {"ticketId": tickets.a.id}) == {
         "ok": True, "ticketId": tickets.a.id, "internalNotes": False}
     refused = socket.call("subscribe", {"ticketId": tickets.b.id})

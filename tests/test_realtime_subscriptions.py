@@ -5,30 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from .live import Listener, LiveServer, listeners
+from .sockets import connect, opened, server  # noqa: F401 (fixtures)
 
 INVALID = {"ok": False, "code": "INVALID_REQUEST", "error": "ticketId must be a positive integer"}
-
-
-@pytest.fixture(scope="module")
-def server(app):
-    with LiveServer(app) as live:
-        yield live
-
-
-@pytest.fixture
-def opened():
-    yield from listeners()
-
-
-@pytest.fixture
-def connect(server, opened):
-    def _connect(person) -> Listener:
-        token = person.headers["Authorization"].split(" ", 1)[1]
-        listener = Listener(server.url, auth={"token": token})
-        opened.append(listener)
-        return listener.connect()
-    return _connect
 
 
 @pytest.mark.parametrize("value", [0, -1, 2**31, True, False, "", "12a", "-3", 1.5, None])

@@ -1,5 +1,6 @@
-"""The moves the dashboard offers (`allowed_targets`) are exactly the table's, per role
-and in the table's order (a mutant that offered every other move survived, issue 28)."""
+"""Lifecycle rules the exhaustive table tests did not pin down (mutants that survived
+them, issue 28): the moves the dashboard offers (`allowed_targets`) are exactly the
+table's, and escalating a ticket whose priority the ladder does not know."""
 from __future__ import annotations
 
 import itertools
@@ -20,3 +21,9 @@ def test_allowed_targets_examples():
     assert lc.allowed_targets("resolved", "customer") == ["closed"]
     assert lc.allowed_targets("open", "customer") == []
     assert lc.allowed_targets("closed", "staff") == ["in_progress"]
+
+
+def test_an_unknown_priority_escalates_as_if_it_were_medium():
+    """Legacy rows may hold a priority the ladder does not know: treated as medium."""
+    assert lc.escalated_priority("critical") == "high"
+    assert lc.escalated_priority("") == "high"

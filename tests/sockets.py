@@ -20,10 +20,13 @@ def opened():
 
 @pytest.fixture
 def connect(server, opened):
-    """connect(person) -> a connected Listener authenticated with the person's token."""
-    def _connect(person) -> Listener:
-        token = person.headers["Authorization"].split(" ", 1)[1]
-        listener = Listener(server.url, auth={"token": token})
+    """connect(person, **Listener options) -> a connected Listener, authenticated with
+    the person's token unless `auth` is given."""
+    def _connect(person=None, **kwargs) -> Listener:
+        auth = kwargs.pop("auth", None)
+        if person is not None and auth is None:
+            auth = {"token": person.headers["Authorization"].split(" ", 1)[1]}
+        listener = Listener(server.url, auth=auth, **kwargs)
         opened.append(listener)
         return listener.connect()
     return _connect

@@ -14,30 +14,8 @@ from support_app.realtime.dispatch import dispatcher
 from support_app.security import roles
 from support_app.tickets import service
 
-from .live import Listener, LiveServer, listeners
-
-
-@pytest.fixture(scope="module")
-def server(app):
-    with LiveServer(app) as live:
-        yield live
-
-
-@pytest.fixture
-def opened():
-    yield from listeners()
-
-
-@pytest.fixture
-def connect(server, opened):
-    def _connect(person=None, **kwargs) -> Listener:
-        auth = kwargs.pop("auth", None)
-        if person is not None and auth is None:
-            auth = {"token": person.headers["Authorization"].split(" ", 1)[1]}
-        listener = Listener(server.url, auth=auth, **kwargs)
-        opened.append(listener)
-        return listener.connect()
-    return _connect
+from .live import Listener
+from .sockets import connect, opened, server  # noqa: F401 (fixtures)
 
 
 def refusal(server, opened, **kwargs):

@@ -24,4 +24,5 @@ compile requirements/test.txt --extra test --extra scale
 compile requirements/base.txt -c requirements/test.txt
 compile requirements/scale.txt --extra scale -c requirements/test.txt
 compile requirements/bench.txt --extra bench -c requirements/test.txt
+compile requirements/mutation.txt --extra test --extra scale --extra mutation -c requirements/test.txt
 echo "locked: $(ls requirements/*.txt | tr '\n' ' ')"

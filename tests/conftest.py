@@ -176,6 +176,22 @@ def opened():
     yield from listeners()
 
 
+@pytest.fixture
+def connect(server, opened):
+    """connect(person, **Listener options) -> a connected Listener, authenticated with
+    the person's token unless `auth` is given."""
+    from .live import Listener
+
+    def _connect(person=None, **kwargs):
+        auth = kwargs.pop("auth", None)
+        if person is not None and auth is None:
+            auth = {"token": person.headers["Authorization"].split(" ", 1)[1]}
+        listener = Listener(server.url, auth=auth, **kwargs)
+        opened.append(listener)
+        return listener.connect()
+    return _connect
+
+
 def require_service(kind: str, env_var: str) -> str:
     """URL of a PostgreSQL/Redis server for a test; skip locally, fail in CI if absent."""
     url = os.environ.get(env_var)

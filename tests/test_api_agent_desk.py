@@ -376,8 +376,17 @@ def test_assign_self_errors(client, factory):
     assert_error(client.post(path, headers=unapproved.headers), 403)
     assert_error(client.post(path, headers=customer.headers), 403)
     assert_error(client.post(url("999999", "assign-self"), headers=agent.headers), 404)
-    assert client.post(path, headers=agent.headers).status_code == 200
+    taken = client.post(path, headers=agent.headers)
+    assert taken.status_code == 200
+    assert taken.get_json() == {"message": "Ticket assigned to you successfully",
+                                "ticket": {"id": ticket_id, "status": "In Progress",
+                                           "agent_id": str(agent.id)}}
+    ticket = db.session.get(Ticket, int(ticket_id))
+    db.session.refresh(ticket)
+    assert (ticket.assigned_to_id, ticket.status) == (agent.id, "in_progress")
     assert_fields(client.post(path, headers=agent.headers), "non_field_errors")
+    db.session.refresh(ticket)
+    assert ticket.assigned_to_id == agent.id
 
 
 def test_reassign_rules(client, factory):

@@ -211,6 +211,16 @@ def test_create_without_trailing_slash(client, factory):
         "serviceType": "ride", "rideId": ride.id, "issueType": "OTHER",
         "description": DESCRIPTION})
     assert response.status_code == 200
+    body = response.get_json()
+    ticket_id = body["data"]["ticketId"]
+    assert body == {"status": "success", "message": "Support ticket created",
+                    "data": {"ticketId": ticket_id, "gamificationError": None}}
+    ticket = db.session.get(Ticket, ticket_id)
+    assert (ticket.customer_id, ticket.ride_id, ticket.service_type, ticket.issue_type) == (
+        alice.customer.id, ride.id, "ride", "OTHER")
+    assert ticket.description == DESCRIPTION
+    assert ticket_count() == 1
+    assert ledger(alice.customer.id) == [("support_interaction", 10, Decimal("0.20"))]
 
 
 # --------------------------------------------------------------------------- group members

@@ -110,7 +110,18 @@ def test_create_enforces_description_10_to_1000(client, factory, description):
 def test_create_accepts_description_bounds(client, factory, length):
     alice = factory.customer()
     order = factory.order(alice.customer)
-    assert create(client, alice, order, description="d" * length).status_code == 200
+    description = "d" * length
+    response = create(client, alice, order, description=description)
+    assert response.status_code == 200
+    data = response.get_json()["data"]
+    assert data["status"] == "OPEN"
+    ticket = db.session.get(Ticket, data["ticketId"])
+    assert (ticket.number, ticket.customer_id, ticket.order_id) == (
+        data["ticketNumber"], alice.customer.id, order.id)
+    assert ticket.description == description  # stored whole, never cut to the subject
+    # The subject is the description's first line, at most 80 characters.
+    assert ticket.subject == (description if length <= 80 else "d" * 79 + "…")
+    assert ticket_count() == 1
 
 
 def test_create_rejects_non_json_body(client, factory):

@@ -262,8 +262,17 @@ def test_stale_or_future_timestamp_is_refused(client, app_ctx, offset):
 
 
 def test_timestamp_inside_window_is_accepted(client, app_ctx):
-    assert deliver(client, payload("new_request"),
-                   timestamp=int(time.time()) - 600).status_code == 200
+    mid = new_message_id("mail.example.net")
+    response = deliver(client, payload("new_request", message_id=mid, address="ada@example.net"),
+                       timestamp=int(time.time()) - 600)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert (body["success"], body["outcome"]) == (True, "created")
+    ticket = db.session.scalar(select(Ticket))
+    assert body["ticket_number"] == ticket.number
+    assert (ticket.channel, ticket.customer.email) == ("email", "ada@example.net")
+    log = db.session.scalar(select(EmailLog).where(EmailLog.message_id == mid))
+    assert (log.direction, log.ticket_id) == ("in", ticket.id)
 
 
 def test_replayed_token_is_refused_even_for_a_different_mail(client, app_ctx):

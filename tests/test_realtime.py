@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_jwt_extended import create_access_token, create_refresh_token
@@ -15,18 +14,6 @@ from support_app.security import roles
 from support_app.tickets import service
 
 from .live import Listener
-
-
-@pytest.fixture
-def connect(server, opened):
-    def _connect(person=None, **kwargs) -> Listener:
-        auth = kwargs.pop("auth", None)
-        if person is not None and auth is None:
-            auth = {"token": person.headers["Authorization"].split(" ", 1)[1]}
-        listener = Listener(server.url, auth=auth, **kwargs)
-        opened.append(listener)
-        return listener.connect()
-    return _connect
 
 
 def refusal(server, opened, **kwargs):

@@ -94,7 +94,7 @@ def test_ticket_received_is_delivered_with_threading_headers(client, factory, sm
     assert msg["From"].addresses[0].addr_spec == "help@shop.example"
     assert msg["From"].addresses[0].display_name == "Support Desk"
     # The ticket's signed reply address (`inbound.sender_auth`).
-    signature = reply_signature(number, current_app.config["SECRET_KEY"])
+    signature = reply_signature(number, "alice@example.com", current_app.config["SECRET_KEY"])
     assert msg["Reply-To"] == f"help+{number}.{signature}@shop.example"
     assert msg["Subject"] == f"[{number}] We received your request: Broken mug"
     message_id = msg["Message-ID"].strip()  # long ids are folded onto a continuation line

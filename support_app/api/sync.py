@@ -25,7 +25,7 @@ from werkzeug.routing import BaseConverter
 
 from ..extensions import db
 from ..models import ORDER_STATUSES, Booking, Customer, Order, Ride, ServiceMember, utcnow
-from ..security import roles
+from ..security import email_ownership, roles
 from ..security.current import require_actor
 from ..tickets.errors import Forbidden
 from .laravel import LaravelSchema, Text, choice, integer
@@ -166,10 +166,14 @@ class SyncedBooking(SyncedSchema):
 
 
 def _customer(email: str, name: str | None = None) -> Customer:
-    """The customer with this email (any case), or a new guest."""
+    """The customer with this email (any case), or a new guest. The platform's word
+    for an address is no proof for an account that registered it without confirming:
+    such a record goes back to being a guest's (`security.email_ownership`)."""
     email = email.lower()
     customer = db.session.scalar(select(Customer).where(func.lower(Customer.email) == email))
-    if customer is None:
+    if customer is not None:
+        email_ownership.release_unproved_claim(customer)
+    else:
         name = name or email.split("@", 1)[0]
         customer = Customer(name=name, email=email)
         db.session.add(customer)

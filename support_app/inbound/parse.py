@@ -60,7 +60,7 @@ def message_ids(value: str | None) -> list[str]:
 def _headers(form: MultiDict) -> list[tuple[str, str]]:
     try:
         raw = json.loads(form.get("message-headers") or "[]")
-    except ValueError:
+    except (ValueError, RecursionError):  # malformed, or nested past the parser's depth
         raw = []
     pairs = [
         (str(item[0]), str(item[1]))

@@ -9,7 +9,9 @@ envelope sender's domain, DKIM for every signature's `d=`. A verdict header that
 appears more than once (a sender can write their own) is no verdict.
 
 The other proof is a reply to a ticket's signed reply address, `inbox+TKT-….{HMAC}@`,
-which only our own mail to that ticket's customer reveals (`notify.mail`).
+which only our own mail to that ticket's customer reveals (`notify.mail`). The HMAC
+covers the address we mailed, so it proves only that sender: the customer holding it
+cannot write "From" a staff member or a co-participant through it.
 """
 from __future__ import annotations
 
@@ -73,12 +75,14 @@ def _dkim_pass(mail: InboundMail, from_domain: str) -> bool:
     return bool(signers) and all(aligned(signer, from_domain) for signer in signers)
 
 
-def signed_reply_ticket(recipient: str) -> str | None:
-    """The ticket number of a signed reply address the mail was sent to, if genuine."""
+def signed_reply_ticket(recipient: str, sender: str) -> str | None:
+    """The ticket number of a signed reply address the mail was sent to, if genuine and
+    signed for `sender` (the address we mailed it to)."""
     key = current_app.config["SECRET_KEY"]
     for number, signature in SIGNED_REPLY_RE.findall(recipient):
         number = number.upper()
-        if hmac.compare_digest(signature.lower(), reply_signature(number, key)):
+        if sender and hmac.compare_digest(signature.lower(),
+                                          reply_signature(number, sender, key)):
             return number
     return None
 
@@ -86,4 +90,5 @@ def signed_reply_ticket(recipient: str) -> str | None:
 def proof(mail: InboundMail) -> SenderProof:
     from_domain = _domain(mail.from_address)
     domain = bool(from_domain) and (_spf_pass(mail, from_domain) or _dkim_pass(mail, from_domain))
-    return SenderProof(domain=domain, reply_ticket=signed_reply_ticket(mail.recipient))
+    return SenderProof(domain=domain, reply_ticket=signed_reply_ticket(mail.recipient,
+                                                                    mail.from_address))

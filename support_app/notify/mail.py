@@ -70,21 +70,25 @@ def new_message_id(ticket_number: str) -> str:
     return f"<tkt-{ticket_number}-{secrets.token_hex(16)}@{sender_domain()}>"
 
 
-def reply_signature(ticket_number: str, secret_key: str) -> str:
-    """The HMAC that makes a ticket's reply address unguessable (lower-case hex: mail
-    systems may change the case of a local part)."""
-    digest = hmac.new(secret_key.encode(), f"reply-address:{ticket_number.upper()}".encode(),
-                      hashlib.sha256).hexdigest()
+def reply_signature(ticket_number: str, recipient: str, secret_key: str) -> str:
+    """The HMAC that makes a ticket's reply address unguessable and personal (lower-case
+    hex: mail systems may change the case of a local part). It covers the recipient: the
+    address proves "this is the person we mailed", so a customer who writes to the
+    address from their own mail with another From (a staff member's, a co-participant's)
+    proves nothing."""
+    message = f"reply-address:{ticket_number.upper()}:{recipient.strip().lower()}"
+    digest = hmac.new(secret_key.encode(), message.encode(), hashlib.sha256).hexdigest()
     return digest[:REPLY_SIGNATURE_HEX]
 
 
-def reply_address(ticket_number: str, config: Mapping[str, Any]) -> str:
-    """`support+TKT-….{sig}@domain` on the inbound address (MAIL_REPLY_TO, else the sender)."""
+def reply_address(ticket_number: str, recipient: str, config: Mapping[str, Any]) -> str:
+    """`support+TKT-….{sig}@domain` on the inbound address (MAIL_REPLY_TO, else the
+    sender), signed for the one address the email goes to."""
     inbox = parseaddr(config.get("MAIL_REPLY_TO") or "")[1] \
         or parseaddr(config.get("MAIL_DEFAULT_SENDER") or "")[1] or "support@localhost"
     local, _at, domain = inbox.rpartition("@")
     local = local.split("+")[0]
-    signature = reply_signature(ticket_number, config["SECRET_KEY"])
+    signature = reply_signature(ticket_number, recipient, config["SECRET_KEY"])
     return f"{local}+{ticket_number}.{signature}@{domain}"
 
 

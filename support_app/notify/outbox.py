@@ -48,8 +48,8 @@ def build_message(row: EmailLog, config: Mapping[str, Any]) -> EmailMessage:
     raises instead of starting a new header."""
     sender = parseaddr(config.get("MAIL_DEFAULT_SENDER") or "")[1] or "support@localhost"
     reply_to = parseaddr(config.get("MAIL_REPLY_TO") or "")[1] or sender
-    if row.ticket is not None:  # the ticket's signed reply address
-        reply_to = reply_address(row.ticket.number, config)
+    if row.ticket is not None:  # the ticket's reply address, signed for this recipient
+        reply_to = reply_address(row.ticket.number, row.to_address, config)
     app_name = " ".join(str(config.get("APP_NAME") or "").split())
     try:
         msg = EmailMessage()

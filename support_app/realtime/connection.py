@@ -111,7 +111,8 @@ def _current_actor() -> Actor | None:
     user_id, claims = saved.get("user_id"), saved.get("claims") or {}
     user = db.session.get(SupportUser, user_id) if user_id is not None else None
     if user is None or not user.active or (claims and (
-            tokens.outdated(claims, user.token_version) or tokens.revoked(claims))):
+            tokens.outdated(claims, user.token_version, user.created_on)
+            or tokens.revoked(claims))):
         disconnect()
         return None
     return actor_for_user(user)

@@ -112,7 +112,7 @@ def user_from_token(token: str, *, expected_type: str = "access"
     user = db.session.get(SupportUser, user_id)
     if user is None or not user.active:
         raise AuthError(_("User is inactive or does not exist"))
-    if tokens.outdated(claims, user.token_version) or tokens.revoked(claims):
+    if tokens.outdated(claims, user.token_version, user.created_on) or tokens.revoked(claims):
         raise AuthError(_("Token has been revoked"))
     return user, claims
 
@@ -125,6 +125,7 @@ class Identity:
     active: bool
     user_locale: str | None
     token_version: int
+    created_on: dt.datetime | None  # the account's, for the token's `ac` claim
     revoked: bool  # one of the token's revocation keys is in the database store
 
 
@@ -157,7 +158,8 @@ def _identity_statement(with_revocations: bool) -> Select:
     return (
         select(user.c.active, user.c.first_name, user.c.last_name, user.c.locale,
                customer.c.id, customer.c.locale, agent.c.is_approved, user.c.token_version,
-               is_revoked.label("revoked"), role.c.name, support_permission.c.name)
+               user.c.created_on, is_revoked.label("revoked"), role.c.name,
+               support_permission.c.name)
         .select_from(user)
         .outerjoin(customer, customer.c.user_id == user.c.id)
         .outerjoin(agent, agent.c.user_id == user.c.id)
@@ -179,11 +181,11 @@ def identity_of(user_id: int, token_keys: tuple[str, ...] = ()) -> Identity | No
     if not rows:
         return None
     (active, first, last, user_locale, customer_id, customer_locale, approved,
-     token_version, revoked) = rows[0][:9]
+     token_version, created_on, revoked) = rows[0][:10]
     admin_role = current_app.config.get("AUTH_ROLE_ADMIN", "Admin")
     permissions: set[str] = set()
     for row in rows:
-        role_name, permission = row[9], row[10]
+        role_name, permission = row[10], row[11]
         if role_name == admin_role:
             permissions.update(roles.API_PERMISSIONS)
         if permission is not None:
@@ -196,7 +198,8 @@ def identity_of(user_id: int, token_keys: tuple[str, ...] = ()) -> Identity | No
         name=" ".join(p for p in (first, last) if p).strip(),
         locale=user_locale or customer_locale or current_app.config["BABEL_DEFAULT_LOCALE"],
     )
-    return Identity(actor, bool(active), user_locale, token_version or 0, bool(revoked))
+    return Identity(actor, bool(active), user_locale, token_version or 0, created_on,
+                    bool(revoked))
 
 
 def actor_for_user(user: SupportUser) -> Actor:
@@ -221,7 +224,8 @@ def _resolve(header: str | None, allow_session: bool) -> Identity:
     identity = identity_of(user_id, keys)
     if identity is None or not identity.active:
         raise AuthError(_("User is inactive or does not exist"))
-    if claims is not None and (identity.revoked or tokens.outdated(claims, identity.token_version)
+    if claims is not None and (identity.revoked or tokens.outdated(claims, identity.token_version,
+                                                                   identity.created_on)
                                or tokens.revoked_in_redis(keys)):
         raise AuthError(_("Token has been revoked"))
     return identity

@@ -6,7 +6,9 @@ starts with no customer record at all, and an email with a signed, expiring link
 (itsdangerous, salted for this purpose, as Flask signs its session) goes to the
 address. Confirming links the record, with its tickets, orders, rides and bookings.
 An address nobody has used yet gets a new, empty record at once (there is nothing
-to take over), so a new customer can open tickets right after registering.
+to take over), so a new customer can open tickets right after registering; if the
+platform then syncs orders, rides or bookings for the address before it is confirmed,
+that claim lapses (`release_unproved_claim`) and the link decides again.
 
 A link is refused when forged or tampered with, past `EMAIL_CONFIRM_MAX_AGE`, for an
 address the account no longer has, or once the account is confirmed (single use).
@@ -100,6 +102,16 @@ def link_customer(user: SupportUser, phone: str | None = None,
     customer.phone = phone or customer.phone
     customer.locale = locale or customer.locale or "en"
     return customer
+
+
+def release_unproved_claim(customer: Customer) -> None:
+    """Records arrive for the address from elsewhere (the commerce sync): if an account
+    holds the address's customer record without having confirmed the address, the
+    claim lapses. The record is a guest's again, and the confirmation link links it,
+    with what arrived, as it does for an address that had history at registration.
+    (A fresh address is claimed at once only because there is nothing yet to take.)"""
+    if verification.unconfirmed_account(customer):
+        customer.user_id = None
 
 
 def send_confirmation(user: SupportUser) -> None:

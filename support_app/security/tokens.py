@@ -1,7 +1,9 @@
 """Bearer-token lifecycle: what a token carries, and what ends it before it expires.
 
-Every token names its user's token version (`tv`) and its sign-in session (`fam`, one
-per login, kept through refreshes). Three things end tokens early:
+Every token names its user's token version (`tv`), its sign-in session (`fam`, one
+per login, kept through refreshes) and when the account was made (`ac`): SQLite gives
+a new account the id of the newest account deleted before it, and a token of the
+deleted account must not sign in as the new one. Three things end tokens early:
 
 - the user's `token_version` moves on (password change, deactivation, sign-out
   everywhere): every older token of that user;
@@ -14,6 +16,7 @@ each until the moment the token would have expired anyway.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 import uuid
@@ -34,6 +37,7 @@ log = logging.getLogger(__name__)
 
 VERSION_CLAIM = "tv"
 SESSION_CLAIM = "fam"
+ACCOUNT_CLAIM = "ac"
 _REDIS_PREFIX = "support:revoked:"
 
 
@@ -41,7 +45,8 @@ def issue(user: SupportUser, session_id: str | None = None) -> dict[str, str]:
     """A new access and refresh token for `user`, in sign-in session `session_id`
     (a new session when None: a login)."""
     claims = {VERSION_CLAIM: user.token_version or 0,
-              SESSION_CLAIM: session_id or uuid.uuid4().hex}
+              SESSION_CLAIM: session_id or uuid.uuid4().hex,
+              ACCOUNT_CLAIM: account_stamp(user.created_on)}
     identity = str(user.id)
     return {
         "access_token": create_access_token(identity=identity, fresh=session_id is None,
@@ -55,9 +60,17 @@ def revocation_keys(claims: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(str(claims[k]) for k in ("jti", SESSION_CLAIM) if claims.get(k))
 
 
-def outdated(claims: Mapping[str, Any], token_version: int) -> bool:
-    """Was the token issued before the user's tokens were last ended?"""
-    return claims.get(VERSION_CLAIM, 0) != token_version
+def account_stamp(created_on: dt.datetime | None) -> str | None:
+    """The account's creation instant as the `ac` claim carries it."""
+    return created_on.isoformat(timespec="microseconds") if created_on else None
+
+
+def outdated(claims: Mapping[str, Any], token_version: int,
+             created_on: dt.datetime | None) -> bool:
+    """Was the token issued before the user's tokens were last ended, or to another
+    account that had this id? (A token without `ac` predates the claim.)"""
+    return claims.get(VERSION_CLAIM, 0) != token_version or (
+        ACCOUNT_CLAIM in claims and claims[ACCOUNT_CLAIM] != account_stamp(created_on))
 
 
 # --------------------------------------------------------------------------- the store
@@ -162,7 +175,8 @@ def install(app: Flask, session_factory: Any) -> None:
     @jwt_manager.token_in_blocklist_loader
     def _blocked(_header: dict, payload: dict) -> bool:
         user = db.session.get(SupportUser, int(payload.get(jwt_config.identity_claim_key) or 0))
-        return user is None or outdated(payload, user.token_version) or revoked(payload)
+        return user is None or outdated(payload, user.token_version, user.created_on) \
+            or revoked(payload)
 
     if getattr(session_factory, "_support_token_versions_installed", False):
         return

@@ -180,3 +180,20 @@ def test_not_found_is_one_sentence_per_resource(app, factory):
     with app.test_request_context(headers={"Accept-Language": "ar"}):
         refresh()
         assert NotFound("ride").message == "الرحلة غير موجودة"
+
+
+def test_a_foreign_referrer_is_never_followed(app, factory):
+    """Returning to the referring page must not become an open redirect."""
+    applicant = factory.agent(approved=False)
+    profile = db.session.scalar(select(AgentProfile.id).where(AgentProfile.user_id == applicant.user.id))
+    _admin, client = _as(app, factory)
+    token = page_token(client, f"/agents/show/{profile}")
+    for foreign in ("https://evil.example/phish", "//evil.example/x", "javascript:alert(1)"):
+        response = client.post(f"/agents/action/revoke/{profile}", data={"csrf_token": token},
+                               headers={"Referer": foreign})
+        assert response.status_code == 302
+        assert "evil" not in response.headers["Location"] and "javascript" not in response.headers["Location"]
+        response = client.get("/lang/en", headers={"Referer": foreign})
+        assert "evil" not in response.headers["Location"] and "javascript" not in response.headers["Location"]
+    form = client.get("/logout/") and client.get("/login/?next=https://evil.example/").get_data(as_text=True)
+    assert "evil" not in re.search(r'<form[^>]*name="login"', form).group(0)

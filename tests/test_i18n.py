@@ -299,4 +299,4 @@ def test_names_subjects_and_dates_are_bidi_isolated_on_the_desk(app, factory):
     listing = client.get("/tickets/list/").get_data(as_text=True)
     assert f"ليلى حسن &lt;{customer.user.email}&gt;</bdi>" in listing
     assert '<bdi class="desk-person"' in listing
-    assert re.search(r'<bdi dir="ltr">\d{4}-\d\d-\d\d \d\d:\d\d</bdi>', listing)
+    assert re.search(r'<bdi dir="ltr" class="desk-when">\d{4}-\d\d-\d\d \d\d:\d\d</bdi>', listing)

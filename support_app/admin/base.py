@@ -67,7 +67,7 @@ def ticket_link(ticket: Ticket | None) -> Markup:
     if ticket is None:
         return Markup("")
     href = url_for("TicketView.show", pk=ticket.id)
-    return Markup(f'<a href="{escape(href)}">{escape(ticket.number)}</a>')
+    return Markup(f'<a class="desk-code" href="{escape(href)}">{escape(ticket.number)}</a>')
 
 
 def isolated(value: Any) -> Markup:
@@ -95,8 +95,11 @@ def dated(value: Any) -> Markup:
 
 
 def plain(value: Any) -> Any:
-    """Any other value as it is; nothing is a dash (never Python's `None`)."""
-    return NONE if value is None or value == "" else value
+    """Any other value as it is, text in its own direction run (a Latin subject on an
+    Arabic page keeps its punctuation in place); nothing is a dash, never `None`."""
+    if value is None or value == "":
+        return NONE
+    return Markup("<bdi>{}</bdi>").format(value) if isinstance(value, str) else value
 
 
 class DeskModelView(ModelView):

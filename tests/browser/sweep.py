@@ -70,7 +70,7 @@ def _submit_bulk(choose: Callable[[object], None]) -> Callable[[object], None]:
     def follow(page) -> None:
         page.wait_for_selector("form.desk-form")
         choose(page)
-        with page.expect_navigation():
+        with page.expect_navigation(wait_until="domcontentloaded"):
             page.click("form.desk-form button[type=submit]")
     return follow
 

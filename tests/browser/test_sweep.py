@@ -40,7 +40,9 @@ class Sweep:
     def __init__(self, page, desk: Desk, language: str, slug: str) -> None:
         self.page, self.desk, self.language, self.slug = page, desk, language, slug
         self.errors: list[str] = []
-        self.visited: dict[str, str] = {}  # path -> screenshot name
+        self.visited: dict[str, str] = {}  # path -> full path as linked
+        self.bulk: dict[str, set[str]] = {}  # list path -> the actions its menu offers
+        self.shots: set[str] = set()
         page.on("pageerror", lambda error: self.errors.append(f"{page.url}: {error}"))
         page.on("console", lambda message: message.type == "error" and self.errors.append(
             f"{page.url}: console: {message.text}"))
@@ -50,16 +52,19 @@ class Sweep:
         assert self.errors == [], f"{where}: {self.errors}"
 
     def go(self, path: str, shot: str | None = None) -> None:
-        response = self.page.goto(path, wait_until="load")
+        response = self.page.goto(path, wait_until="domcontentloaded")
         assert response is not None and response.status < 400, (path, response and response.status)
         self.clean(path)
-        if shot and self.language in SCREENSHOT_LANGUAGES:
+        if shot and self.language in SCREENSHOT_LANGUAGES and shot not in self.shots:
+            self.shots.add(shot)  # the first of a path's pages (not its filtered views)
+            self.page.wait_for_load_state("load")
             self.page.screenshot(path=str(ARTIFACTS / f"{self.slug}_{shot}.png"), full_page=True)
 
     def press(self, locator, confirm: bool = False) -> None:
         """Click something that submits; accept FAB's confirmation dialog if it shows."""
         # FAB's action links are href="#": the hash change is not the submission.
-        with self.page.expect_navigation(url=lambda url: not url.endswith("#"), wait_until="load"):
+        with self.page.expect_navigation(url=lambda url: not url.endswith("#"),
+                                         wait_until="domcontentloaded"):
             locator.click()
             if confirm:
                 self.page.wait_for_selector("#modal-confirm-ok", state="visible")
@@ -111,7 +116,7 @@ def _sign_in(sweep: Sweep) -> None:
     sweep.go("/login/", shot="login")
     page.fill("#username", sweep.desk.person.user.email)
     page.fill("#password", PASSWORD)
-    with page.expect_navigation(wait_until="load"):
+    with page.expect_navigation(wait_until="domcontentloaded"):
         page.click("input[type=submit]")
     assert "/login" not in page.url
     sweep.clean("sign in")
@@ -124,13 +129,16 @@ def _visit_screens(sweep: Sweep) -> None:
     assert menu, "no menu"
     language_link = f"/lang/{sweep.language}"  # the language menu returns to this page
     here = urlparse(sweep.page.url).path
-    sweep.page.goto(language_link, wait_until="load")
+    sweep.page.goto(language_link, wait_until="domcontentloaded")
     assert urlparse(sweep.page.url).path == here
     for path in dict.fromkeys(menu):
         sweep.go(path, shot=_shot_name(path))
         sweep.visited[urlparse(path).path] = path
         if "/list/" not in path:
             continue
+        sweep.bulk[urlparse(path).path] = {
+            name[:-len("_menu_item")] for name in sweep.page.eval_on_selector_all(
+                "[class$=_menu_item]", "els => els.map(e => e.className)")}
         row_links = sweep.links("table a[href]") + sweep.links(".well a[href], .list-add-action a[href], a.btn[href]")
         for kind in ("/show/", "/edit/", "/add"):
             target = next((h for h in row_links if kind in h), None)
@@ -149,42 +157,48 @@ def _registry(app):
 
 
 def _press_actions(app, sweep: Sweep) -> None:
-    page = sweep.page
+    """Every registered action this role is offered: from its list (bulk) and from a
+    row's page (single)."""
     for view, list_path, show_prefix in _registry(app):
-        reached = list_path in sweep.visited or any(p.startswith(show_prefix) for p in sweep.visited) \
-            or view.__class__.__name__ == "UserDBModelView"
-        if not reached:
-            continue
         for name, action in view.actions.items():
             key = (view.__class__.__name__, name)
             assert key in EFFECTS, f"no sweep entry for action {key}: add one to tests/browser/sweep.py"
-            effect = EFFECTS[key]
-            if action.multiple and list_path in sweep.visited:
-                sweep.go(list_path)
-                item = page.locator(f".{name}_menu_item")
-                if item.count():
-                    pk = effect.prepare(sweep.desk)
-                    sweep.go(list_path)
-                    page.check(f"input.action_check[value='{pk}']")
-                    item.locator("xpath=ancestor::div[contains(@class,'btn-group')][1]/button").click()
-                    sweep.press(item, confirm=bool(action.confirmation))
-                    if effect.follow:
-                        effect.follow(page)
-                        sweep.clean(f"{key} form")
-                    effect.check(sweep.desk, pk, page)
+            if action.multiple and name in sweep.bulk.get(list_path, ()):
+                _press_bulk(sweep, list_path, name, action, EFFECTS[key])
             if action.single:
-                pk = effect.prepare(sweep.desk)
-                for path in (f"{show_prefix}{pk}", *[p for p in sweep.visited.values() if "userinfo" in p]):
-                    page.goto(path, wait_until="load")
-                    fab = page.locator(f"[id='btn-action-{view.endpoint}.action-{name}']")
-                    button = fab if fab.count() else page.locator(f"#action-{name}")  # ticket page
-                    if button.count():
-                        sweep.clean(path)
-                        sweep.press(button, confirm=bool(action.confirmation) and fab.count() > 0)
-                        if effect.follow:
-                            effect.follow(page)
-                        effect.check(sweep.desk, pk, page)
-                        break
+                _press_single(sweep, view, show_prefix, name, action, EFFECTS[key])
+
+
+def _press_bulk(sweep: Sweep, list_path: str, name: str, action, effect) -> None:
+    page = sweep.page
+    pk = effect.prepare(sweep.desk)
+    sweep.go(list_path)
+    page.check(f"input.action_check[value='{pk}']")
+    item = page.locator(f".{name}_menu_item")
+    item.locator("xpath=ancestor::div[contains(@class,'btn-group')][1]/button").click()
+    sweep.press(item, confirm=bool(action.confirmation))
+    if effect.follow:
+        effect.follow(page)
+        sweep.clean(f"{name} form")
+    effect.check(sweep.desk, pk, page)
+
+
+def _press_single(sweep: Sweep, view, show_prefix: str, name: str, action, effect) -> None:
+    """On the row's page if the role reaches show pages of that view, else on the
+    visited pages that offer it (FAB's profile page)."""
+    page = sweep.page
+    pk = effect.prepare(sweep.desk)
+    shows = [f"{show_prefix}{pk}"] if any(p.startswith(show_prefix) for p in sweep.visited) else []
+    for path in (*shows, *[p for p in sweep.visited.values() if "userinfo" in p]):
+        sweep.go(path)
+        fab = page.locator(f"[id='btn-action-{view.endpoint}.action-{name}']")
+        button = fab if fab.count() else page.locator(f"#action-{name}")  # the ticket page's own
+        if button.count():
+            sweep.press(button, confirm=bool(action.confirmation) and fab.count() > 0)
+            if effect.follow:
+                effect.follow(page)
+            effect.check(sweep.desk, pk, page)
+            return
 
 
 def _count(model) -> int:
@@ -235,7 +249,7 @@ def _work_the_ticket_page(sweep: Sweep) -> None:
 def _edit_our_records(sweep: Sweep) -> None:
     """Add, edit and delete on our screens that allow them (FAQs), through FAB's forms."""
     page = sweep.page
-    if "/faqs/list/" not in sweep.visited or not page.goto("/faqs/add", wait_until="load").ok:
+    if "/faqs/list/" not in sweep.visited or not page.goto("/faqs/add", wait_until="domcontentloaded").ok:
         return
     if page.locator("form #question").count() == 0:
         return

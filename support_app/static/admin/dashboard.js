@@ -22,7 +22,8 @@
     data: { labels: stats.per_day.labels.map(function (d) { return d.slice(5); }),
             datasets: [{ label: words.tickets, data: stats.per_day.values, backgroundColor: "#337ab7" }] },
     options: options({ plugins: { legend: { display: false } },
-                       scales: { x: { reverse: words.rtl }, y: { beginAtZero: true, ticks: { stepSize: 1 } } } })
+                       scales: { x: { reverse: words.rtl },
+                                 y: { beginAtZero: true, position: words.rtl ? "right" : "left", ticks: { stepSize: 1 } } } })
   });
   var perAgent = document.getElementById("chart-per-agent");
   if (perAgent) {
@@ -31,7 +32,8 @@
       data: { labels: stats.per_agent.labels,
               datasets: [{ label: words.open, data: stats.per_agent.values, backgroundColor: "#f0ad4e" }] },
       options: options({ indexAxis: "y", plugins: { legend: { display: false } },
-                         scales: { x: { beginAtZero: true, reverse: words.rtl, ticks: { stepSize: 1 } } } })
+                         scales: { x: { beginAtZero: true, reverse: words.rtl, ticks: { stepSize: 1 } },
+                                   y: { position: words.rtl ? "right" : "left" } } })
     });
   }
   document.body.setAttribute("data-charts", "ready");

@@ -293,9 +293,10 @@ def test_names_subjects_and_dates_are_bidi_isolated_on_the_desk(app, factory):
     assert "<bdi>طرد متأخر</bdi>" in html
     assert "<bdi>ليلى حسن</bdi> ·" in html  # the opening message's byline
     assert re.search(r"<bdi>Sam Agent</bdi>\s*·", html)  # the reply's byline
-    assert "<strong><bdi>ليلى حسن</bdi></strong>: created" in html  # the history line
-    assert re.search(r'<bdi dir="ltr">\d{4}-\d\d-\d\d \d\d:\d\d</bdi> ·', html)  # dates stay LTR
+    assert "<strong><bdi>ليلى حسن</bdi></strong> created the ticket" in html  # the history line
+    assert re.search(r'<bdi dir="ltr" class="desk-when">\d{4}-\d\d-\d\d \d\d:\d\d</bdi> ·', html)  # dates stay LTR
 
     listing = client.get("/tickets/list/").get_data(as_text=True)
-    assert f"<bdi>ليلى حسن &lt;{customer.user.email}&gt;</bdi>" in listing
-    assert re.search(r'<bdi dir="ltr">\d{4}-\d\d-\d\d \d\d:\d\d</bdi>', listing)
+    assert f"ليلى حسن &lt;{customer.user.email}&gt;</bdi>" in listing
+    assert '<bdi class="desk-person"' in listing
+    assert re.search(r'<bdi dir="ltr" class="desk-when">\d{4}-\d\d-\d\d \d\d:\d\d</bdi>', listing)

@@ -24,6 +24,8 @@ def register_admin(appbuilder: AppBuilder) -> None:
     from .faq import FAQView
     from .feedback import FeedbackView
     from .navbar import support_navbar
+    from .labels import code_label
+    from .redirects import after_login, return_after_language_switch
     from .tickets import TicketView
     from .webhooks import WebhookDeliveryView, WebhookEndpointView
 
@@ -54,6 +56,12 @@ def register_admin(appbuilder: AppBuilder) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     app.jinja_env.globals["support_navbar"] = support_navbar
     app.jinja_env.globals["timestamp"] = timestamp  # one date format for lists and pages
+    app.jinja_env.globals["after_login"] = after_login
+    app.jinja_env.globals["code_label"] = code_label
+    return_after_language_switch(app, appbuilder)
+    # Browsers ask for /favicon.ico whatever the page says; a static file, no view logic.
+    app.add_url_rule("/favicon.ico", "favicon",
+                     lambda: app.send_static_file("favicon.ico"))
     _protect_dashboard_posts(app, appbuilder)
     screen_args.install(app, appbuilder)
 

@@ -1,8 +1,8 @@
 """Support agents: who registered, who is approved; approve or revoke through the service."""
 from __future__ import annotations
 
-from flask import flash, redirect
-from flask_appbuilder import ModelView, action
+from flask import flash
+from flask_appbuilder import action
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -10,10 +10,11 @@ from flask_babel import ngettext
 from ..models import AgentProfile
 from ..tickets import service
 from . import permissions as perms
-from .base import attempt, current_actor
+from .redirects import back
+from .base import DeskModelView, attempt, current_actor
 
 
-class AgentView(ModelView):
+class AgentView(DeskModelView):
     datamodel = SQLAInterface(AgentProfile)
     class_permission_name = perms.AGENTS
     route_base = "/agents"
@@ -40,7 +41,7 @@ class AgentView(ModelView):
                 done += 1
         if done:
             flash(ngettext("%(num)d agent updated.", "%(num)d agents updated.", done), "success")
-        return redirect(self.get_redirect())
+        return back(self.get_redirect)
 
     @action("approve", _l("Approve"), icon="fa-check")
     def approve(self, items):

@@ -2,9 +2,10 @@
 visibility filter, and turning the service's refusals into flash messages."""
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 
 from flask import flash, g, request, url_for
+from flask_appbuilder import ModelView
 from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext
 from markupsafe import Markup, escape
@@ -15,6 +16,7 @@ from ..security.current import actor_for_user
 from ..tickets import policy
 from ..tickets.actor import Actor
 from ..tickets.errors import DomainError, ValidationFailed
+from .labels import NONE, labeller, yes_no
 
 T = TypeVar("T")
 
@@ -65,16 +67,61 @@ def ticket_link(ticket: Ticket | None) -> Markup:
     if ticket is None:
         return Markup("")
     href = url_for("TicketView.show", pk=ticket.id)
-    return Markup(f'<a href="{escape(href)}">{escape(ticket.number)}</a>')
+    return Markup(f'<a class="desk-code" href="{escape(href)}">{escape(ticket.number)}</a>')
 
 
 def isolated(value: Any) -> Markup:
     """A name (or "Name <email>") in its own bidi run: in an Arabic list a Latin name
     keeps its brackets in place, and the reverse (FAB `formatters_columns`)."""
-    return Markup("<bdi>{}</bdi>").format("" if value is None else value)
+    text = "" if value is None else value
+    return Markup('<bdi class="desk-person" title="{}">{}</bdi>').format(text, text)
 
 
 def timestamp(value: Any) -> Markup:
     """Date and time left to right even on an Arabic page (ISO order, digits)."""
-    return Markup('<bdi dir="ltr">{}</bdi>').format(value.strftime("%Y-%m-%d %H:%M")) \
-        if value else Markup("")
+    return Markup('<bdi dir="ltr" class="desk-when">{}</bdi>').format(
+        value.strftime("%Y-%m-%d %H:%M")) if value else Markup("")
+
+
+def day(value: Any) -> Markup:
+    """A date column, in the timestamp's order."""
+    return Markup('<bdi dir="ltr" class="desk-when">{}</bdi>').format(
+        value.strftime("%Y-%m-%d")) if value else Markup(NONE)
+
+
+def dated(value: Any) -> Markup:
+    """A timestamp column; an empty one is a dash."""
+    return timestamp(value) or Markup(NONE)
+
+
+def plain(value: Any) -> Any:
+    """Any other value as it is, text in its own direction run (a Latin subject on an
+    Arabic page keeps its punctuation in place); nothing is a dash, never `None`."""
+    if value is None or value == "":
+        return NONE
+    return Markup("<bdi>{}</bdi>").format(value) if isinstance(value, str) else value
+
+
+class DeskModelView(ModelView):
+    """Every dashboard screen shows values as people read them: yes/no marks, the one
+    date format, a dash for nothing, translated labels for the code columns named in
+    `code_labels`. A view's own `formatters_columns` win."""
+
+    code_labels: Mapping[str, Mapping[str, Any]] = {}
+
+    def _init_properties(self) -> None:
+        super()._init_properties()
+        shown = dict.fromkeys([*self.list_columns, *self.show_columns])
+        readable = {column: self._reader(column) for column in shown}
+        self.formatters_columns = {**readable, **self.formatters_columns}
+
+    def _reader(self, column: str) -> Callable[[Any], Any]:
+        if column in self.code_labels:
+            return labeller(self.code_labels[column])
+        if self.datamodel.is_boolean(column):
+            return yes_no
+        if self.datamodel.is_datetime(column):
+            return dated
+        if self.datamodel.is_date(column):
+            return day
+        return plain

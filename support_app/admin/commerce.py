@@ -2,8 +2,8 @@
 they are synced in), each with its tickets; orders can be cancelled via the service."""
 from __future__ import annotations
 
-from flask import flash, redirect
-from flask_appbuilder import ModelView, action
+from flask import flash
+from flask_appbuilder import action
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -11,7 +11,9 @@ from flask_babel import ngettext
 from ..models import Booking, Order, Ride
 from ..tickets import service
 from . import permissions as perms
-from .base import attempt, current_actor, isolated
+from .redirects import back
+from .base import DeskModelView, attempt, current_actor, isolated
+from .labels import SERVICE_STATUS_LABELS
 from .tickets import TicketView
 
 _LABELS = {
@@ -24,7 +26,7 @@ _LABELS = {
 }
 
 
-class OrderView(ModelView):
+class OrderView(DeskModelView):
     datamodel = SQLAInterface(Order)
     class_permission_name = perms.ORDERS
     route_base = "/orders"
@@ -39,6 +41,7 @@ class OrderView(ModelView):
     search_columns = ["order_number", "customer", "status", "placed_at"]
     label_columns = _LABELS
     formatters_columns = {"customer": isolated}
+    code_labels = {"status": SERVICE_STATUS_LABELS}
 
     @action("cancel", _l("Cancel order"), _l("Cancel the selected orders?"), "fa-ban")
     def cancel(self, items):
@@ -50,10 +53,10 @@ class OrderView(ModelView):
                 done += 1
         if done:
             flash(ngettext("%(num)d order cancelled.", "%(num)d orders cancelled.", done), "success")
-        return redirect(self.get_redirect())
+        return back(self.get_redirect)
 
 
-class RideView(ModelView):
+class RideView(DeskModelView):
     datamodel = SQLAInterface(Ride)
     class_permission_name = perms.RIDES
     route_base = "/rides"
@@ -66,9 +69,10 @@ class RideView(ModelView):
     search_columns = ["external_id", "customer", "status", "requested_at"]
     label_columns = _LABELS
     formatters_columns = {"customer": isolated}
+    code_labels = {"status": SERVICE_STATUS_LABELS}
 
 
-class BookingView(ModelView):
+class BookingView(DeskModelView):
     datamodel = SQLAInterface(Booking)
     class_permission_name = perms.BOOKINGS
     route_base = "/bookings"
@@ -80,3 +84,4 @@ class BookingView(ModelView):
     search_columns = ["external_id", "customer", "venue", "status", "booked_for"]
     label_columns = _LABELS
     formatters_columns = {"customer": isolated}
+    code_labels = {"status": SERVICE_STATUS_LABELS}

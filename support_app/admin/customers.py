@@ -1,17 +1,18 @@
 """Requesters, with their tickets and orders as tabs (FAB related views)."""
 from __future__ import annotations
 
-from flask_appbuilder import ModelView
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 
 from ..models import Customer
 from . import permissions as perms
+from .base import DeskModelView
+from .labels import language_name
 from .commerce import BookingView, OrderView, RideView
 from .tickets import TicketView
 
 
-class CustomerView(ModelView):
+class CustomerView(DeskModelView):
     datamodel = SQLAInterface(Customer)
     class_permission_name = perms.CUSTOMERS
     route_base = "/customers"
@@ -27,3 +28,4 @@ class CustomerView(ModelView):
                      "locale": _l("Language"), "points": _l("Points"),
                      "credit_balance": _l("Credit"), "created_at": _l("Since"),
                      "user": _l("Account")}
+    formatters_columns = {"locale": language_name}

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import redirect, url_for
 from flask_appbuilder import BaseView, IndexView, expose, has_access
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -82,15 +83,17 @@ def desk_stats(today: dt.date | None = None) -> dict[str, Any]:
 
 
 def human_duration(seconds: float | None) -> str:
+    """A delay in the reader's language: whole sentences to translate, so each language
+    places its own units (an Arabic page put "min" before the number)."""
     if seconds is None:
         return "—"
     minutes = int(round(seconds / 60))
     if minutes < 60:
-        return f"{minutes} min"
+        return _("%(minutes)d min", minutes=minutes)
     hours, minutes = divmod(minutes, 60)
     if hours < 48:
-        return f"{hours} h {minutes:02d} min"
-    return f"{hours // 24} d {hours % 24} h"
+        return _("%(hours)d h %(minutes)02d min", hours=hours, minutes=minutes)
+    return _("%(days)d d %(hours)d h", days=hours // 24, hours=hours % 24)
 
 
 class DashboardView(BaseView):

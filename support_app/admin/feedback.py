@@ -1,7 +1,7 @@
 """Customer ratings (read-only), headed by the overall average rating."""
 from __future__ import annotations
 
-from flask_appbuilder import ModelView, expose, has_access
+from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..models import Feedback
 from . import permissions as perms
-from .base import isolated, ticket_link, timestamp
+from .base import DeskModelView, isolated, ticket_link, timestamp
 
 
-class FeedbackView(ModelView):
+class FeedbackView(DeskModelView):
     datamodel = SQLAInterface(Feedback)
     class_permission_name = perms.FEEDBACK
     route_base = "/feedback"

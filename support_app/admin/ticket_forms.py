@@ -9,14 +9,13 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..extensions import db
-from ..models import CATEGORIES, PRIORITIES, STATUSES, AgentProfile, Customer, SupportUser
+from ..i18n import PRIORITY_LABELS, STATUS_LABELS
+from ..models import AgentProfile, Customer, SupportUser
 from ..tickets.service import MAX_BODY, MAX_SUBJECT
 
+from .labels import CATEGORY_LABELS, choices
+
 UNASSIGNED = ""
-
-
-def _label(code: str) -> str:
-    return code.replace("_", " ").capitalize()
 
 
 class ReplyForm(FlaskForm):
@@ -32,10 +31,10 @@ class NoteForm(FlaskForm):
 class StatusForm(FlaskForm):
     """Status and/or priority of one or several tickets (their ids travel as `ids`)."""
 
-    status = SelectField(_l("Status"), choices=[("", "—")] + [(s, _label(s)) for s in STATUSES],
+    status = SelectField(_l("Status"), choices=[("", "—"), *choices(STATUS_LABELS)],
                          validators=[Optional()])
     priority = SelectField(_l("Priority"),
-                           choices=[("", "—")] + [(p, _label(p)) for p in PRIORITIES],
+                           choices=[("", "—"), *choices(PRIORITY_LABELS)],
                            validators=[Optional()])
     resolution_details = TextAreaField(_l("Resolution details"),
                                        validators=[Optional(), Length(max=MAX_BODY)])
@@ -64,9 +63,9 @@ class OpenTicketForm(FlaskForm):
     subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=MAX_SUBJECT)])
     description = TextAreaField(_l("Description"),
                                 validators=[DataRequired(), Length(max=MAX_BODY)])
-    priority = SelectField(_l("Priority"), choices=[(p, _label(p)) for p in PRIORITIES],
+    priority = SelectField(_l("Priority"), choices=choices(PRIORITY_LABELS),
                            default="medium")
-    category = SelectField(_l("Category"), choices=[(c, _label(c)) for c in CATEGORIES],
+    category = SelectField(_l("Category"), choices=choices(CATEGORY_LABELS),
                            default="other")
 
     def __init__(self, *args, **kwargs) -> None:

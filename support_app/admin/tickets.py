@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable
 
 from flask import flash, redirect, request, url_for
-from flask_appbuilder import ModelView, action, expose, has_access
+from flask_appbuilder import action, expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import (
     FilterEqual,
@@ -26,11 +26,15 @@ from sqlalchemy import or_, select
 
 from ..extensions import db
 from ..i18n import PRIORITY_LABELS, STATUS_LABELS
-from ..models import InternalNote, Message, Ticket, TicketEvent, utcnow
+from ..models import InternalNote, Message, SupportUser, Ticket, TicketEvent, utcnow
+from ..security import roles
 from ..tickets import lifecycle, policy, service, sla, verification
+from ..tickets.actor import Actor
 from ..tickets.queries import like_pattern
 from . import permissions as perms
-from .base import VisibleToActor, attempt, current_actor, isolated, timestamp
+from .base import DeskModelView, VisibleToActor, attempt, current_actor, isolated, timestamp
+from .labels import ASSIGNMENT_EVENTS, CATEGORY_LABELS, CHANNEL_LABELS, history_value
+from .redirects import back
 from .ticket_forms import (
     UNASSIGNED,
     NoteForm,
@@ -70,11 +74,17 @@ class TicketUnassigned(BaseFilter):
         return query.filter(Ticket.assigned_to_id.is_(None))
 
 
+def awaiting_approval(actor: Actor) -> bool:
+    """An agent whose registration no admin has approved yet: they may work tickets by
+    role but see none until approved (`tickets.policy`)."""
+    return actor.can(roles.WORK) and not actor.can(roles.VIEW_ALL) and not actor.is_approved_agent
+
+
 def _ids(values: Iterable[str]) -> list[int]:
     return sorted({int(v) for v in values if str(v).isdigit()})
 
 
-class TicketView(ModelView):
+class TicketView(DeskModelView):
     datamodel = SQLAInterface(Ticket)
     class_permission_name = perms.TICKETS
     route_base = "/tickets"
@@ -113,6 +123,7 @@ class TicketView(ModelView):
 
     formatters_columns = {
         "number": lambda number: Markup('<span class="label label-default">{}</span>').format(number),
+        "subject": lambda subject: Markup('<span class="desk-subject" dir="auto">{}</span>').format(subject),
         "customer": isolated,
         "assigned_to": lambda user: isolated(user.name) if user else Markup(
             '<span class="text-muted">{}</span>').format(_("Unassigned")),
@@ -122,9 +133,9 @@ class TicketView(ModelView):
         "is_admin_read": lambda read: "" if read else Markup(
             '<span class="label label-danger">{}</span>').format(_("unread")),
         "created_at": timestamp,
-        "status": lambda status: STATUS_LABELS.get(status, status),
-        "priority": lambda priority: PRIORITY_LABELS.get(priority, priority),
     }
+    code_labels = {"status": STATUS_LABELS, "priority": PRIORITY_LABELS,
+                   "category": CATEGORY_LABELS, "channel": CHANNEL_LABELS}
 
     def _init_properties(self) -> None:
         super()._init_properties()
@@ -161,6 +172,9 @@ class TicketView(ModelView):
     @expose("/list/")
     @has_access
     def list(self):
+        if awaiting_approval(current_actor()):  # their list would say "No records found"
+            return self.render_template("admin/pending_approval.html",
+                                        title=_("Approval pending"))
         widgets = self._list()
         return self.render_template(
             self.list_template, title=self.list_title, widgets=widgets,
@@ -190,8 +204,7 @@ class TicketView(ModelView):
             notes=db.session.scalars(select(InternalNote).where(InternalNote.ticket_id == ticket.id)
                                      .order_by(InternalNote.created_at)).all()
             if notes_visible else None,
-            history=db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
-                                       .order_by(TicketEvent.created_at, TicketEvent.id)).all(),
+            history=self._history(ticket.id),
             can_work=policy.can_work(actor, ticket),
             sla_policy=sla.policy_of(ticket), sla_targets=sla.view(ticket, utcnow()),
             targets=lifecycle.allowed_targets(ticket.status, actor.lifecycle_role),
@@ -200,6 +213,18 @@ class TicketView(ModelView):
             may=lambda name: self.appbuilder.sm.has_access(f"can_{name}", perms.TICKETS),
             may_screen=lambda view: self.appbuilder.sm.has_access("can_show", view),
         )
+
+    @staticmethod
+    def _history(ticket_id: int) -> list[tuple[TicketEvent, str, str]]:
+        """The audit trail with its values as people read them: (event, old, new)."""
+        events = db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
+                                    .order_by(TicketEvent.created_at, TicketEvent.id)).all()
+        ids = {int(v) for e in events if e.kind in ASSIGNMENT_EVENTS
+               for v in (e.old_value, e.new_value) if v and str(v).isdigit()}
+        names = {str(user.id): user.name for user in db.session.scalars(
+            select(SupportUser).where(SupportUser.id.in_(ids)))} if ids else {}
+        return [(e, history_value(e.kind, e.old_value, names),
+                 history_value(e.kind, e.new_value, names)) for e in events]
 
     def _back(self, pk: int | None = None):
         if pk is not None:
@@ -310,7 +335,9 @@ class TicketView(ModelView):
     def _act(self, items: Any, call: Callable[..., Any], **kwargs: Any):
         ids = self._item_ids(items)
         self._apply(ids, call, **kwargs)
-        return self._back(ids[0] if len(ids) == 1 and not isinstance(items, list) else None)
+        if len(ids) == 1 and not isinstance(items, list):  # pressed on the ticket's page
+            return self._back(ids[0])
+        return back(self.get_redirect)  # the list, with its filters and page
 
     @action("assign_to_me", _l("Assign to me"), icon="fa-hand-paper-o")
     def assign_to_me(self, items):

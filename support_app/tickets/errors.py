@@ -1,6 +1,17 @@
 """Typed domain errors. Each API surface maps them onto its own documented format."""
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
+# One whole sentence per resource: translators translate sentences, never a sentence
+# with an English noun slotted in ("Ride غير موجود").
+NOT_FOUND_MESSAGES = {
+    "ticket": _l("Ticket not found"), "message": _l("Message not found"),
+    "order": _l("Order not found"), "ride": _l("Ride not found"),
+    "booking": _l("Booking not found"), "customer": _l("Customer not found"),
+    "agent": _l("Agent not found"), "notification": _l("Notification not found"),
+}
+
 
 class DomainError(Exception):
     """Base class; `code` is a stable machine name, `message` is already translated."""
@@ -14,12 +25,13 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    """`resource` names what is missing: ticket, message, order, ride, booking, customer, agent."""
+    """`resource` names what is missing (a key of NOT_FOUND_MESSAGES); `message`, when
+    given, says more than that resource's sentence."""
 
     code = "not_found"
 
-    def __init__(self, resource: str, message: str) -> None:
-        super().__init__(message, resource=resource)
+    def __init__(self, resource: str, message: str | None = None) -> None:
+        super().__init__(str(message or NOT_FOUND_MESSAGES[resource]), resource=resource)
         self.resource = resource
 
 

@@ -228,7 +228,7 @@ def _reference(model: type, ref_id: int | None, customer_id: int, resource: str)
     obj = db.session.get(model, ref_id)
     if obj is None or obj.customer_id != customer_id:
         # Another customer's order is as unknown to this customer as a missing one.
-        raise NotFound(resource, _("%(resource)s not found", resource=resource.capitalize()))
+        raise NotFound(resource)
     return obj
 
 

@@ -43,8 +43,13 @@ def chromium():
 
 
 @pytest.fixture
-def page(chromium, desk_server):
-    context = chromium.new_context(base_url=desk_server, viewport={"width": 1366, "height": 900})
+def page(request, chromium, desk_server):
+    # A test parametrized by `language` browses with that Accept-Language (the sign-in
+    # page, before any user's choice, is then in that language too).
+    params = getattr(request.node, "callspec", None)
+    locale = params.params.get("language", "en-US") if params else "en-US"
+    context = chromium.new_context(base_url=desk_server, viewport={"width": 1366, "height": 900},
+                                   locale=locale)
     page = context.new_page()
     external: list[str] = []
 

@@ -86,7 +86,7 @@ def test_role_signs_in_sees_its_menus_and_works_a_ticket(page, shot, factory, ro
 
     page.select_option("#status-form select[name=status]", "on_hold")
     page.click("#status-form button[type=submit]")
-    page.wait_for_selector("#ticket-status:text('on hold')")
+    page.wait_for_selector("#ticket-status[data-code=on_hold]")
     shot(page, f"{slug}_ticket_page")
 
     db.session.expire_all()

@@ -1,0 +1,165 @@
+"""What the browser sweep presses and how it checks each press in the database.
+
+Screens come from the rendered menu and the lists' own links; actions come from FAB's
+registry (`appbuilder.baseviews`, each view's `actions`). Every action the registry
+holds needs an entry in EFFECTS: a new action without one fails the sweep, so no
+button ships unpressed.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy import select
+
+from support_app.extensions import db
+from support_app.models import AgentProfile, Order, Ticket
+from support_app.security import roles
+from support_app.tickets import service
+from tests.factories import Factory, Person
+
+_SEQ = itertools.count(1)
+
+
+@dataclass
+class Desk:
+    """The signed-in person and the data every screen of the sweep shows."""
+
+    factory: Factory
+    person: Person
+    role: str
+    customer: Person
+
+    def ticket(self, mine: bool = True, status: str | None = None) -> int:
+        """A fresh ticket the person may work: theirs (agents work only their own and
+        the pool), else the pool; optionally moved to `status` by an admin."""
+        ticket = self.factory.ticket(self.customer, subject=f"Sweep ticket {self.seq()}")
+        if mine and self.role == roles.SUPPORT_AGENT:
+            service.assign_self(self.person.actor, ticket.id)
+        if status:
+            service.update_ticket(self.admin.actor, ticket.id, status=status)
+        return ticket.id
+
+    def seq(self) -> int:
+        return next(_SEQ)
+
+    @property
+    def admin(self) -> Person:
+        if not hasattr(self, "_admin"):
+            self._admin = self.factory.staff(roles.ADMIN)
+        return self._admin
+
+
+@dataclass
+class Effect:
+    """`prepare` makes a row the action applies to and returns its pk; `follow` finishes
+    an action that opens a form (fills and submits it); `check` asserts the result."""
+
+    prepare: Callable[[Desk], int]
+    check: Callable[[Desk, int, object], None]
+    follow: Callable[[object], None] | None = None
+
+
+def _ticket(pk: int) -> Ticket:
+    db.session.expire_all()
+    return db.session.get(Ticket, pk)
+
+
+def _submit_bulk(choose: Callable[[object], None]) -> Callable[[object], None]:
+    def follow(page) -> None:
+        page.wait_for_selector("form.desk-form")
+        choose(page)
+        with page.expect_navigation(wait_until="domcontentloaded"):
+            page.click("form.desk-form button[type=submit]")
+    return follow
+
+
+def _choose_on_hold(page) -> None:
+    page.select_option("form.desk-form select[name=status]", "on_hold")
+
+
+def _choose_first_agent(page) -> None:
+    values = page.eval_on_selector_all("form.desk-form select[name=agent] option",
+                                       "options => options.map(o => o.value)")
+    page.select_option("form.desk-form select[name=agent]", [v for v in values if v][0])
+
+
+def _agent(desk: Desk, approved: bool) -> int:
+    person = desk.factory.agent(approved=approved)
+    return db.session.scalar(select(AgentProfile.id).where(AgentProfile.user_id == person.user.id))
+
+
+def _approved(pk: int) -> bool:
+    db.session.expire_all()
+    return db.session.get(AgentProfile, pk).is_approved
+
+
+def _own_user(desk: Desk) -> int:
+    return desk.person.user.id
+
+
+def _on_form(fragment: str) -> Callable[[Desk, int, object], None]:
+    def check(desk: Desk, pk: int, page) -> None:
+        assert fragment in page.url.lower() and page.locator("form").count() >= 1, page.url
+    return check
+
+
+def _throwaway_role(desk: Desk) -> int:
+    """A role to copy (the role tables outlive each test: `_copied` removes both)."""
+    sm = desk.factory.app.appbuilder.sm
+    return sm.add_role(f"Sweep role {desk.seq()}").id
+
+
+def _copied(desk: Desk, pk: int, page) -> None:
+    sm = desk.factory.app.appbuilder.sm
+    db.session.expire_all()
+    original = db.session.get(sm.role_model, pk)
+    copy = sm.find_role(f"{original.name} copy")
+    assert copy is not None
+    for role in (copy, original):
+        db.session.delete(role)
+    db.session.commit()
+
+
+EFFECTS: dict[tuple[str, str], Effect] = {
+    ("TicketView", "assign_to_me"): Effect(
+        lambda d: d.ticket(mine=False),
+        lambda d, pk, page: _check(_ticket(pk).assigned_to_id == d.person.user.id)),
+    ("TicketView", "change_status"): Effect(
+        lambda d: d.ticket(), lambda d, pk, page: _check(_ticket(pk).status == "on_hold"),
+        _submit_bulk(_choose_on_hold)),
+    ("TicketView", "reassign"): Effect(
+        lambda d: d.ticket(mine=False),
+        lambda d, pk, page: _check(_ticket(pk).assigned_to_id is not None),
+        _submit_bulk(_choose_first_agent)),
+    ("TicketView", "escalate"): Effect(
+        lambda d: d.ticket(), lambda d, pk, page: _check(_ticket(pk).escalation_level >= 1)),
+    ("TicketView", "resolve"): Effect(
+        lambda d: d.ticket(status="in_progress"),
+        lambda d, pk, page: _check(_ticket(pk).status == "resolved")),
+    ("TicketView", "close"): Effect(
+        lambda d: d.ticket(status="resolved"),
+        lambda d, pk, page: _check(_ticket(pk).status == "closed")),
+    ("AgentView", "approve"): Effect(lambda d: _agent(d, False),
+                                     lambda d, pk, page: _check(_approved(pk))),
+    ("AgentView", "revoke"): Effect(lambda d: _agent(d, True),
+                                    lambda d, pk, page: _check(not _approved(pk))),
+    ("OrderView", "cancel"): Effect(
+        lambda d: d.factory.order(d.customer.customer).id,
+        lambda d, pk, page: _check(_order_status(pk) == "cancelled")),
+    # FAB's own account actions open the profile and password forms.
+    ("UserDBModelView", "userinfoedit"): Effect(_own_user, _on_form("userinfoedit")),
+    ("UserDBModelView", "resetmypassword"): Effect(_own_user, _on_form("resetmypassword")),
+    ("RoleModelView", "copyrole"): Effect(_throwaway_role, _copied),
+    ("UserDBModelView", "resetpasswords"): Effect(_own_user, _on_form("resetpassword/form")),
+}
+
+
+def _order_status(pk: int) -> str:
+    db.session.expire_all()
+    return db.session.get(Order, pk).status
+
+
+def _check(condition: bool) -> None:
+    assert condition

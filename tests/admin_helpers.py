@@ -4,6 +4,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+from html import unescape
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -21,9 +22,12 @@ def csrf_from(html: str) -> str:
 
 
 def login(client: FlaskClient, email: str, password: str = PASSWORD) -> None:
-    page = client.get("/login/")
-    response = client.post("/login/", data={
-        "username": email, "password": password, "csrf_token": csrf_from(page.get_data(as_text=True)),
+    html = client.get("/login/").get_data(as_text=True)
+    # Post where the form posts (its action carries `next`), as a browser does.
+    action = re.search(r'<form[^>]*action="([^"]*)"[^>]*name="login"', html)
+    target = unescape(action.group(1)) if action else "/login/"
+    response = client.post(target, data={
+        "username": email, "password": password, "csrf_token": csrf_from(html),
     })
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
     assert "/login" not in response.headers["Location"], "login refused"

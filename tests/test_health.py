@@ -14,7 +14,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
 from support_app.extensions import db
-from support_app.ops.health import migration_head
+from support_app.ops.health import migration_head, readiness
 
 from .conftest import require_service
 from .live import TIMEOUT, ServerProcess, TcpProxy, closed_port
@@ -60,11 +60,31 @@ def test_readyz_reports_each_check_with_its_latency_in_one_query(client, app_ctx
     body = response.get_json()
     assert body["status"] == "ok"
     checks = body["checks"]
-    assert {"database", "migrations", "mail_sender", "socket_dispatch"} <= set(checks)
+    assert {"database", "migrations", "mail_sender", "webhook_sender",
+            "socket_dispatch"} <= set(checks)
     assert all(c["status"] == "ok" and c["latency_ms"] >= 0 for c in checks.values())
     assert checks["migrations"]["current"] == checks["migrations"]["head"] == migration_head()
     assert [s for s in seen if "alembic_version" in s] == seen and len(seen) == 1
     assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("check, extension, setting", [
+    ("mail_sender", "support_mail", "MAIL_BACKGROUND"),
+    ("webhook_sender", "support_webhooks", "WEBHOOK_BACKGROUND"),
+])
+def test_a_sender_thread_that_is_not_running_is_not_ready(app, app_ctx, check, extension,
+                                                          setting):
+    worker = app.extensions[extension]
+    with configured(app, **{setting: True}):
+        try:
+            worker.start()
+            results, ready = readiness(app)
+            assert results[check]["status"] == "ok" and ready
+            worker.stop()  # as if it had died (a request would start it again)
+            results, ready = readiness(app)
+            assert results[check]["status"] == "fail" and not ready
+        finally:
+            worker.stop()
 
 
 def test_a_schema_behind_head_is_not_ready(client, app_ctx):

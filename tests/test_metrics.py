@@ -15,6 +15,7 @@ from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
 from support_app.extensions import db
+from support_app.models import WebhookDelivery, WebhookEndpoint, utcnow
 from support_app.realtime.dispatch import dispatcher
 
 from .factories import PASSWORD
@@ -55,6 +56,30 @@ def test_socket_connections_and_emits_are_counted(app, factory):
         while sample("support_socketio_connections") != open_before:
             assert time.monotonic() < deadline, "the disconnect was not counted"
             time.sleep(0.05)
+
+
+def test_webhook_backlog_failures_and_disabled_endpoints_are_read_at_scrape_time(
+        app, client, factory):
+    shop = WebhookEndpoint(name="shop", url="http://127.0.0.1:9/hook", events=["ticket.created"])
+    gone = WebhookEndpoint(name="gone", url="http://127.0.0.1:9/old", events=["ticket.created"],
+                           is_active=False, disabled_at=utcnow(), disabled_reason="10 failures")
+    db.session.add_all([shop, gone])
+    db.session.flush()
+    for status in ("queued", "queued", "failed", "delivered"):
+        db.session.add(WebhookDelivery(endpoint_id=shop.id, event="ticket.created",
+                                       body="{}", status=status))
+    db.session.commit()
+    app.config["METRICS_ENABLED"], app.config["METRICS_TOKEN"] = True, None
+    try:
+        text = client.get("/metrics").get_data(as_text=True)
+    finally:
+        app.config["METRICS_ENABLED"] = False
+    samples = {(s.name, frozenset(s.labels.items())): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    assert value(samples, "support_webhook_deliveries", status="queued") == 2
+    assert value(samples, "support_webhook_deliveries", status="failed") == 1
+    assert value(samples, "support_webhook_deliveries", status="sending") == 0
+    assert value(samples, "support_webhook_endpoints_disabled") == 1
 
 
 # --------------------------------------------------------------------------- gunicorn

@@ -66,13 +66,16 @@ def _redis_client(url: str, timeout: float) -> Any:
     return redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
 
 
-def check_mail_sender(app: Flask) -> Detail | None:
-    worker = app.extensions.get("support_mail")
-    if worker is None or not worker.enabled:
-        return {"state": "disabled"}
-    if not worker.running():
-        raise NotReady("sender thread not running")
-    return None
+def sender_check(extension: str) -> Check:
+    """A background sender thread (`background.Worker`) of this process is alive."""
+    def check(app: Flask) -> Detail | None:
+        worker = app.extensions.get(extension)
+        if worker is None or not worker.enabled:
+            return {"state": "disabled"}
+        if not worker.running():
+            raise NotReady("sender thread not running")
+        return None
+    return check
 
 
 def check_socket_dispatch(app: Flask) -> Detail | None:
@@ -82,11 +85,12 @@ def check_socket_dispatch(app: Flask) -> Detail | None:
 
 
 # Name → check; a check applies when `when(app)` holds. Later background workers
-# (SLA timers, webhook deliveries) register theirs here.
+# (SLA timers) register theirs here.
 CHECKS: dict[str, tuple[Check, Callable[[Flask], bool]]] = {
     "database": (check_database, lambda app: True),
     "redis": (check_redis, lambda app: bool(app.config.get("REDIS_URL"))),
-    "mail_sender": (check_mail_sender, lambda app: True),
+    "mail_sender": (sender_check("support_mail"), lambda app: True),
+    "webhook_sender": (sender_check("support_webhooks"), lambda app: True),
     "socket_dispatch": (check_socket_dispatch, lambda app: True),
 }
 

@@ -83,8 +83,31 @@ def outbox_state() -> Iterable[Metric]:
     yield family
 
 
-# Webhook deliveries and SLA at-risk/breach counts register their readers here.
-SHARED_STATE: list[StateReader] = [outbox_state]
+def webhook_state() -> Iterable[Metric]:
+    """Webhook deliveries by status (queued + sending = backlog; failed = gave up) and
+    the endpoints turned off after a run of failures."""
+    from ..extensions import db
+    from ..models import WebhookDelivery, WebhookEndpoint
+
+    rows = db.session.execute(
+        select(WebhookDelivery.status, func.count())
+        .where(WebhookDelivery.status.in_(("queued", "sending", "failed")))
+        .group_by(WebhookDelivery.status))
+    counts = {"queued": 0, "sending": 0, "failed": 0, **dict(rows.all())}
+    family = GaugeMetricFamily("support_webhook_deliveries", "Webhook deliveries by status "
+                               "(queued + sending = backlog; failed = gave up)",
+                               labels=["status"])
+    for status, count in sorted(counts.items()):
+        family.add_metric([status], count)
+    yield family
+    disabled = db.session.scalar(select(func.count()).select_from(WebhookEndpoint)
+                                 .where(WebhookEndpoint.disabled_at.is_not(None)))
+    yield GaugeMetricFamily("support_webhook_endpoints_disabled",
+                            "Webhook endpoints turned off after failures", value=disabled or 0)
+
+
+# SLA at-risk/breach counts register their reader here when the SLA checks arrive.
+SHARED_STATE: list[StateReader] = [outbox_state, webhook_state]
 
 
 class SharedStateCollector(Collector):

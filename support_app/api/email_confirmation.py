@@ -5,7 +5,11 @@
   proves access to the mailbox, which is the point);
 * `POST /api/auth/confirm-email/resend` (bearer): a new link for an unconfirmed account.
 
-A forged, tampered, expired or used link answers 400 with a message saying which.
+Errors are the auth endpoints' {"success": false, "message", "errors"?} plus a stable
+`code`: 400 TOKEN_INVALID (forged, tampered), TOKEN_EXPIRED, TOKEN_USED, ADDRESS_CHANGED
+(the account has another address now), RECORD_OWNED (the address's history belongs to
+another account), ALREADY_CONFIRMED (resend); 401 UNAUTHORIZED; 422 INVALID_REQUEST;
+429 TOO_MANY_REQUESTS.
 """
 from __future__ import annotations
 
@@ -23,7 +27,9 @@ from ..models import SupportUser
 from ..security import email_ownership
 from ..security.current import require_actor
 from ..tickets.errors import DomainError
-from .schemas import DefaultErrorSchema, UserSchema
+from .errors import Surface, register_surface
+from .schemas import CodedErrorSchema, UserSchema
+from .storefront import render_error
 
 blp = Blueprint("email_confirmation_api", __name__, url_prefix="/api/auth",
                 description="Prove ownership of the account's email address")
@@ -65,9 +71,13 @@ def confirmed_message() -> str:
 @limiter.limit(auth_limit)
 @blp.arguments(ConfirmSchema)
 @blp.response(200, ConfirmedSchema)
-@blp.alt_response(400, schema=DefaultErrorSchema,
-                  description="Forged, tampered, expired or already used link; or the "
-                              "address's history belongs to another account")
+@blp.alt_response(400, schema=CodedErrorSchema,
+                  description="`code`: TOKEN_INVALID (forged or tampered), TOKEN_EXPIRED, "
+                              "TOKEN_USED, ADDRESS_CHANGED (the account's address changed "
+                              "since), RECORD_OWNED (the address's history belongs to "
+                              "another account)")
+@blp.alt_response(422, schema=CodedErrorSchema, description="INVALID_REQUEST: no token")
+@blp.alt_response(429, schema=CodedErrorSchema, description="TOO_MANY_REQUESTS")
 @blp.doc(security=[])
 def confirm(data: dict[str, Any]) -> dict[str, Any]:
     """Use a confirmation link's token: the account gets the address's history."""
@@ -81,8 +91,9 @@ def confirm(data: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/confirm-email/resend", methods=["POST"])
 @limiter.limit(resend_limit)
 @blp.response(202, SentSchema)
-@blp.alt_response(400, schema=DefaultErrorSchema, description="Already confirmed")
-@blp.alt_response(401, schema=DefaultErrorSchema, description="Not signed in")
+@blp.alt_response(400, schema=CodedErrorSchema, description="ALREADY_CONFIRMED")
+@blp.alt_response(401, schema=CodedErrorSchema, description="UNAUTHORIZED: not signed in")
+@blp.alt_response(429, schema=CodedErrorSchema, description="TOO_MANY_REQUESTS")
 @blp.doc(security=[{"bearerAuth": []}])
 def resend() -> dict[str, Any]:
     """Email a new confirmation link to the signed-in account's address."""
@@ -107,6 +118,8 @@ def page(token: str) -> tuple[str, int]:
 
 
 def register(api: Api) -> None:
+    register_surface(Surface("email_confirmation", ("/api/auth/confirm-email",),
+                             render=render_error))
     # The page is HTML, outside the OpenAPI document: registered with the API blueprint.
     blp.record_once(lambda state: state.app.register_blueprint(page_blp))
     api.register_blueprint(blp)

@@ -12,6 +12,12 @@ class DefaultErrorSchema(Schema):
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
 
 
+class CodedErrorSchema(DefaultErrorSchema):
+    """The default error body with a stable machine `code` (email confirmation)."""
+
+    code = fields.String(required=True, metadata={"example": "TOKEN_EXPIRED"})
+
+
 class UserSchema(Schema):
     id = fields.Integer()
     name = fields.String()

@@ -5,7 +5,8 @@ as orderId / rideId / bookingId).
 PUT is an upsert keyed by the platform's own identifier: 201 when created, 200 when
 updated, and sending the same body twice changes nothing. Fields left out of the
 body keep their stored value; an explicit null clears an optional field. The customer
-is found by email or created as a guest (no account). These rows are not tickets, so
+is found by email or created as a guest (no account); an account that has not
+confirmed the address does not get them (`security.email_ownership.record_for_address`). These rows are not tickets, so
 this module writes them directly, each request in one transaction.
 """
 from __future__ import annotations
@@ -19,13 +20,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_smorest import Api, Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.routing import BaseConverter
 
 from ..extensions import db
-from ..models import ORDER_STATUSES, Booking, Customer, Order, Ride, utcnow
-from ..security import roles
+from ..models import ORDER_STATUSES, Booking, Order, Ride, utcnow
+from ..security import email_ownership, roles
 from ..security.current import require_actor
 from ..tickets.errors import Forbidden
 from .laravel import LaravelSchema, Text, choice, integer
@@ -152,18 +153,6 @@ class SyncedBooking(SyncedSchema):
     external_id = fields.String(required=True)
 
 
-def _customer(data: dict[str, Any]) -> Customer:
-    """The customer with this email (any case), or a new guest."""
-    email = data["customer_email"].lower()
-    customer = db.session.scalar(select(Customer).where(func.lower(Customer.email) == email))
-    if customer is None:
-        name = data.get("customer_name") or email.split("@", 1)[0]
-        customer = Customer(name=name, email=email)
-        db.session.add(customer)
-        db.session.flush()
-    return customer
-
-
 def _upsert(model: type, key_column: str, key: str, data: dict[str, Any],
             defaults: dict[str, Any]) -> tuple[Any, int]:
     """Create or update one row in one transaction; only changed attributes are written,
@@ -178,7 +167,8 @@ def _upsert(model: type, key_column: str, key: str, data: dict[str, Any],
 def _write(model: type, key_column: str, key: str, data: dict[str, Any],
            defaults: dict[str, Any]) -> tuple[Any, int]:
     try:
-        customer = _customer(data)
+        customer = email_ownership.record_for_address(data["customer_email"],
+                                                      data.get("customer_name"))
         row = db.session.scalar(select(model).where(getattr(model, key_column) == key))
         created = row is None
         if created:

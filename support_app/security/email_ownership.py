@@ -6,7 +6,10 @@ starts with no customer record at all, and an email with a signed, expiring link
 (itsdangerous, salted for this purpose, as Flask signs its session) goes to the
 address. Confirming links the record, with its tickets, orders, rides and bookings.
 An address nobody has used yet gets a new, empty record at once (there is nothing
-to take over), so a new customer can open tickets right after registering.
+to take over), so a new customer can open tickets right after registering. That link
+is provisional: as soon as records arrive for the address from elsewhere (commerce
+sync, contact form, inbound mail: `record_for_address`), the record goes back to
+being a guest record, and the account waits for confirmation like any other.
 
 A link is refused when forged or tampered with, past `EMAIL_CONFIRM_MAX_AGE`, for an
 address the account no longer has, or once the account is confirmed (single use).
@@ -21,6 +24,7 @@ from flask import current_app, url_for
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from .. import database
 from ..extensions import db
@@ -33,11 +37,23 @@ SALT = "support.email-confirmation"
 
 
 class LinkRefused(DomainError):
-    """A confirmation link that cannot be used: `code` says why (400 on the API)."""
+    """A confirmation link that cannot be used: `code` says why (400 on the API):
+    TOKEN_INVALID (forged, tampered, unknown account), TOKEN_EXPIRED, TOKEN_USED (the
+    account is confirmed already), ADDRESS_CHANGED (the account has another address)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class RecordOwned(Conflict):
+    """The address's customer record belongs to another account: it is never moved."""
+
+    code = "RECORD_OWNED"
+
+
+class AlreadyConfirmed(Conflict):
+    code = "ALREADY_CONFIRMED"
 
 
 @dataclass(frozen=True)
@@ -85,6 +101,33 @@ def claim_fresh_address(user: SupportUser, name: str, phone: str | None,
     return customer
 
 
+def record_for_address(email: str, name: str | None = None,
+                       locale: str | None = None) -> Customer:
+    """The customer record that records arriving for `email` (a synced order, a contact
+    form message, inbound mail) go to: the address's record, or a new guest one.
+
+    The sender proved nothing, and neither has an account that has not confirmed the
+    address: a record linked to such an account is released (a guest record again,
+    which confirming links back), so the registrant never gets what others send for an
+    address they may not own."""
+    email = email.lower()
+    customer = customer_by_email(email)
+    if customer is None:
+        customer = Customer(name=(name or email.split("@", 1)[0])[:150], email=email,
+                            locale=locale or "en")
+        try:
+            with db.session.begin_nested():
+                db.session.add(customer)
+        except IntegrityError:  # the same address arrived concurrently
+            customer = customer_by_email(email)
+            if customer is None:
+                raise
+    if verification.unconfirmed_account(customer):
+        customer.user_id = None
+        db.session.flush()
+    return customer
+
+
 def link_customer(user: SupportUser, phone: str | None = None,
                   locale: str | None = None) -> Customer:
     """The address's customer record, linked to `user` (created if there is none).
@@ -94,7 +137,7 @@ def link_customer(user: SupportUser, phone: str | None = None,
         customer = Customer(name=user.name[:150] or user.email, email=user.email)
         db.session.add(customer)
     elif customer.user_id not in (None, user.id):
-        raise Conflict(_("This address's history belongs to another account; "
+        raise RecordOwned(_("This address's history belongs to another account; "
                          "please contact support."))
     customer.user_id = user.id
     customer.phone = phone or customer.phone
@@ -123,12 +166,12 @@ def _claims(token: str) -> dict[str, Any]:
     try:
         claims = _serializer().loads(token, max_age=max_age())
     except SignatureExpired as exc:
-        raise LinkRefused("LINK_EXPIRED", _("This confirmation link has expired; "
+        raise LinkRefused("TOKEN_EXPIRED", _("This confirmation link has expired; "
                                             "ask for a new one.")) from exc
     except BadSignature as exc:
-        raise LinkRefused("LINK_INVALID", _("This confirmation link is not valid.")) from exc
+        raise LinkRefused("TOKEN_INVALID", _("This confirmation link is not valid.")) from exc
     if not isinstance(claims, dict) or not isinstance(claims.get("u"), int):
-        raise LinkRefused("LINK_INVALID", _("This confirmation link is not valid."))
+        raise LinkRefused("TOKEN_INVALID", _("This confirmation link is not valid."))
     return claims
 
 
@@ -138,10 +181,13 @@ def confirm(token: str) -> Confirmed:
     try:
         user = db.session.scalar(select(SupportUser).where(SupportUser.id == claims["u"])
                                  .with_for_update())
-        if user is None or not user.active or user.email.lower() != claims.get("e"):
-            raise LinkRefused("LINK_INVALID", _("This confirmation link is not valid."))
+        if user is None or not user.active:
+            raise LinkRefused("TOKEN_INVALID", _("This confirmation link is not valid."))
+        if user.email.lower() != claims.get("e"):
+            raise LinkRefused("ADDRESS_CHANGED", _("This confirmation link was sent to an "
+                                                   "address the account no longer has."))
         if user.email_confirmed_at is not None:
-            raise LinkRefused("LINK_USED", _("This confirmation link has already been used."))
+            raise LinkRefused("TOKEN_USED", _("This confirmation link has already been used."))
         customer = link_customer(user)
         user.email_confirmed_at = utcnow()
         db.session.flush()
@@ -155,7 +201,7 @@ def confirm(token: str) -> Confirmed:
 
 def resend(user: SupportUser) -> None:
     if user.email_confirmed_at is not None:
-        raise Conflict(_("Your email address is already confirmed."))
+        raise AlreadyConfirmed(_("Your email address is already confirmed."))
     try:
         send_confirmation(user)
         db.session.commit()

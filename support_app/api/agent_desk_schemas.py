@@ -14,6 +14,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate
 
+from .schemas import unverified_sender
+
 STATUS_IN = {
     "Open": "open",
     "In Progress": "in_progress",
@@ -241,6 +243,7 @@ class DeskTicketListResponse(Schema):
 
 class DeskTicketDetailSchema(DeskCustomerTicketSchema):
     customer_id = Id()
+    unverified_sender = unverified_sender()
 
 
 class DeskInternalNoteSchema(Schema):
@@ -263,6 +266,7 @@ class DeskAgentTicketSchema(_DeskTicketCore):
     agent_id = Id(allow_none=True, metadata={"description": "null for the unassigned pool"})
     customer_name = fields.String()
     customer_id = Id()
+    unverified_sender = unverified_sender()
 
 
 class DeskAgentTicketListResponse(Schema):
@@ -272,6 +276,7 @@ class DeskAgentTicketListResponse(Schema):
 class DeskAdminTicketSchema(_DeskTicketCore):
     customer_name = fields.String()
     agent_name = fields.String(allow_none=True)
+    unverified_sender = unverified_sender()
 
 
 class DeskAdminTicketListResponse(Schema):

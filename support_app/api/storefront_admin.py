@@ -37,6 +37,7 @@ from ..security.current import AuthError, require_actor
 from ..tickets import Actor, service
 from ..tickets.errors import Forbidden, NotFound, ValidationFailed
 from ..tickets.queries import like_pattern
+from .schemas import unverified_sender
 from .storefront import (
     StorefrontPageArgsSchema,
     StorefrontPaginationSchema,
@@ -81,10 +82,7 @@ class StorefrontAdminTicketSchema(StorefrontTicketSchema):
     customer = fields.Nested(StorefrontCustomerInfoSchema, required=True)
     assignedToId = fields.Integer(allow_none=True)
     escalationLevel = fields.Integer(required=True)
-    unverifiedSender = fields.String(allow_none=True, metadata={
-        "description": "Why nobody has proved the customer wrote it (contact_form, "
-                       "mail_unauthenticated, account_unconfirmed): the customer does not "
-                       "see the ticket. null: verified."})
+    unverifiedSender = unverified_sender()
     internalNotes = fields.List(fields.Nested(StorefrontNoteSchema))
 
 

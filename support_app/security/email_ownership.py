@@ -62,8 +62,8 @@ class Confirmed:
     customer: Customer
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt=SALT)
+def serializer(salt: str = SALT) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt=salt)
 
 
 def max_age() -> int:
@@ -72,17 +72,18 @@ def max_age() -> int:
 
 def make_token(user: SupportUser) -> str:
     """Signed (user, address): the link stops working if the account's address changes."""
-    return _serializer().dumps({"u": user.id, "e": user.email.lower()})
+    return serializer().dumps({"u": user.id, "e": user.email.lower()})
 
 
-def confirmation_link(token: str) -> str:
-    """`EMAIL_CONFIRM_URL` (a customer app's page, `{token}` in it), else our own page
-    under `PUBLIC_URL`. Never built from the request's Host header: a registrant could
+def confirmation_link(token: str, setting: str = "EMAIL_CONFIRM_URL",
+                      page: str = "email_confirmation.page") -> str:
+    """`setting` (a customer app's page, `{token}` in it), else our own page under
+    `PUBLIC_URL`. Never built from the request's Host header: a registrant could
     point the owner's link at their own server and collect the token."""
-    template = current_app.config.get("EMAIL_CONFIRM_URL")
+    template = current_app.config.get(setting)
     if template:
         return template.replace("{token}", token)
-    return current_app.config["PUBLIC_URL"] + url_for("email_confirmation.page", token=token)
+    return current_app.config["PUBLIC_URL"] + url_for(page, token=token)
 
 
 def customer_by_email(email: str) -> Customer | None:
@@ -162,9 +163,10 @@ def wake_mail_sender() -> None:
         worker.wake()
 
 
-def _claims(token: str) -> dict[str, Any]:
+def link_claims(token: str, salt: str = SALT) -> dict[str, Any]:
+    """The (user, address) a link of this purpose was signed for, or LinkRefused."""
     try:
-        claims = _serializer().loads(token, max_age=max_age())
+        claims = serializer(salt).loads(token, max_age=max_age())
     except SignatureExpired as exc:
         raise LinkRefused("TOKEN_EXPIRED", _("This confirmation link has expired; "
                                             "ask for a new one.")) from exc
@@ -175,23 +177,37 @@ def _claims(token: str) -> dict[str, Any]:
     return claims
 
 
+def unconfirmed_account(claims: dict[str, Any]) -> SupportUser:
+    """The account a link names, locked, if the link can still be used: the account is
+    active, still has the address the link went to, and has not been confirmed (every
+    link of an account is single use: confirming uses them all up)."""
+    user = db.session.scalar(select(SupportUser).where(SupportUser.id == claims["u"])
+                             .with_for_update())
+    if user is None or not user.active:
+        raise LinkRefused("TOKEN_INVALID", _("This confirmation link is not valid."))
+    if user.email.lower() != claims.get("e"):
+        raise LinkRefused("ADDRESS_CHANGED", _("This confirmation link was sent to an "
+                                               "address the account no longer has."))
+    if user.email_confirmed_at is not None:
+        raise LinkRefused("TOKEN_USED", _("This confirmation link has already been used."))
+    return user
+
+
+def mark_confirmed(user: SupportUser) -> Customer:
+    """The address is proved: link its records and release mail held for it."""
+    customer = link_customer(user)
+    user.email_confirmed_at = utcnow()
+    db.session.flush()
+    verification.account_confirmed(customer.id)
+    return customer
+
+
 def confirm(token: str) -> Confirmed:
     """Use a link once: mark the account confirmed and link the address's records."""
-    claims = _claims(token)
+    claims = link_claims(token)
     try:
-        user = db.session.scalar(select(SupportUser).where(SupportUser.id == claims["u"])
-                                 .with_for_update())
-        if user is None or not user.active:
-            raise LinkRefused("TOKEN_INVALID", _("This confirmation link is not valid."))
-        if user.email.lower() != claims.get("e"):
-            raise LinkRefused("ADDRESS_CHANGED", _("This confirmation link was sent to an "
-                                                   "address the account no longer has."))
-        if user.email_confirmed_at is not None:
-            raise LinkRefused("TOKEN_USED", _("This confirmation link has already been used."))
-        customer = link_customer(user)
-        user.email_confirmed_at = utcnow()
-        db.session.flush()
-        verification.account_confirmed(customer.id)
+        user = unconfirmed_account(claims)
+        customer = mark_confirmed(user)
         db.session.commit()
     except BaseException:
         db.session.rollback()

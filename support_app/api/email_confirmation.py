@@ -16,7 +16,7 @@ another account), ALREADY_CONFIRMED (resend); 401 UNAUTHORIZED; 422 INVALID_REQU
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from flask import Blueprint as FlaskBlueprint
 from flask import current_app, render_template, request
@@ -72,6 +72,23 @@ def resend_limit() -> str:
     return current_app.config["EMAIL_CONFIRM_RESEND_LIMIT"]
 
 
+def link_errors(invalid: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The documented refusals of an endpoint that uses an emailed link."""
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        for status, description in (
+            (400, "`code`: TOKEN_INVALID (forged or tampered), TOKEN_EXPIRED, TOKEN_USED "
+                  "(the account is confirmed already), ADDRESS_CHANGED (the account's "
+                  "address changed since), RECORD_OWNED (the address's history belongs "
+                  "to another account)"),
+            (422, invalid),
+            (429, "TOO_MANY_REQUESTS"),
+        ):
+            view = blp.alt_response(status, schema=CodedErrorSchema,
+                                    description=description)(view)
+        return view
+    return decorate
+
+
 def confirmed_message() -> str:
     return _("Your email address is confirmed. Your earlier requests and orders are now "
              "in your account.")
@@ -81,13 +98,7 @@ def confirmed_message() -> str:
 @limiter.limit(auth_limit)
 @blp.arguments(ConfirmSchema)
 @blp.response(200, ConfirmedSchema)
-@blp.alt_response(400, schema=CodedErrorSchema,
-                  description="`code`: TOKEN_INVALID (forged or tampered), TOKEN_EXPIRED, "
-                              "TOKEN_USED, ADDRESS_CHANGED (the account's address changed "
-                              "since), RECORD_OWNED (the address's history belongs to "
-                              "another account)")
-@blp.alt_response(422, schema=CodedErrorSchema, description="INVALID_REQUEST: no token")
-@blp.alt_response(429, schema=CodedErrorSchema, description="TOO_MANY_REQUESTS")
+@link_errors("INVALID_REQUEST: no token")
 @blp.doc(security=[])
 def confirm(data: dict[str, Any]) -> dict[str, Any]:
     """Use a confirmation link's token: the account gets the address's history."""
@@ -117,14 +128,8 @@ def resend() -> dict[str, Any]:
 @limiter.limit(auth_limit)
 @blp.arguments(ClaimSchema)
 @blp.response(200, TokenSchema)
-@blp.alt_response(400, schema=CodedErrorSchema,
-                  description="`code`: TOKEN_INVALID, TOKEN_EXPIRED, TOKEN_USED (the account "
-                              "is confirmed: not for taking over), ADDRESS_CHANGED, "
-                              "RECORD_OWNED")
-@blp.alt_response(422, schema=CodedErrorSchema,
-                  description="INVALID_REQUEST (missing field) or VALIDATION_FAILED (weak "
-                              "password, in `errors.password`)")
-@blp.alt_response(429, schema=CodedErrorSchema, description="TOO_MANY_REQUESTS")
+@link_errors("INVALID_REQUEST (missing field) or VALIDATION_FAILED (weak password, in "
+             "`errors.password`)")
 @blp.doc(security=[])
 def claim(data: dict[str, Any]) -> dict[str, Any]:
     """Use a takeover link (mailed when someone registers an address held by an account

@@ -1,7 +1,9 @@
 """The public contact form (seed 000): no account needed, rate-limited per client address.
 
 A message opens a ticket on channel `contact_form` for the customer with that email,
-or for a new guest customer, through the ticket service acting as the system. The
+or for a new guest customer (never on an account that has not confirmed the address:
+`security.email_ownership.record_for_address`), through the ticket service acting as
+the system. The
 form proves nothing about who typed the address: for an address that has an account
 the ticket is held unverified, for staff only (`tickets.verification`). A bot
 that fills the hidden `website` field gets the same success answer and nothing is

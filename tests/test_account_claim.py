@@ -9,6 +9,7 @@ import re
 from support_app.extensions import db
 from support_app.models import Customer, EmailLog, SupportUser
 
+from .live import Listener
 from .test_email_ownership import VICTIM, guest_history, register
 
 OWNER = {"name": "Real Owner", "email": VICTIM, "password": "owners-pass-456"}
@@ -127,3 +128,18 @@ def test_the_emailed_page_takes_over(client, factory):
         "email": VICTIM, "password": "owners-pass-456"}).status_code == 200
     used = client.get(f"/claim-account/{token}")
     assert used.status_code == 400 and "already been used" in used.get_data(as_text=True)
+
+
+def test_the_registrants_socket_closes_on_takeover(client, factory, server, opened):
+    squatter = register(client)
+    listener = Listener(server.url, auth={"token": squatter["Authorization"].split()[1]})
+    opened.append(listener)
+    listener.connect()
+    client.post("/api/auth/register", json=OWNER)
+    claimed = client.post("/api/auth/claim-account", json={
+        "token": takeover_token(), "name": "Real Owner", "password": "owners-pass-456"})
+    assert claimed.status_code == 200
+    assert listener.disconnected.wait(10)
+    again = Listener(server.url, auth={"token": squatter["Authorization"].split()[1]})
+    opened.append(again)
+    assert again.try_connect()["message"] == "Token has been revoked"

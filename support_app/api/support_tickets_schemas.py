@@ -9,8 +9,6 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields, post_dump, validate
 
 from ..security.current import require_actor
-
-from .schemas import unverified_sender
 from .laravel import (
     LaravelSchema,
     PaginatorSchema,
@@ -20,6 +18,7 @@ from .laravel import (
     date,
     integer,
 )
+from .schemas import unverified_sender
 
 STATUSES = ("open", "in_progress", "resolved", "closed")
 PRIORITIES = ("low", "medium", "high", "urgent")

@@ -164,6 +164,9 @@ class Config:
         # Where emailed links point: never the request's Host header, which a client sets.
         self.PUBLIC_URL = env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
         self.EMAIL_CONFIRM_RESEND_LIMIT = env.get("EMAIL_CONFIRM_RESEND_LIMIT", "3 per 10 minute")
+        # Taking over an unconfirmed account (security/account_claim.py)
+        self.ACCOUNT_CLAIM_URL = env.get("ACCOUNT_CLAIM_URL") or None  # with {token}
+        self.ACCOUNT_CLAIM_INTERVAL = int(env.get("ACCOUNT_CLAIM_INTERVAL", 600))
 
         # Outgoing webhooks
         self.WEBHOOK_TIMEOUT = float(env.get("WEBHOOK_TIMEOUT", 10))

@@ -498,7 +498,8 @@ def test_admin_ticket_list(client, factory):
     rows = {row["id"]: row for row in r.get_json()["tickets"]}
     assert rows[taken]["agent_name"] == "Jane Agent" and rows[waiting]["agent_name"] is None
     assert set(rows[taken]) == {"id", "subject", "category", "status", "priority",
-                                "customer_name", "agent_name", "created_at", "updated_at"}
+                                "customer_name", "agent_name", "created_at", "updated_at",
+                                "unverified_sender"}  # staff only: test_staff_markers
     r = client.get("/api/admin/support/tickets/?status=Open", headers=admin.headers)
     assert [row["id"] for row in r.get_json()["tickets"]] == [waiting]
     assert_fields(client.get("/api/admin/support/tickets/?status=Pending",

@@ -144,6 +144,9 @@ entry("POST", "/api/auth/logout", Call(lambda w: "/api/auth/logout", public=True
       "401 401 401 401 401 401 401 401 401 401")
 entry("POST", "/api/auth/confirm-email", Call(lambda w: "/api/auth/confirm-email", json=lambda w: {
     "token": "forged.token.value"}, public=True), "400 400 400 400 400 400 400 400 400 400")
+entry("POST", "/api/auth/claim-account", Call(lambda w: "/api/auth/claim-account", json=lambda w: {
+    "token": "forged.token.value", "name": "Owner", "password": "long-enough-1"}, public=True),
+      "400 400 400 400 400 400 400 400 400 400")
 # Everyone in the world is confirmed already (made by the factory, not self-registered).
 entry("POST", "/api/auth/confirm-email/resend", Call(lambda w: "/api/auth/confirm-email/resend"),
       "401 400 400 400 400 400 400 400 400 400")

@@ -239,6 +239,8 @@ def ticket_detail(ticket_id: str) -> dict[str, Any]:
     actor = require_actor()
     ticket = service.get_ticket(actor, _ticket_id(ticket_id))
     body: dict[str, Any] = {"ticket": {**ticket_body(ticket), "customer_id": str(ticket.customer_id)}}
+    if actor.is_staff:  # a customer's answer never has the key
+        body["ticket"]["unverified_sender"] = ticket.unverified_reason
     if policy.can_see_internal_notes(actor, ticket):
         notes = db.session.scalars(
             select(InternalNote).where(InternalNote.ticket_id == ticket.id)
@@ -379,7 +381,8 @@ def agent_tickets(args: dict[str, Any]) -> dict[str, Any]:
     return {
         "tickets": [
             {**ticket_body(ticket), "customer_name": customer_name,
-             "customer_id": str(ticket.customer_id)}
+             "customer_id": str(ticket.customer_id),
+             "unverified_sender": ticket.unverified_reason}
             for ticket, customer_name in db.session.execute(stmt)
         ]
     }
@@ -430,6 +433,7 @@ def admin_tickets(args: dict[str, Any]) -> dict[str, Any]:
                 "priority": s.priority_label(ticket.priority),
                 "customer_name": customer_name,
                 "agent_name": " ".join(part for part in (first, last) if part) or None,
+                "unverified_sender": ticket.unverified_reason,
                 "created_at": ticket.created_at,
                 "updated_at": ticket.updated_at,
             }

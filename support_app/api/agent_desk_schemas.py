@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate
 
 from .ids import parse_id
+from .schemas import unverified_sender
 
 STATUS_IN = {
     "Open": "open",
@@ -228,6 +229,7 @@ class DeskTicketListResponse(Schema):
 
 class DeskTicketDetailSchema(DeskCustomerTicketSchema):
     customer_id = Id()
+    unverified_sender = unverified_sender()
 
 
 class DeskInternalNoteSchema(Schema):
@@ -250,6 +252,7 @@ class DeskAgentTicketSchema(_DeskTicketCore):
     agent_id = Id(allow_none=True, metadata={"description": "null for the unassigned pool"})
     customer_name = fields.String()
     customer_id = Id()
+    unverified_sender = unverified_sender()
 
 
 class DeskAgentTicketListResponse(Schema):
@@ -259,6 +262,7 @@ class DeskAgentTicketListResponse(Schema):
 class DeskAdminTicketSchema(_DeskTicketCore):
     customer_name = fields.String()
     agent_name = fields.String(allow_none=True)
+    unverified_sender = unverified_sender()
 
 
 class DeskAdminTicketListResponse(Schema):

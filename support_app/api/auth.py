@@ -17,7 +17,7 @@ from werkzeug.security import generate_password_hash
 from ..extensions import db, limiter
 from ..models import AgentProfile, Customer, SupportUser, utcnow
 from ..realtime.connection import disconnect_after_commit
-from ..security import email_ownership, roles, tokens
+from ..security import account_claim, email_ownership, roles, tokens
 from ..security.current import AuthError, bearer_token, require_actor, user_from_token
 from ..security.passwords import password_problem
 from ..tickets.errors import ValidationFailed
@@ -157,8 +157,14 @@ def register_limit():
 def register(data: dict) -> dict:
     """Create a customer account and sign it in. A confirmation link is emailed; the
     account gets what its address already has (guest tickets, orders) only once it is
-    confirmed (POST /api/auth/confirm-email)."""
-    check_new_account(data["email"], data["password"])
+    confirmed (POST /api/auth/confirm-email). An address held by an account that never
+    confirmed it answers "taken" as usual, and the address is mailed a link to take
+    that account over (`security.account_claim`)."""
+    try:
+        check_new_account(data["email"], data["password"])
+    except ValidationFailed:
+        account_claim.offer(data["email"])
+        raise
     user = create_user(data["name"], data["email"], data["password"], roles.CUSTOMER,
                        phone=data.get("phone"), locale=data.get("locale"), confirmed=False)
     return token_body(user)

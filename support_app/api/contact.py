@@ -1,7 +1,9 @@
 """The public contact form (seed 000): no account needed, rate-limited per client address.
 
 A message opens a ticket on channel `contact_form` for the customer with that email,
-or for a new guest customer, through the ticket service acting as the system. The
+or for a new guest customer (never on an account that has not confirmed the address:
+`security.email_ownership.record_for_address`), through the ticket service acting as
+the system. The
 form proves nothing about who typed the address: for an address that has an account
 the ticket is held unverified, for staff only (`tickets.verification`). A bot
 that fills the hidden `website` field gets the same success answer and nothing is
@@ -17,11 +19,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_smorest import Api
 from marshmallow import EXCLUDE, Schema, fields, post_load, validate
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
 from ..extensions import db, limiter
-from ..models import Customer, Order
+from ..models import Order
+from ..security import email_ownership
 from ..tickets import Actor, service, verification
 from .auth import EMAIL_RE, NO_NUL
 from .openapi import Blueprint
@@ -81,22 +83,6 @@ def contact_limit() -> str:
     return current_app.config.get("CONTACT_RATE_LIMIT") or DEFAULT_LIMIT
 
 
-def requester(name: str, email: str) -> Customer:
-    """The customer with this email, or a new guest (flushed, committed with the ticket)."""
-    found = db.session.scalar(select(Customer).where(func.lower(Customer.email) == email))
-    if found is not None:
-        return found
-    locale = request.accept_languages.best_match(list(current_app.config["LANGUAGES"]))
-    guest = Customer(name=name, email=email,
-                     locale=locale or current_app.config["BABEL_DEFAULT_LOCALE"])
-    try:
-        with db.session.begin_nested():
-            db.session.add(guest)
-    except IntegrityError:  # the same address was submitted concurrently
-        return db.session.scalar(select(Customer).where(func.lower(Customer.email) == email))
-    return guest
-
-
 def success(number: str) -> dict[str, Any]:
     return {"success": True,
             "message": _("Thank you! Your message was received; we will reply by email."),
@@ -116,7 +102,9 @@ def submit(data: dict[str, Any]) -> dict[str, Any]:
     """Send a message to support; returns the new ticket's number."""
     if data.get("website"):
         return success(service.new_ticket_number())
-    customer = requester(data["name"], data["email"])
+    locale = request.accept_languages.best_match(list(current_app.config["LANGUAGES"]))
+    customer = email_ownership.record_for_address(
+        data["email"], data["name"], locale or current_app.config["BABEL_DEFAULT_LOCALE"])
     description = data["message"]
     order = None
     if data.get("orderNumber"):

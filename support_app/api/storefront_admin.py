@@ -39,6 +39,7 @@ from ..tickets.errors import Forbidden, NotFound, ValidationFailed
 from ..tickets.queries import like_pattern
 from .ids import ID_RANGE
 from .openapi import Blueprint
+from .schemas import unverified_sender
 from .storefront import (
     StorefrontPageArgsSchema,
     StorefrontPaginationSchema,
@@ -83,10 +84,7 @@ class StorefrontAdminTicketSchema(StorefrontTicketSchema):
     customer = fields.Nested(StorefrontCustomerInfoSchema, required=True)
     assignedToId = fields.Integer(allow_none=True)
     escalationLevel = fields.Integer(required=True)
-    unverifiedSender = fields.String(allow_none=True, metadata={
-        "description": "Why nobody has proved the customer wrote it (contact_form, "
-                       "mail_unauthenticated, account_unconfirmed): the customer does not "
-                       "see the ticket. null: verified."})
+    unverifiedSender = unverified_sender()
     internalNotes = fields.List(fields.Nested(StorefrontNoteSchema))
 
 

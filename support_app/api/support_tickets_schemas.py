@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from marshmallow import Schema, fields, missing, validate
+from marshmallow import Schema, fields, missing, post_dump, validate
 
 from ..security.current import require_actor
 from .laravel import (
@@ -18,6 +18,7 @@ from .laravel import (
     date,
     integer,
 )
+from .schemas import unverified_sender
 
 STATUSES = ("open", "in_progress", "resolved", "closed")
 PRIORITIES = ("low", "medium", "high", "urgent")
@@ -168,16 +169,30 @@ class TicketSchema(Schema):
     updated_at = Timestamp(required=True)
 
 
+class StaffMarkers(Schema):
+    """Fields for staff only: the 002 document's shape plus `unverified_sender` for the
+    staff who read every ticket; a customer's answer never has the key (it could only
+    be null there: a held ticket is not shown to the customer at all)."""
+
+    unverified_sender = unverified_sender(attribute="unverified_reason")
+
+    @post_dump
+    def _customers_never(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        if not require_actor().is_staff:  # cached for the request: no query
+            data.pop("unverified_sender", None)
+        return data
+
+
 class CreatedTicketSchema(TicketSchema):
     customer = fields.Nested(CustomerBrief, required=True)
 
 
-class ListedTicketSchema(CreatedTicketSchema):
+class ListedTicketSchema(StaffMarkers, CreatedTicketSchema):
     assigned_admin = fields.Nested(AdminBrief, attribute="assigned_to", required=True,
                                    allow_none=True)
 
 
-class TicketDetailSchema(TicketSchema):
+class TicketDetailSchema(StaffMarkers, TicketSchema):
     customer = fields.Nested(CustomerDetail, required=True)
     assigned_admin = fields.Nested(AdminBrief, attribute="assigned_to", required=True,
                                    allow_none=True)

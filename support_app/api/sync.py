@@ -5,7 +5,8 @@ as orderId / rideId / bookingId).
 PUT is an upsert keyed by the platform's own identifier: 201 when created, 200 when
 updated, and sending the same body twice changes nothing. Fields left out of the
 body keep their stored value; an explicit null clears an optional field. The customer
-is found by email or created as a guest (no account). These rows are not tickets, so
+is found by email or created as a guest (no account); an account that has not
+confirmed the address does not get them (`security.email_ownership.record_for_address`). These rows are not tickets, so
 this module writes them directly, each request in one transaction.
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_smorest import Api
 from marshmallow import Schema, ValidationError, fields, validate, validates
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.routing import BaseConverter
 
@@ -165,22 +166,6 @@ class SyncedBooking(SyncedSchema):
     external_id = fields.String(required=True)
 
 
-def _customer(email: str, name: str | None = None) -> Customer:
-    """The customer with this email (any case), or a new guest. The platform's word
-    for an address is no proof for an account that registered it without confirming:
-    such a record goes back to being a guest's (`security.email_ownership`)."""
-    email = email.lower()
-    customer = db.session.scalar(select(Customer).where(func.lower(Customer.email) == email))
-    if customer is not None:
-        email_ownership.release_unproved_claim(customer)
-    else:
-        name = name or email.split("@", 1)[0]
-        customer = Customer(name=name, email=email)
-        db.session.add(customer)
-        db.session.flush()
-    return customer
-
-
 def _upsert(model: type, key_column: str, key: str, data: dict[str, Any],
             defaults: dict[str, Any]) -> tuple[Any, int]:
     """Create or update one row in one transaction; only changed attributes are written,
@@ -195,7 +180,8 @@ def _upsert(model: type, key_column: str, key: str, data: dict[str, Any],
 def _write(model: type, key_column: str, key: str, data: dict[str, Any],
            defaults: dict[str, Any]) -> tuple[Any, int]:
     try:
-        customer = _customer(data["customer_email"], data.get("customer_name"))
+        customer = email_ownership.record_for_address(data["customer_email"],
+                                                      data.get("customer_name"))
         row = db.session.scalar(select(model).where(getattr(model, key_column) == key))
         created = row is None
         if created:
@@ -226,7 +212,7 @@ def _replace_members(row: Order | Ride | Booking, owner: Customer, emails: list[
     """The service's group members become exactly these customers (guests if new)."""
     column = {Order: ServiceMember.order_id, Ride: ServiceMember.ride_id,
               Booking: ServiceMember.booking_id}[type(row)]
-    wanted = {_customer(email).id for email in emails} - {owner.id}
+    wanted = {email_ownership.record_for_address(email).id for email in emails} - {owner.id}
     have = set(db.session.scalars(select(ServiceMember.customer_id).where(column == row.id)))
     if have - wanted:
         db.session.execute(delete(ServiceMember).where(

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Customer, EmailLog, Message, Ticket
+from ..security import email_ownership
 from ..tickets import service, verification
 from ..tickets.actor import Actor
 from . import sender_auth, threading
@@ -111,7 +112,7 @@ def _receive(mail: InboundMail, files: Screened) -> Receipt:
     if seen:
         return Receipt("duplicate", _number(ticket_id))
     sender: Customer | None = (
-        threading.customer_by_address(mail.from_address) if mail.from_address else None
+        email_ownership.customer_by_email(mail.from_address) if mail.from_address else None
     )
     staff = threading.staff_by_address(mail.from_address) if mail.from_address else None
     ticket = threading.thread_for(mail, sender)
@@ -147,8 +148,8 @@ def _receive(mail: InboundMail, files: Screened) -> Receipt:
         return reply(threading.actor_for(sender), ticket)
 
     # Anything else is the sender's own ticket; held for staff when its sender is unproven.
-    customer = sender or threading.guest_customer(mail.from_address, mail.from_name)
-    unverified = verification.mail_reason(customer, proof.domain)
+    customer = email_ownership.record_for_address(mail.from_address, mail.from_name)
+    unverified = verification.mail_reason(proof.domain)
     outcome = service.open_ticket(
         Actor.system("email"), customer_id=customer.id, subject=_subject(mail),
         description=body, channel="email", origin="email", files=files.kept,

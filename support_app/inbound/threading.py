@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Customer, EmailLog, Message, SupportUser, Ticket
@@ -66,10 +65,6 @@ def candidate_tickets(mail: InboundMail) -> list[Ticket]:
     return [tickets[i] for i in ordered if i in tickets]
 
 
-def customer_by_address(address: str) -> Customer | None:
-    return db.session.scalar(select(Customer).where(func.lower(Customer.email) == address))
-
-
 def is_party(customer: Customer, ticket: Ticket) -> bool:
     """The ticket's own customer or one of its group participants."""
     probe = Actor.guest(customer.id)
@@ -97,24 +92,6 @@ def staff_thread(mail: InboundMail, staff: Actor | None) -> Ticket | None:
     if staff is None:
         return None
     return next((t for t in candidate_tickets(mail) if policy.can_work(staff, t)), None)
-
-
-def guest_customer(address: str, name: str) -> Customer:
-    """The customer with this address, or a new guest (race-safe: the email is unique)."""
-    existing = customer_by_address(address)
-    if existing is not None:
-        return existing
-    try:
-        customer = Customer(name=(name or address)[:150], email=address)
-        db.session.add(customer)
-        db.session.commit()
-        return customer
-    except IntegrityError:
-        db.session.rollback()
-        existing = customer_by_address(address)
-        if existing is None:
-            raise
-        return existing
 
 
 def actor_for(customer: Customer) -> Actor:

@@ -3,8 +3,10 @@
 A ticket is *unverified* (`Ticket.unverified_reason` set) when it was opened by a
 channel that proves nothing about the sender for an address whose owner can read
 tickets: the contact form for an address that has an account, or inbound mail whose
-From was not authenticated (no aligned SPF/DKIM pass, no signed reply address), or
-authenticated mail for an account that has not yet confirmed its address. Such a
+From was not authenticated (no aligned SPF/DKIM pass, no signed reply address).
+(`account_unconfirmed`, authenticated mail for an account that had not confirmed its
+address, is no longer given: such mail now goes to a guest record; older tickets held
+for it are released when the account confirms.) Such a
 ticket is stored and shown to staff (marked), never to the customer side: the access
 policy hides it, and its events notify, push and mail staff only. Nothing a customer
 sent is lost; staff verify it (`verify`) or answer it by email.
@@ -62,11 +64,10 @@ def unconfirmed_account(customer: Customer) -> bool:
     return confirmed is None
 
 
-def mail_reason(customer: Customer, authenticated: bool) -> str | None:
-    """Why a mail for `customer` cannot open a ticket as theirs (None: it can)."""
-    if not authenticated:
-        return MAIL_UNAUTHENTICATED
-    return ACCOUNT_UNCONFIRMED if unconfirmed_account(customer) else None
+def mail_reason(authenticated: bool) -> str | None:
+    """Why a mail cannot open a ticket as its sender's (None: it can). Its customer
+    record is never an unconfirmed account's (`email_ownership.record_for_address`)."""
+    return None if authenticated else MAIL_UNAUTHENTICATED
 
 
 def account_confirmed(customer_id: int) -> None:

@@ -154,3 +154,13 @@ def test_bad_input_gets_a_documented_4xx_and_writes_nothing(app, world, schema, 
     if not (rule.startswith(IGNORES_UNKNOWN) and response.status_code < 300):
         check("unknown field", response, unknown)
     assert problems == [], "\n".join(problems)
+
+
+def test_every_api_blueprint_parses_bodies_with_the_json_checks(app):
+    """A surface built on Smorest's own Blueprint would skip `json_body`'s refusals
+    (surrogates, depth, huge integers) for its bodies and arguments."""
+    from support_app.api.openapi import Blueprint
+
+    names = app.extensions["flask-smorest"]["blp_name_to_api"]
+    assert names, "no API blueprint registered"
+    assert {n for n in names if not isinstance(app.blueprints[n], Blueprint)} == set()

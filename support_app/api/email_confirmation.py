@@ -22,7 +22,7 @@ from flask import Blueprint as FlaskBlueprint
 from flask import current_app, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from ..extensions import db, limiter
@@ -30,8 +30,9 @@ from ..models import SupportUser
 from ..security import account_claim, email_ownership
 from ..security.current import require_actor
 from ..tickets.errors import DomainError, ValidationFailed
-from .errors import Surface, register_surface
 from .auth import NO_NUL, TokenSchema, split_name, token_body
+from .errors import Surface, register_surface
+from .openapi import Blueprint
 from .schemas import CodedErrorSchema, UserSchema
 from .storefront import render_error
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import gettext as _
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from ..models import TARGET_STATES, TARGETS, utcnow
@@ -18,7 +17,8 @@ from ..security.current import require_actor
 from ..tickets import service, sla
 from ..tickets.errors import Forbidden
 from .errors import Surface, register_surface
-from .laravel import MAX_ID
+from .ids import MAX_ID
+from .openapi import Blueprint
 from .schemas import DefaultErrorSchema
 
 blp = Blueprint("SLA", __name__, url_prefix="/api/tickets",

@@ -102,3 +102,12 @@ def test_installing_twice_still_delivers_each_event_once(app_ctx, recorded_event
     events.install(db.session)
     _commit_one("test.once")
     assert [e.name for e in recorded_events] == ["test.once"]
+
+
+def test_a_new_publisher_starts_with_no_subscribers(app_ctx):
+    fresh = events.Publisher()
+    assert fresh.prepare(DomainEvent("test.fresh", None, None)) == []
+    seen = []
+    fresh.subscribe_after_commit(seen.append)
+    fresh.deliver([DomainEvent("test.fresh", None, None)])
+    assert [event.name for event in seen] == ["test.fresh"]

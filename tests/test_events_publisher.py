@@ -93,7 +93,8 @@ def test_a_failing_handler_neither_undoes_the_commit_nor_stops_the_others(
     assert [e.name for e in recorded_events] == ["test.survives"]
     assert db.session.query(Customer).count() == 1
     (record,) = logged.records
-    assert record.getMessage().startswith("after-commit handler ")
+    assert record.getMessage().startswith("after-commit handler <function ")
+    assert ".broken at " in record.getMessage()
     assert record.getMessage().endswith(" failed for test.survives")
     assert record.exc_info[0] is RuntimeError
 
@@ -102,3 +103,12 @@ def test_installing_twice_still_delivers_each_event_once(app_ctx, recorded_event
     events.install(db.session)
     _commit_one("test.once")
     assert [e.name for e in recorded_events] == ["test.once"]
+
+
+def test_a_new_publisher_starts_with_no_subscribers(app_ctx):
+    fresh = events.Publisher()
+    assert fresh.prepare(DomainEvent("test.fresh", None, None)) == []
+    seen = []
+    fresh.subscribe_after_commit(seen.append)
+    fresh.deliver([DomainEvent("test.fresh", None, None)])
+    assert [event.name for event in seen] == ["test.fresh"]

@@ -7,8 +7,10 @@ import json
 import re
 
 import pytest
+from sqlalchemy import select
 
 from support_app.extensions import db
+from support_app.models import EmailLog
 from support_app.security import roles
 from tests.admin_helpers import desk_client, login
 
@@ -77,3 +79,12 @@ def test_app_name_is_translated_in_navbar_and_title(app, factory, language, name
     html = client.get("/tickets/list/").get_data(as_text=True)
     assert f"<title>{name}</title>" in html
     assert re.search(rf'class="navbar-brand">\s*<a [^>]*>{name}</a>', html)
+
+
+@pytest.mark.parametrize("language, name", [("en", "Support Desk"), ("ar", "مكتب الدعم")])
+def test_app_name_is_translated_in_customer_emails(factory, app_ctx, language, name):
+    ticket = factory.ticket(factory.customer(locale=language))
+    [log] = db.session.scalars(select(EmailLog).where(EmailLog.ticket_id == ticket.id)).all()
+    assert name in log.body_text and name in log.body_html
+    if language != "en":
+        assert "Support Desk" not in log.body_text + log.body_html

@@ -65,15 +65,15 @@ def test_date_filter_default_is_in_the_one_date_format(app, factory, language):
     client = _client(app, factory, language)
     for url in ("/tickets/list/", "/faqs/list/", "/email-logs/list/", "/agents/list/"):
         fields = _form_fields(client, url)
-        dated = [field for field in fields.values() if "appbuilder_datetime" in field]
+        dated = [field for column, field in fields.items() if column.endswith("_at")]
         for field in dated:
             value = re.search(r'value="([^"]*)"', field).group(1)
             assert re.fullmatch(r"(\d{4}-\d\d-\d\d \d\d:\d\d)?", value), (url, value)
-            assert 'data-format="yyyy-MM-dd hh:mm"' in field
-        assert dated or url != "/tickets/list/"
+            assert "appbuilder_datetime" not in field  # FAB's filter script has no picker for it
+        assert dated or url not in ("/tickets/list/", "/agents/list/")
 
 
-@pytest.mark.parametrize("language, name", [("en", "Support Desk"), ("ar", "مكتب الدعم")])
+@pytest.mark.parametrize("language, name", [("en", "Support Desk"), ("ar", "مركز الدعم")])
 def test_app_name_is_translated_in_navbar_and_title(app, factory, language, name):
     client = _client(app, factory, language)
     html = client.get("/tickets/list/").get_data(as_text=True)
@@ -81,7 +81,7 @@ def test_app_name_is_translated_in_navbar_and_title(app, factory, language, name
     assert re.search(rf'class="navbar-brand">\s*<a [^>]*>{name}</a>', html)
 
 
-@pytest.mark.parametrize("language, name", [("en", "Support Desk"), ("ar", "مكتب الدعم")])
+@pytest.mark.parametrize("language, name", [("en", "Support Desk"), ("ar", "مركز الدعم")])
 def test_app_name_is_translated_in_customer_emails(factory, app_ctx, language, name):
     ticket = factory.ticket(factory.customer(locale=language))
     [log] = db.session.scalars(select(EmailLog).where(EmailLog.ticket_id == ticket.id)).all()

@@ -6,12 +6,10 @@ from typing import Any, Callable, Mapping, TypeVar
 
 from flask import flash, g, request, url_for
 from flask_appbuilder import ModelView
-from flask_appbuilder.fieldwidgets import DateTimePickerWidget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext
 from markupsafe import Markup, escape
-from wtforms import DateTimeField, SelectField
-from wtforms.widgets import Select, html_params
+from wtforms import DateTimeField, SelectField, widgets
 
 from ..extensions import db
 from ..models import SupportUser, Ticket
@@ -108,17 +106,14 @@ def plain(value: Any) -> Any:
     return Markup("<bdi>{}</bdi>").format(value) if isinstance(value, str) else value
 
 
-class MinutePickerWidget(DateTimePickerWidget):
-    """FAB's date-time picker showing its value in the timestamp's format: FAB's own
-    prints the raw datetime (microseconds) into the search filter's script."""
-
-    data_template = DateTimePickerWidget.data_template.replace("hh:mm:ss", "hh:mm")
+class TimestampInput(widgets.TextInput):
+    """A date filter's input in the timestamp's format, left to right. FAB's date-time
+    picker prints the raw datetime (microseconds) and, added as a filter, calls a
+    `datetimepicker` plugin FAB does not ship (a script error on every list)."""
 
     def __call__(self, field, **kwargs):  # type: ignore[override]
-        kwargs.setdefault("id", field.id)
-        kwargs.setdefault("name", field.name)
-        return Markup(self.data_template % {"text": html_params(
-            type="text", value=field._value(), **kwargs)})
+        return super().__call__(field, **{"class": "form-control", "dir": "ltr",
+                                          "placeholder": "YYYY-MM-DD HH:MM", **kwargs})
 
 
 class DeskModelView(ModelView):
@@ -143,9 +138,9 @@ class DeskModelView(ModelView):
         label = self.label_columns.get(column, column)
         if column in self.code_labels:
             return SelectField(label, choices=choices(self.code_labels[column]),
-                               widget=Select(), render_kw={"class": "form-control"})
+                               widget=widgets.Select(), render_kw={"class": "form-control"})
         if self.datamodel.is_datetime(column):
-            return DateTimeField(label, format=TIMESTAMP, widget=MinutePickerWidget(),
+            return DateTimeField(label, format=TIMESTAMP, widget=TimestampInput(),
                                  default=self.datamodel.get_col_default(column))
         return None
 

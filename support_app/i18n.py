@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request, session
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh as refresh_locale
 from flask_login import current_user, user_logged_in
@@ -28,6 +28,16 @@ STATUS_LABELS = {
     "resolved": _l("Resolved"),
     "closed": _l("Closed"),
 }
+# The product's default name (`APP_NAME`), in the catalogs; a configured name that is
+# not in them is a brand and reads the same in every language.
+DEFAULT_APP_NAME = _l("Support Desk")
+
+
+def app_name() -> str:
+    """`APP_NAME` as the reader's language spells it (navbar, page titles, emails)."""
+    return gettext(str(current_app.config.get("APP_NAME") or DEFAULT_APP_NAME))
+
+
 PRIORITY_LABELS = {
     "low": _l("Low"),
     "medium": _l("Medium"),
@@ -69,6 +79,7 @@ def install_locale_selector(app: Flask) -> None:
     app.before_request(refresh_locale)  # Babel caches the locale on `g`, not per request
     app.jinja_env.globals["text_direction"] = text_direction
     app.jinja_env.globals["current_locale"] = current_locale
+    app.jinja_env.globals["app_name"] = app_name
     user_logged_in.connect(_start_session_in_users_language, app)
 
 

@@ -36,7 +36,7 @@ from jinja2 import Environment
 
 from .. import database
 from ..extensions import db
-from ..i18n import text_direction
+from ..i18n import app_name, text_direction
 from ..models import EmailLog, Message
 from ..tickets import events
 
@@ -153,8 +153,8 @@ def render_email(template: str, ticket: events.TicketSnapshot, **context: Any) -
     try:
         with force_locale(locale):
             row["subject"] = _subject(template, ticket)
-        values = {"ticket": ticket, "locale": locale,
-                  "app_name": current_app.config.get("APP_NAME", "Support"), **context}
+            name = app_name()
+        values = {"ticket": ticket, "locale": locale, "app_name": name, **context}
         templates = _templates(locale)  # the catalog is bound in: no locale to force
         row["body_text"] = templates.get_template(f"email/{template}.txt").render(values)
         row["body_html"] = templates.get_template(f"email/{template}.html").render(values)
@@ -170,11 +170,10 @@ def account_email(template: str, to: str, locale: str | None, subject: Callable[
     """An email about the account, not a ticket, rendered in `locale`: its outbox row."""
     locale = language(locale)
     deliverable = bool(current_app.config.get("MAIL_SERVER"))
-    app_name = current_app.config.get("APP_NAME", "Support")
-    values = {"locale": locale, "app_name": app_name, **context}
     templates = _templates(locale)
     with force_locale(locale):
         title = " ".join(subject().split())
+        values = {"locale": locale, "app_name": app_name(), **context}
     return dict(
         direction="out", status="queued" if deliverable else "not_sent",
         error=None if deliverable else NOT_CONFIGURED, template=template,

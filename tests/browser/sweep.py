@@ -11,12 +11,13 @@ import itertools
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from support_app.extensions import db
-from support_app.models import AgentProfile, Order, Ticket
+from support_app.models import AgentProfile, Order, Ticket, WebhookDelivery, WebhookEndpoint
 from support_app.security import roles
-from support_app.tickets import service
+from support_app.tickets import service, verification
+from support_app.webhooks import endpoints
 from tests.factories import Factory, Person
 
 _SEQ = itertools.count(1)
@@ -95,6 +96,37 @@ def _approved(pk: int) -> bool:
     return db.session.get(AgentProfile, pk).is_approved
 
 
+def _unverified(desk: Desk) -> int:
+    """A ticket held as from an unverified sender (as the contact form holds one)."""
+    pk = desk.ticket()
+    db.session.execute(update(Ticket).where(Ticket.id == pk).values(
+        unverified_reason=verification.CONTACT_FORM))
+    db.session.commit()
+    return pk
+
+
+def _endpoint(desk: Desk) -> int:
+    """An active endpoint (unreachable: only its queued deliveries are looked at)."""
+    endpoint = WebhookEndpoint(name=f"Sweep hook {desk.seq()}", url="https://hooks.invalid/in",
+                               events=["ticket.created"])
+    db.session.add(endpoint)
+    db.session.commit()
+    return endpoint.id
+
+
+def _delivery(desk: Desk) -> int:
+    endpoint = db.session.get(WebhookEndpoint, _endpoint(desk))
+    delivery = endpoints.queue_ping(endpoint)
+    db.session.commit()
+    return delivery.id
+
+
+def _deliveries(endpoint_id: int) -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).select_from(WebhookDelivery)
+                             .where(WebhookDelivery.endpoint_id == endpoint_id))
+
+
 def _own_user(desk: Desk) -> int:
     return desk.person.user.id
 
@@ -135,6 +167,8 @@ EFFECTS: dict[tuple[str, str], Effect] = {
         _submit_bulk(_choose_first_agent)),
     ("TicketView", "escalate"): Effect(
         lambda d: d.ticket(), lambda d, pk, page: _check(_ticket(pk).escalation_level >= 1)),
+    ("TicketView", "verify_sender"): Effect(
+        _unverified, lambda d, pk, page: _check(_ticket(pk).unverified_reason is None)),
     ("TicketView", "resolve"): Effect(
         lambda d: d.ticket(status="in_progress"),
         lambda d, pk, page: _check(_ticket(pk).status == "resolved")),
@@ -149,6 +183,11 @@ EFFECTS: dict[tuple[str, str], Effect] = {
         lambda d: d.factory.order(d.customer.customer).id,
         lambda d, pk, page: _check(_order_status(pk) == "cancelled")),
     # FAB's own account actions open the profile and password forms.
+    ("WebhookEndpointView", "send_test"): Effect(
+        _endpoint, lambda d, pk, page: _check(_deliveries(pk) >= 1)),
+    ("WebhookDeliveryView", "resend"): Effect(
+        _delivery, lambda d, pk, page: _check(
+            _deliveries(db.session.get(WebhookDelivery, pk).endpoint_id) >= 2)),
     ("UserDBModelView", "userinfoedit"): Effect(_own_user, _on_form("userinfoedit")),
     ("UserDBModelView", "resetmypassword"): Effect(_own_user, _on_form("resetmypassword")),
     ("RoleModelView", "copyrole"): Effect(_throwaway_role, _copied),

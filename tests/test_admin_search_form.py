@@ -3,6 +3,7 @@ labels that submit the codes, the date filter's default is in the one date forma
 and the product's name is translated where it is shown."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -10,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from support_app.extensions import db
-from support_app.models import EmailLog
+from support_app.models import EmailLog, WebhookDelivery, WebhookEndpoint
 from support_app.security import roles
 from tests.admin_helpers import desk_client, login
 
@@ -88,3 +89,20 @@ def test_app_name_is_translated_in_customer_emails(factory, app_ctx, language, n
     assert name in log.body_text and name in log.body_html
     if language != "en":
         assert "Support Desk" not in log.body_text + log.body_html
+
+
+def test_webhook_screens_read_like_the_others(app, factory):
+    endpoint = WebhookEndpoint(name="shop", url="http://127.0.0.1:9/hook", events=["ticket.created"],
+                               is_active=False, disabled_at=dt.datetime(2026, 12, 1, 9, 30, 15, 123456))
+    db.session.add(endpoint)
+    db.session.flush()
+    db.session.add(WebhookDelivery(endpoint_id=endpoint.id, event="ticket.created", body="{}",
+                                   status="failed"))
+    db.session.commit()
+    client = _client(app, factory, "ar")
+    listing = client.get("/webhooks/list/").get_data(as_text=True)
+    assert "2026-12-01 09:30<" in listing and "123456" not in listing
+    assert ">False<" not in listing and ">True<" not in listing
+    fields = _form_fields(client, "/webhook-deliveries/list/")
+    assert fields["status"].startswith("<select") and fields["event"].startswith("<select")
+    assert "123456" not in client.get("/webhook-deliveries/list/").get_data(as_text=True)

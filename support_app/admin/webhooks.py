@@ -3,7 +3,7 @@ with "resend". Deliveries go through the same outbox as the ticket events."""
 from __future__ import annotations
 
 from flask import current_app, flash, redirect
-from flask_appbuilder import ModelView, action
+from flask_appbuilder import action
 from flask_appbuilder.fieldwidgets import Select2ManyWidget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
@@ -16,7 +16,7 @@ from ..extensions import db
 from ..models import WebhookDelivery, WebhookEndpoint
 from ..webhooks import delivery, endpoints, guard
 from . import permissions as perms
-from .base import ticket_link
+from .base import DeskModelView, ticket_link
 
 
 def public_url(form: Form, field: Field) -> None:
@@ -31,12 +31,12 @@ STATUS_LABELS = {"queued": _l("Waiting to be sent"), "sending": _l("Sending now"
                  "delivered": _l("Delivered to the endpoint"), "failed": _l("Failed for good")}
 
 
+# What a delivery's event column reads (and its search filter offers): the test ping too.
+EVENT_LABELS = {**endpoints.EVENTS, endpoints.PING: _l("Test (ping)")}
+
+
 def event_label(name: str) -> str:
-    return str(_l("Test (ping)") if name == endpoints.PING else endpoints.EVENTS.get(name, name))
-
-
-def status_label(status: str) -> str:
-    return str(STATUS_LABELS.get(status, status))
+    return str(EVENT_LABELS.get(name, name))
 
 
 def event_labels(chosen: list[str] | None) -> Markup:
@@ -76,7 +76,7 @@ def _queued(items, queue) -> int:
     return len(done)
 
 
-class WebhookEndpointView(ModelView):
+class WebhookEndpointView(DeskModelView):
     datamodel = SQLAInterface(WebhookEndpoint)
     class_permission_name = perms.WEBHOOKS
     route_base = "/webhooks"
@@ -112,7 +112,7 @@ class WebhookEndpointView(ModelView):
         return redirect(self.get_redirect())
 
 
-class WebhookDeliveryView(ModelView):
+class WebhookDeliveryView(DeskModelView):
     datamodel = SQLAInterface(WebhookDelivery)
     class_permission_name = perms.WEBHOOK_DELIVERIES
     route_base = "/webhook-deliveries"
@@ -125,7 +125,8 @@ class WebhookDeliveryView(ModelView):
     show_columns = ["created_at", "endpoint", "event", "ticket", "status", "response_code",
                     "duration_ms", "attempts", "next_attempt_at", "delivered_at", "error", "body"]
     search_columns = ["endpoint", "event", "status", "response_code", "created_at"]
-    formatters_columns = {"ticket": ticket_link, "event": event_label, "status": status_label}
+    formatters_columns = {"ticket": ticket_link}
+    code_labels = {"event": EVENT_LABELS, "status": STATUS_LABELS}
     label_columns = _LABELS
 
     @action("resend", _l("Resend"), icon="fa-repeat")

@@ -6,9 +6,11 @@ bounded rows), never a 500, and nothing is written.
 """
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
+import simple_websocket
 from flask_appbuilder import ModelView
 from flask_appbuilder.api import BaseApi
 
@@ -16,7 +18,7 @@ from support_app.admin.screen_args import MAX_PAGE_SIZE
 from support_app.security import roles
 
 from .admin_helpers import desk_client, login
-from .live import Listener
+from .live import TIMEOUT, Listener
 from .test_authorization_matrix import MATRIX
 from .test_bad_input import _client_for, _row_counts, world  # noqa: F401  (fixture)
 
@@ -137,3 +139,31 @@ def test_subscribe_with_a_10000_digit_ticket_id_is_acked_invalid(server, opened,
         assert answer["ok"] is False and answer["code"] == "INVALID_REQUEST", raw
         assert listener.call("unsubscribe", {"ticketId": raw})["code"] == "INVALID_REQUEST"
     assert listener.call("subscribe", {"ticketId": ticket.id})["ok"] is True
+
+
+def test_subscribe_with_a_10000_digit_json_number_is_acked_invalid(server, factory):
+    """The number as a raw packet sends it (no Python client can: it would not encode
+    it), over a plain websocket speaking Engine.IO 4 / Socket.IO 5."""
+    owner = factory.customer()
+    token = owner.headers["Authorization"].split(" ", 1)[1]
+    ws = simple_websocket.Client.connect(
+        server.url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket")
+
+    def receive(prefix: str) -> str:
+        """The next packet starting with `prefix`, answering pings on the way."""
+        while (packet := ws.receive(timeout=TIMEOUT)) is not None:
+            if packet == "2":
+                ws.send("3")
+            elif packet.startswith(prefix):
+                return packet
+        raise AssertionError(f"no {prefix!r} packet within {TIMEOUT} s")
+
+    try:
+        receive("0")                                              # Engine.IO open
+        ws.send("40" + json.dumps({"token": token}))              # Socket.IO connect
+        receive("40")
+        ws.send('421["subscribe",{"ticketId":' + "9" * 10000 + "}]")
+        ack = json.loads(receive("431")[3:])[0]
+        assert ack["ok"] is False and ack["code"] == "INVALID_REQUEST"
+    finally:
+        ws.close()

@@ -65,3 +65,39 @@ def test_socket_pushes_to_the_customer_carry_no_staff_email(server, opened, fact
                                lambda d: d["message"]["message"] == "Socket reply from staff")
     assert pushed["message"]["admin"]["name"] == agent.user.name
     assert not any(email in repr(listener.events) for email in _staff_emails(world))
+
+
+def test_a_group_participant_never_reads_the_owners_email_or_phone(server, opened, app, factory):
+    world = _build_world(factory)
+    owner, participant = world.people["owner"], world.people["participant"]
+    owner.customer.phone = "+44 7700 900123"
+    # The room's pushes carry names only (first: the walk below signs the participant out).
+    listener = Listener(server.url,
+                        auth={"token": participant.headers["Authorization"].split(" ", 1)[1]})
+    opened.append(listener)
+    listener.connect()
+    assert listener.call("subscribe", {"ticketId": world.ticket.id})["ok"] is True
+    service.add_message(owner.actor, world.ticket.id, "Any news from the driver?")
+    pushed = listener.wait_for("support:message:created",
+                               lambda d: d["message"]["message"] == "Any news from the driver?")
+    assert pushed["message"]["customer"] == {"id": owner.customer.id, "name": owner.customer.name}
+    assert owner.user.email not in repr(listener.events)
+    client = desk_client(app)
+    # The owner and staff still read them.
+    mine = client.get(f"/api/support-tickets/{world.ticket.id}",
+                      headers=owner.headers).get_json()["data"]["customer"]
+    assert (mine["email"], mine["phone"]) == (owner.user.email, owner.customer.phone)
+    staff = client.get(f"/api/support-tickets/{world.ticket.id}",
+                       headers=world.people["admin"].headers).get_json()["data"]["customer"]
+    assert staff["email"] == owner.user.email
+    leaks, seen = [], 0
+    for (method, rule), (call, _expected) in MATRIX.items():
+        if call.session:
+            continue
+        body = _call(client, method, call, world, {} if call.public else participant.headers
+                     ).get_data(as_text=True)
+        seen += "Any news from the driver?" in body
+        leaks += [f"{method} {rule}" for secret in (owner.user.email, owner.customer.phone)
+                  if secret in body]
+    assert seen, "the walk never showed the owner's message"
+    assert leaks == []

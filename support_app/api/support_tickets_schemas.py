@@ -115,14 +115,30 @@ class CancelOrderSchema(LaravelSchema):
 # --------------------------------------------------------------------------- responses
 
 
+def _own_or_staff(customer: Any) -> bool:
+    actor = require_actor()  # cached for the request: no query
+    return actor.is_staff or actor.customer_id == customer.id
+
+
 class CustomerBrief(Schema):
+    """The requester as 002 prints them. Their contact details go to themselves and to
+    staff: a group participant shares the ticket, not the owner's address or phone."""
+
     id = fields.Integer(required=True)
     name = fields.String(required=True)
-    email = fields.String(required=True)
+    email = fields.Method("_email", metadata={"type": "string",
+                                              "description": "The customer and staff only"})
+
+    def _email(self, customer: Any) -> Any:
+        return customer.email if _own_or_staff(customer) else missing
 
 
 class CustomerDetail(CustomerBrief):
-    phone = fields.String(required=True, allow_none=True)
+    phone = fields.Method("_phone", metadata={"type": "string", "nullable": True,
+                                              "description": "The customer and staff only"})
+
+    def _phone(self, customer: Any) -> Any:
+        return customer.phone if _own_or_staff(customer) else missing
 
 
 class CustomerName(Schema):

@@ -9,6 +9,7 @@ from flask import Flask
 from ..extensions import db, socketio
 from . import connection, publisher
 from .manager import build_manager
+from .packets import PacketJSON
 
 ASYNC_MODES = ("threading", "gevent")
 
@@ -44,6 +45,7 @@ def register_realtime(app: Flask) -> None:
         client_manager=manager,
         async_mode=async_mode(app.config.get("SOCKETIO_ASYNC_MODE")),
         cors_allowed_origins=connection.origin_policy(app),
+        json=PacketJSON,
     )
     connection.register_handlers()
     connection.install_revocation(db.session)

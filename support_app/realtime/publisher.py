@@ -76,8 +76,8 @@ def message_payload(message: Message) -> dict[str, Any]:
         "sender_type": message.sender_type, "is_read": message.is_read,
         "read_at": iso(message.read_at), "attachments": message.attachments,
         "created_at": iso(message.created_at), "updated_at": iso(message.updated_at),
-        "customer": {"id": customer.id, "name": customer.name, "email": customer.email}
-        if customer else None,
+        # The room holds group participants too: a customer's address is not theirs.
+        "customer": {"id": customer.id, "name": customer.name} if customer else None,
         "admin": _staff_name(message.admin),
     }
 

@@ -54,6 +54,26 @@ def test_changing_ones_own_password_ends_every_older_token(app, factory):
     assert live(app, sign_in(app, person.user.email, NEW_PASSWORD))
 
 
+def test_a_password_change_elsewhere_ends_the_other_dashboard_sessions(app, factory):
+    person = factory.staff(roles.STORE_MANAGER)
+    elsewhere, here = desk_client(app), desk_client(app)
+    login(elsewhere, person.user.email)
+    login(here, person.user.email)
+    assert elsewhere.get("/tickets/list/").status_code == 200
+    response = here.post("/resetmypassword/form", data={
+        "password": NEW_PASSWORD, "conf_password": NEW_PASSWORD,
+        "csrf_token": page_token(here, "/resetmypassword/form")})
+    assert response.status_code == 302
+    assert here.get("/tickets/list/").status_code == 200  # the session that changed it
+    page = elsewhere.get("/tickets/list/")
+    assert page.status_code == 302 and "/login" in page.headers["Location"]
+    assert elsewhere.get("/api/admin/support").status_code == 401
+    # An admin's reset (or the CLI's) ends the remaining one too.
+    app.appbuilder.sm.reset_password(person.id, PASSWORD)
+    page = here.get("/tickets/list/")
+    assert page.status_code == 302 and "/login" in page.headers["Location"]
+
+
 def test_an_admins_password_reset_ends_the_users_tokens(app, factory):
     admin, person = factory.staff(roles.ADMIN), factory.staff(roles.STORE_MANAGER)
     before = sign_in(app, person.user.email)

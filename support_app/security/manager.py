@@ -1,12 +1,13 @@
 """FAB security manager: our user model (with a locale); sign-in by email."""
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, has_request_context, session
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.manager import BaseSecurityManager
 from flask_appbuilder.security.sqla.manager import SecurityManager
 
 from ..models import SupportUser
+from . import tokens
 
 
 class NoSecurityApi(SecurityApi):
@@ -23,6 +24,15 @@ class SupportSecurityManager(SecurityManager):
     # FAB's "User's Statistics" chart loads Google Charts from the internet; the
     # dashboard must work offline, so that screen is not registered.
     userstatschartview = None
+
+    def load_user(self, pk: int):  # type: ignore[override]
+        """A dashboard session ends with the user's tokens: it carries the token version
+        it signed in under (`tokens.SESSION_VERSION`), and a password change elsewhere,
+        a deactivation or a sign-out everywhere moves the user's version on."""
+        user = super().load_user(pk)
+        if user is not None and has_request_context() and tokens.session_outdated(session, user):
+            return None
+        return user
 
     def create_limiter(self, app: Flask):  # type: ignore[override]
         """AUTH_RATE_LIMITED limits /login/ through the app's one Limiter (same storage,

@@ -22,9 +22,11 @@ import time
 import uuid
 from typing import Any, Iterable, Mapping
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context
+from flask import session as flask_session
 from flask_jwt_extended import create_access_token, create_refresh_token
 from flask_jwt_extended.config import config as jwt_config
+from flask_login import user_logged_in
 from sqlalchemy import ColumnElement, delete, exists, inspect, select
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -163,6 +165,29 @@ def end_all(user: SupportUser) -> None:
     user.token_version = (user.token_version or 0) + 1
 
 
+# --------------------------------------------------------------------------- dashboard sessions
+
+SESSION_VERSION = "_support_tv"  # the token version a dashboard session signed in under
+
+
+def session_outdated(cookie_session: Mapping[str, Any], user: SupportUser) -> bool:
+    """A Flask-Login session made before the user's last version change (sessions from
+    before this key existed are let be: nobody is signed out by an upgrade)."""
+    version = cookie_session.get(SESSION_VERSION)
+    return version is not None and version != (user.token_version or 0)
+
+
+def _remember_version(_app: Any, user: SupportUser) -> None:
+    flask_session[SESSION_VERSION] = user.token_version or 0
+
+
+def _own_session_follows(user: SupportUser) -> None:
+    """Changing one's own password on the dashboard keeps this session (the others end)."""
+    if has_request_context() and flask_session.get("_user_id") == str(user.id) \
+            and SESSION_VERSION in flask_session:
+        flask_session[SESSION_VERSION] = user.token_version
+
+
 # --------------------------------------------------------------------------- hooks
 
 
@@ -171,6 +196,7 @@ def install(app: Flask, session_factory: Any) -> None:
     admin's reset, the user screens, the CLI), ends the user's tokens; and
     flask-jwt-extended refuses revoked tokens wherever it verifies one."""
     jwt_manager = app.appbuilder.sm.jwt_manager
+    user_logged_in.connect(_remember_version, app)
 
     @jwt_manager.token_in_blocklist_loader
     def _blocked(_header: dict, payload: dict) -> bool:
@@ -190,5 +216,7 @@ def install(app: Flask, session_factory: Any) -> None:
                         or state.attrs.active.history.has_changes()) \
                         and not state.attrs.token_version.history.has_changes():
                     end_all(obj)
+                    if obj.active:
+                        _own_session_follows(obj)
 
     session_factory._support_token_versions_installed = True

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hmac
 import os
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from flask import Flask, Response, abort, current_app, request
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter,
@@ -66,40 +66,37 @@ def socket_emitted(event_name: str) -> None:
 StateReader = Callable[[], Iterable[Metric]]
 
 
-def outbox_state() -> Iterable[Metric]:
-    """Outgoing email by status: `queued`+`sending` is the backlog, `failed` gave up."""
+OUTBOX_STATUSES = ("queued", "sending", "failed")  # queued + sending = backlog; failed = gave up
+
+
+def _outbox_gauge(name: str, what: str, status: Any, *where: Any) -> GaugeMetricFamily:
+    """An outbox table's rows by status, counted at scrape time (an index serves it)."""
     from ..extensions import db
+
+    rows = db.session.execute(select(status, func.count()).where(status.in_(OUTBOX_STATUSES),
+                                                                 *where).group_by(status))
+    counts = dict.fromkeys(OUTBOX_STATUSES, 0) | dict(rows.all())
+    family = GaugeMetricFamily(name, f"{what} by status (queued + sending = backlog; "
+                               "failed = gave up)", labels=["status"])
+    for label, count in sorted(counts.items()):
+        family.add_metric([label], count)
+    return family
+
+
+def outbox_state() -> Iterable[Metric]:
     from ..models import EmailLog
 
-    rows = db.session.execute(
-        select(EmailLog.status, func.count()).where(EmailLog.direction == "out")
-        .where(EmailLog.status.in_(("queued", "sending", "failed"))).group_by(EmailLog.status))
-    counts = {"queued": 0, "sending": 0, "failed": 0, **dict(rows.all())}
-    family = GaugeMetricFamily("support_outbox_emails", "Outgoing emails by status "
-                               "(queued + sending = backlog; failed = gave up)",
-                               labels=["status"])
-    for status, count in sorted(counts.items()):
-        family.add_metric([status], count)
-    yield family
+    yield _outbox_gauge("support_outbox_emails", "Outgoing emails", EmailLog.status,
+                        EmailLog.direction == "out")
 
 
 def webhook_state() -> Iterable[Metric]:
-    """Webhook deliveries by status (queued + sending = backlog; failed = gave up) and
-    the endpoints turned off after a run of failures."""
+    """Deliveries by status, and the endpoints turned off after a run of failures."""
     from ..extensions import db
     from ..models import WebhookDelivery, WebhookEndpoint
 
-    rows = db.session.execute(
-        select(WebhookDelivery.status, func.count())
-        .where(WebhookDelivery.status.in_(("queued", "sending", "failed")))
-        .group_by(WebhookDelivery.status))
-    counts = {"queued": 0, "sending": 0, "failed": 0, **dict(rows.all())}
-    family = GaugeMetricFamily("support_webhook_deliveries", "Webhook deliveries by status "
-                               "(queued + sending = backlog; failed = gave up)",
-                               labels=["status"])
-    for status, count in sorted(counts.items()):
-        family.add_metric([status], count)
-    yield family
+    yield _outbox_gauge("support_webhook_deliveries", "Webhook deliveries",
+                        WebhookDelivery.status)
     disabled = db.session.scalar(select(func.count()).select_from(WebhookEndpoint)
                                  .where(WebhookEndpoint.disabled_at.is_not(None)))
     yield GaugeMetricFamily("support_webhook_endpoints_disabled",

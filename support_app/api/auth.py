@@ -163,7 +163,8 @@ def register(data: dict) -> dict:
     try:
         check_new_account(data["email"], data["password"])
     except ValidationFailed:
-        account_claim.offer(data["email"])
+        if EMAIL_RE.match(data["email"].strip().lower()):  # a real address, maybe taken
+            account_claim.offer(data["email"])
         raise
     user = create_user(data["name"], data["email"], data["password"], roles.CUSTOMER,
                        phone=data.get("phone"), locale=data.get("locale"), confirmed=False)

@@ -35,7 +35,7 @@ WRITER_LOCK = "support_sqlite_writer"
 
 
 class WriterTurn:
-    """Ticket-service transactions on SQLite queue here for SQLite's single writer lock.
+    """Writers on SQLite queue here for SQLite's single writer lock.
 
     Left to SQLite, each waiting writer sleep-polls (naps of up to 100 ms): under load
     some wait seconds while others get through. Here the threads of a process queue on
@@ -44,10 +44,12 @@ class WriterTurn:
     in-memory database has one process, so it needs no file. PostgreSQL takes no turn
     (row locks).
 
-    A service transaction takes its turn late (`from_first_write`): its reads and
-    renders run beside the other writers, and the turn covers only what must be
-    serial, from its first write or `FOR UPDATE` read (the SQLite stand-in for a row
-    lock) to its commit."""
+    Every write takes the turn, from its first write or `FOR UPDATE` read (the SQLite
+    stand-in for a row lock) to the end of its transaction: a writer that held
+    SQLite's lock without the turn would wait for the turn's holder while that holder
+    waits for SQLite's lock (both stuck until the busy timeout). A service transaction
+    runs its reads and renders beside the other writers and queues only for what must
+    be serial."""
 
     def __init__(self, database_path: str | None) -> None:
         self._threads = threading.RLock()
@@ -55,7 +57,7 @@ class WriterTurn:
         self._fd: int | None = None
         self._pid = 0
         self._depth = 0
-        self._block = threading.local()  # this thread's armed transaction, if any
+        self._block = threading.local()  # whether this thread's transaction holds it
 
     def __enter__(self) -> "WriterTurn":
         self._threads.acquire()
@@ -75,28 +77,31 @@ class WriterTurn:
 
     @contextmanager
     def from_first_write(self) -> Iterator[None]:
-        """Arm the turn for this block: `claim` takes it, the block's end gives it back.
-        A nested block belongs to the outer one."""
+        """A service transaction: the turn is taken at its first write (`claim`) and
+        given back when it commits or rolls back, or at the latest when the block ends."""
         block = self._block
-        if getattr(block, "armed", False):
-            yield
-            return
-        block.armed, block.held = True, False
+        block.nesting = getattr(block, "nesting", 0) + 1
         try:
             yield
         finally:
-            held = block.held
-            block.armed = block.held = False
-            if held:
-                self.__exit__()
+            block.nesting -= 1
+            if not block.nesting:  # a nested block belongs to the outer one
+                self.transaction_ended()
 
     def claim(self) -> None:
-        """Before a write or a `FOR UPDATE` read: take the turn if this thread's block
-        is armed and has not taken it yet (outside a service transaction: nothing)."""
+        """Before a write or a `FOR UPDATE` read: take the turn unless this thread's
+        transaction already holds it."""
         block = self._block
-        if getattr(block, "armed", False) and not block.held:
+        if not getattr(block, "held", False):
             self.__enter__()
             block.held = True
+
+    def transaction_ended(self) -> None:
+        """The thread's transaction committed or rolled back: give the turn back."""
+        block = self._block
+        if getattr(block, "held", False):
+            block.held = False
+            self.__exit__()
 
 
 def writer_turn() -> ContextManager[object]:
@@ -127,6 +132,12 @@ def _claim_turn_before_writes(engine: Engine, turn: WriterTurn) -> None:
     event.listen(engine, "do_execute", with_params)
     event.listen(engine, "do_executemany", with_params)
     event.listen(engine, "do_execute_no_params", without_params)
+
+    def ended(_connection: Any) -> None:
+        turn.transaction_ended()
+
+    event.listen(engine, "commit", ended)
+    event.listen(engine, "rollback", ended)
 
 
 M = TypeVar("M")

@@ -138,3 +138,29 @@ def test_opening_a_ticket_renders_before_it_writes(app_ctx, factory):
     # and the rows written after the INSERT carry the new ticket's id
     assert db.session.scalar(select(Notification.ticket_id)) == ticket.id
     assert db.session.scalar(select(EmailLog.ticket_id)) == ticket.id
+
+
+def test_a_write_outside_a_service_takes_the_turn_until_its_transaction_ends(sqlite_turn,
+                                                                             factory):
+    """A writer holding SQLite's lock without the turn would deadlock with a service
+    that holds the turn and waits for SQLite's lock (the inbound webhook's replay
+    memory and guest records wrote before the ticket service)."""
+    ticket_id = factory.ticket(factory.customer()).id
+    db.session.execute(update(Ticket).where(Ticket.id == ticket_id).values(priority="high"))
+    assert _taken(sqlite_turn)
+    db.session.commit()
+    assert not _taken(sqlite_turn)
+    db.session.execute(update(Ticket).where(Ticket.id == ticket_id).values(priority="low"))
+    db.session.rollback()
+    assert not _taken(sqlite_turn)
+
+
+def test_a_nested_service_block_leaves_the_turn_to_the_outer_transaction(sqlite_turn, factory):
+    ticket_id = factory.ticket(factory.customer()).id
+    with database.writer_turn():
+        db.session.execute(update(Ticket).where(Ticket.id == ticket_id).values(priority="high"))
+        with database.writer_turn():
+            pass
+        assert _taken(sqlite_turn)
+        db.session.commit()
+        assert not _taken(sqlite_turn)

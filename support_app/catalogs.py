@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import extract_from_dir, extract_python
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po, write_po
@@ -114,15 +114,28 @@ def check_language(language: str, source_ids: set[str], translations: Path = TRA
     )
 
 
+# FAB modules whose every string a desk screen shows: the search filters' operators
+# ("In", "Not In" are missing from FAB's Spanish catalog, so the reference alone lets
+# them reach Arabic and Bengali screens in English).
+FAB_FILTER_MODULES = ("models/filters.py", "models/sqla/filters.py")
+
+
 def fab_source_ids() -> set[str]:
     """The FAB strings our Arabic and Bengali catalogs must cover: those the installed
-    FAB translates for Spanish (its French catalog has French msgids in places)."""
+    FAB translates for Spanish (its French catalog has French msgids in places), and
+    every search-filter operator."""
     import flask_appbuilder
 
-    compiled = (Path(flask_appbuilder.__file__).parent / "translations" / FAB_REFERENCE
-                / "LC_MESSAGES" / "messages.mo")
+    package = Path(flask_appbuilder.__file__).parent
+    compiled = package / "translations" / FAB_REFERENCE / "LC_MESSAGES" / "messages.mo"
     with open(compiled, "rb") as handle:
-        return {message.id for message in read_mo(handle) if message.id}
+        ids = {message.id for message in read_mo(handle) if message.id}
+    for module in FAB_FILTER_MODULES:
+        with open(package / module, "rb") as handle:
+            ids.update(message for _line, _function, message, _comments
+                       in extract_python(handle, ["lazy_gettext"], [], {})
+                       if isinstance(message, str))
+    return ids
 
 
 def write_fab_template(path: Path = FAB_TRANSLATIONS / "messages.pot") -> int:

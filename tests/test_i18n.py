@@ -6,6 +6,7 @@ never from literals written here."""
 from __future__ import annotations
 
 import functools
+import json
 import re
 from pathlib import Path
 
@@ -266,6 +267,12 @@ def test_fab_screens_are_translated_where_fab_ships_no_catalog(app, factory, lan
         assert fab_tr(language, fab_string) != fab_string
         assert fab_tr(language, fab_string) in html, fab_string
     assert ">Logout<" not in html and "Add Filter" not in html
+    # every search filter's operators, "In" and "Not In" included (FAB's own Spanish
+    # catalog, the reference for what FAB translates, lacks those two)
+    for operator in ("Starts with", "Equal to", "In", "Not In"):
+        assert fab_tr(language, operator) != operator
+        assert json.dumps(fab_tr(language, operator)) in html, operator  # the filters' JSON
+    assert '"Not In"' not in html and '"In"' not in html
     with app.test_request_context(), force_locale(language):
         # Flask-Babel keeps the last catalog's plural rule: both must be the language's.
         assert ngettext("%(num)d ticket updated.", "%(num)d tickets updated.", 3) == \

@@ -124,13 +124,14 @@ def serve_command(host: str, port: int) -> None:
     import os
 
     from .extensions import socketio
+    from .ops.request_log import RequestHandler
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     # Flask's CLI refuses app.run() from inside a command; this command *is* the server.
     os.environ.pop("FLASK_RUN_FROM_CLI", None)
     click.echo(f"Serving on http://{host}:{port}")
     socketio.run(app, host=host, port=port, debug=False, use_reloader=False,
-                 allow_unsafe_werkzeug=True, log_output=False)
+                 allow_unsafe_werkzeug=True, log_output=False, request_handler=RequestHandler)
 
 
 @support_cli.command("i18n-check")

@@ -21,6 +21,7 @@ from contextvars import ContextVar
 from typing import Any, Callable, TypeVar
 
 from flask import Flask, Response, g, has_request_context, request
+from werkzeug.serving import WSGIRequestHandler
 
 from .metrics import observe_request
 
@@ -170,3 +171,11 @@ def install(app: Flask) -> None:
     configure_logging(app)
     app.wsgi_app = _Timer(app.wsgi_app)  # type: ignore[method-assign]
     app.after_request(_finish)
+
+
+class RequestHandler(WSGIRequestHandler):
+    """`support serve`'s handler: werkzeug's own access line would print the query
+    string (confirmation and password-reset tokens); the app's line names the route."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass

@@ -1,7 +1,7 @@
 """FAB security manager: our user model (with a locale); sign-in by email."""
 from __future__ import annotations
 
-from flask import Flask, has_request_context, session
+from flask import Flask, current_app, has_request_context, session
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.manager import BaseSecurityManager
 from flask_appbuilder.security.sqla.manager import SecurityManager
@@ -33,6 +33,12 @@ class SupportSecurityManager(SecurityManager):
         if user is not None and has_request_context() and tokens.session_outdated(session, user):
             return None
         return user
+
+    @property
+    def auth_rate_limit(self):  # type: ignore[override]
+        """Read AUTH_RATE_LIMIT per request, as the API's login does (FAB reads it once,
+        when it registers the login view)."""
+        return lambda: current_app.config["AUTH_RATE_LIMIT"]
 
     def create_limiter(self, app: Flask):  # type: ignore[override]
         """AUTH_RATE_LIMITED limits /login/ through the app's one Limiter (same storage,

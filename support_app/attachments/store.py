@@ -21,6 +21,7 @@ from .storage import storage
 log = logging.getLogger(__name__)
 
 PATH_PREFIX = "/api/attachments/"
+MAX_ID = 2**31 - 1  # an integer id column (PostgreSQL's 32 bits)
 THUMBNAIL_SIZE = (320, 320)
 MAX_THUMBNAIL_PIXELS = 40_000_000  # larger images get no thumbnail (decompression bombs)
 
@@ -64,9 +65,10 @@ def id_from_url(value: object) -> int | None:
     else:
         path = parts.path
     tail = path[len(PATH_PREFIX):] if path.startswith(PATH_PREFIX) else ""
-    if not tail.isascii() or not tail.isdigit() or len(tail) > 18:
+    if not tail.isascii() or not tail.isdigit() or len(tail) > 10:
         return None
-    return int(tail)
+    found = int(tail)
+    return found if 0 < found <= MAX_ID else None
 
 
 def _row(screened: Screened, key: str, owner_id: int | None) -> Attachment:

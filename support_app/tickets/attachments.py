@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy import update
 
 from ..attachments import screening
-from ..attachments.store import id_from_url, path_of
+from ..attachments.store import MAX_ID, id_from_url, path_of
 from ..extensions import db
 from ..models import Attachment, Message, Ticket
 from .actor import Actor
@@ -32,7 +32,7 @@ def wanted(refs: Iterable[Any] | None) -> list[int]:
     ids: list[int] = []
     for ref in refs or ():
         found = ref if isinstance(ref, int) and not isinstance(ref, bool) else id_from_url(ref)
-        if found is None or not 0 < found < 2**63:
+        if found is None or not 0 < found <= MAX_ID:
             raise _refused(_("Each attachment must be the URL of a file uploaded to "
                              "POST /api/attachments."))
         if found not in ids:

@@ -66,6 +66,9 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     from .webhooks import register_webhooks
 
     register_notify(app)
+    from .attachments import register_attachments
+
+    register_attachments(app)
     register_realtime(app)
     register_webhooks(app)
     tokens.install(app, db.session)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +169,17 @@ class Config:
         self.ACCOUNT_CLAIM_URL = env.get("ACCOUNT_CLAIM_URL") or None  # with {token}
         self.ACCOUNT_CLAIM_INTERVAL = int(env.get("ACCOUNT_CLAIM_INTERVAL", 600))
 
+        # Attachments (support_app/attachments): limits, types decided from the bytes,
+        # where the files live (a folder every server process shares, at scale).
+        self.ATTACHMENT_MAX_BYTES = int(env.get("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024))
+        self.ATTACHMENTS_PER_MESSAGE = int(env.get("ATTACHMENTS_PER_MESSAGE", 10))
+        self.ATTACHMENT_TYPES = _list(env.get("ATTACHMENT_TYPES")) or None  # None: defaults
+        self.ATTACHMENT_STORAGE_PATH = env.get("ATTACHMENT_STORAGE_PATH") or str(
+            INSTANCE / "attachments")
+        self.ATTACHMENT_ORPHAN_HOURS = float(env.get("ATTACHMENT_ORPHAN_HOURS", 24))
+        self.ATTACHMENT_CLEANUP_SECONDS = float(env.get("ATTACHMENT_CLEANUP_SECONDS", 3600))
+        self.ATTACHMENT_CLEANUP_BACKGROUND = _bool("ATTACHMENT_CLEANUP_BACKGROUND", True)
+
         # Outgoing webhooks
         self.WEBHOOK_TIMEOUT = float(env.get("WEBHOOK_TIMEOUT", 10))
         self.WEBHOOK_MAX_ATTEMPTS = int(env.get("WEBHOOK_MAX_ATTEMPTS", 8))
@@ -209,4 +221,6 @@ class TestConfig(Config):
         self.MAIL_BACKGROUND = False  # tests call notify.outbox.deliver_due() themselves
         self.WEBHOOK_BACKGROUND = False  # likewise webhooks.delivery.deliver_due()
         self.WEBHOOK_ALLOW_PRIVATE = True  # the tests' receivers listen on loopback
+        self.ATTACHMENT_STORAGE_PATH = tempfile.mkdtemp(prefix="support-attachments-")
+        self.ATTACHMENT_CLEANUP_BACKGROUND = False  # tests call attachments.cleanup themselves
         self.FAB_UPDATE_PERMS = False

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 
 import pytest
@@ -612,14 +613,16 @@ def test_staff_reply_follows_behaviour_notes(client, factory):
     admin = factory.staff(name="Admin User")
     ticket = factory.ticket(john)
     service.update_ticket(admin.actor, ticket.id, status="closed")
+    label = client.post("/api/attachments", headers=admin.headers, data={
+        "file": (io.BytesIO(b"%PDF-1.7\n" + b"0" * 64), "label.pdf")}).get_json()["data"]
     r = client.post(f"/api/support-tickets/{ticket.id}/messages", headers=admin.headers,
                     json={"message": "Reopening: replacement is on its way.",
-                          "attachments": ["https://cdn.example.com/label.pdf"]})
+                          "attachments": [label["url"]]})
     assert r.status_code == 201
     data = r.get_json()["data"]
     assert (data["sender_type"], data["admin_id"], data["customer_id"]) == ("admin", admin.id,
                                                                             None)
-    assert data["attachments"] == ["https://cdn.example.com/label.pdf"]
+    assert data["attachments"] == [label["url"]]
     assert data["admin"]["name"] == "Admin User"
     db.session.expire_all()
     stored = db.session.get(Ticket, ticket.id)

@@ -10,6 +10,7 @@ actually gets instead of asserting (to classify a new endpoint, then review by h
 """
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -24,6 +25,7 @@ from support_app.security import roles
 from support_app.tickets import service
 
 from .admin_helpers import desk_client, login
+from .attachment_helpers import PNG, upload_file
 from .factories import PASSWORD
 
 ROLES = ("anonymous", "owner", "stranger", "participant", "unapproved_agent",
@@ -96,14 +98,18 @@ def _build_world(factory) -> World:
                                  ride_id=ride.id, service_type="ride",
                                  participant_customer_ids=[participant.customer.id]).ticket
     service.assign_self(people["assigned_agent"].actor, ticket.id)
-    message = service.add_message(owner.actor, ticket.id, "Owner's message in the thread")
-    service.add_note(people["admin"].actor, ticket.id, NOTE)
+    photo = upload_file(owner.actor, "parcel.png")
+    message = service.add_message(owner.actor, ticket.id, "Owner's message in the thread",
+                                  attachments=[photo.id])
+    note_photo = upload_file(people["admin"].actor, "internal.png")
+    service.add_note(people["admin"].actor, ticket.id, NOTE, attachments=[note_photo.id])
     notification_id = db.session.scalar(
         select(Notification.id).where(Notification.user_id == owner.user.id).limit(1))
     assert notification_id is not None
     world = World(people, ticket, message.id,
                   notification_id, order.id, ride.id, booking.id, owner.customer.id)
     world.ticket_number = ticket.number
+    world.extra.update(message_file=photo.id, note_file=note_photo.id)
     # A second ticket of A, already resolved: the target of feedback and close.
     resolved = service.open_ticket(owner.actor, subject=SUBJECT + " resolved",
                                    description="A problem that was solved already.",
@@ -182,6 +188,15 @@ entry("PUT", "/api/notifications/<int:notification_id>/read",
       Call(lambda w: f"/api/notifications/{w.notification_id}/read"), "401 200 404 404 404 404 404 404 404 404")
 entry("POST", "/api/notifications/read-all", Call(lambda w: "/api/notifications/read-all"), "401 200 200 200 200 200 200 200 200 200")
 entry("PUT", "/api/notifications/read-all", Call(lambda w: "/api/notifications/read-all"), "401 200 200 200 200 200 200 200 200 200")
+
+# attachments: anyone signed in uploads; a message's file reaches who sees the ticket,
+# an internal note's file staff who see notes; everyone else gets a 404
+entry("POST", "/api/attachments", Call(lambda w: "/api/attachments", data=lambda w: {
+    "file": (io.BytesIO(PNG), "photo.png")}), "401 201 201 201 201 201 201 201 201 201")
+entry("GET", "/api/attachments/<int:attachment_id>", Call(
+    lambda w: f"/api/attachments/{w.extra['message_file']}"), "401 200 404 200 404 200 404 200 200 200")
+entry("GET", "/api/attachments/<int:attachment_id>/thumbnail", Call(
+    lambda w: f"/api/attachments/{w.extra['note_file']}/thumbnail"), "401 404 404 404 404 200 404 200 200 200")
 
 # SLA (staff who see the ticket; never a customer, not even its owner)
 entry("GET", "/api/tickets/<int(max=2147483647):ticket_id>/sla", Call(lambda w: f"/api/tickets/{_t(w)}/sla"),
@@ -329,7 +344,7 @@ def test_authorization_matrix(app, factory, role):
             response = _call(session, method, call, world, csrf_headers)
         else:
             response = _call(plain, method, call, world, {} if call.public else bearer)
-        body = response.get_data(as_text=True)
+        body = response.get_data().decode("utf-8", "replace")  # files are bytes
         status = response.status_code
         seen[(method, rule)] = status
         want = expected[role]

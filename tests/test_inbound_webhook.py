@@ -9,6 +9,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 from werkzeug.datastructures import MultiDict
 
+from support_app.attachments.store import content
 from support_app.extensions import db
 from support_app.models import (
     Attachment,
@@ -342,8 +343,8 @@ def test_multipart_attachments_are_stored_and_refusals_noted(client, factory):
     response = deliver(client, fields)
     assert response.status_code == 200 and response.get_json()["outcome"] == "replied"
     (reply,) = thread(ticket.id)
-    stored = sorted((f.filename, f.content_type, f.size, f.data) for f in reply.files)
-    assert stored == [("Rechnung_2026.pdf", "application/pdf", len(pdf), pdf),
+    stored = sorted((f.filename, f.content_type, f.size, content(f)) for f in reply.files)
+    assert stored == [("Rechnung 2026.pdf", "application/pdf", len(pdf), pdf),
                       ("photo.png", "image/png", len(png), png)]
     assert "Attachments not accepted:" in reply.body
     assert "setup.exe" in reply.body and "invoice.pdf.exe" in reply.body

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import MultipleFileField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..extensions import db
@@ -21,11 +21,13 @@ UNASSIGNED = ""
 class ReplyForm(FlaskForm):
     body = TextAreaField(_l("Reply to the customer"),
                          validators=[DataRequired(), Length(max=MAX_BODY)])
+    files = MultipleFileField(_l("Attach files"))
 
 
 class NoteForm(FlaskForm):
     note = TextAreaField(_l("Internal note (staff only)"),
                          validators=[DataRequired(), Length(max=MAX_BODY)])
+    files = MultipleFileField(_l("Attach files (staff only)"))
 
 
 class StatusForm(FlaskForm):

@@ -23,7 +23,9 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from markupsafe import Markup
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
+from ..attachments.screening import THUMBNAIL_TYPES
 from ..extensions import db
 from ..i18n import PRIORITY_LABELS, STATUS_LABELS
 from ..models import InternalNote, Message, SupportUser, Ticket, TicketEvent, utcnow
@@ -32,6 +34,7 @@ from ..tickets import lifecycle, policy, service, sla, verification
 from ..tickets.actor import Actor
 from ..tickets.queries import like_pattern
 from . import permissions as perms
+from .attachments import file_size, uploaded
 from .base import DeskModelView, VisibleToActor, attempt, current_actor, isolated, timestamp
 from .labels import ASSIGNMENT_EVENTS, CATEGORY_LABELS, CHANNEL_LABELS, history_value
 from .redirects import back
@@ -200,10 +203,13 @@ class TicketView(DeskModelView):
             self.show_template, pk=pk, title=self.show_title, widgets=widgets,
             ticket=ticket, unverified=verification.label(ticket.unverified_reason),
             messages=db.session.scalars(select(Message).where(Message.ticket_id == ticket.id)
-                                        .order_by(Message.created_at, Message.id)).all(),
+                                        .order_by(Message.created_at, Message.id)
+                                        .options(selectinload(Message.files))).all(),
             notes=db.session.scalars(select(InternalNote).where(InternalNote.ticket_id == ticket.id)
-                                     .order_by(InternalNote.created_at)).all()
+                                     .order_by(InternalNote.created_at)
+                                     .options(selectinload(InternalNote.files))).all()
             if notes_visible else None,
+            file_size=file_size, previewable=THUMBNAIL_TYPES,
             history=self._history(ticket.id),
             can_work=policy.can_work(actor, ticket),
             sla_policy=sla.policy_of(ticket), sla_targets=sla.view(ticket, utcnow()),
@@ -238,8 +244,9 @@ class TicketView(DeskModelView):
         if not form.validate_on_submit():
             flash(_("The reply was not sent: write a message (and reload the page if it expired)."),
                   "danger")
-        elif attempt(service.add_message, current_actor(), pk, form.body.data,
-                     channel=ORIGIN, origin=ORIGIN):
+        elif (files := uploaded(form.files.data)) is not None and attempt(
+                service.add_message, current_actor(), pk, form.body.data,
+                attachments=files, channel=ORIGIN, origin=ORIGIN):
             flash(_("Reply sent to the customer."), "success")
         return self._back(pk)
 
@@ -250,7 +257,9 @@ class TicketView(DeskModelView):
         if not form.validate_on_submit():
             flash(_("The note was not saved: write a note (and reload the page if it expired)."),
                   "danger")
-        elif attempt(service.add_note, current_actor(), pk, form.note.data, origin=ORIGIN):
+        elif (files := uploaded(form.files.data)) is not None and attempt(
+                service.add_note, current_actor(), pk, form.note.data, attachments=files,
+                origin=ORIGIN):
             flash(_("Internal note added."), "success")
         return self._back(pk)
 

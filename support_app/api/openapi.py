@@ -35,6 +35,7 @@ TAGS = {
     "munch": "Munch food orders (001)",
     "mtxi": "Mtxi rides, orders and bookings (004)",
     "mailgun_inbound": "Inbound email (Mailgun)",
+    "attachments": "Attachments",
 }
 
 

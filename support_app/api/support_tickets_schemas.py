@@ -8,6 +8,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields, missing, post_dump, validate
 
+from ..attachments.store import public_urls
 from ..security.current import require_actor
 from .laravel import (
     LaravelSchema,
@@ -104,7 +105,8 @@ class MessageCreateSchema(LaravelSchema):
         validate=validate.Length(max=10, error=_l(
             "The attachments may not have more than 10 items.")),
         error_messages={"invalid": _l("The attachments must be an array.")},
-        metadata={"description": "Attachment URLs (future feature)"},
+        metadata={"description": "URLs that POST /api/attachments answered to you "
+                                  "(your own unused uploads only)"},
     )
 
 
@@ -236,7 +238,10 @@ class MessageSchema(Schema):
     sender_type = fields.String(required=True, metadata={"enum": ["customer", "admin"]})
     is_read = fields.Boolean(required=True)
     read_at = Timestamp(required=True)
-    attachments = fields.List(fields.String(), required=True, allow_none=True)
+    attachments = fields.Function(
+        lambda message: public_urls(message.attachments), required=True, allow_none=True,
+        metadata={"type": "array", "items": {"type": "string"},
+                  "description": "URLs of the message's files (GET them with the token)"})
     created_at = Timestamp(required=True)
     updated_at = Timestamp(required=True)
     customer = fields.Nested(CustomerBrief, required=True, allow_none=True)

@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from ..attachments.store import kept
 from ..extensions import db
 from ..models import Customer, EmailLog, Message, Ticket
 from ..security import email_ownership
@@ -135,10 +136,11 @@ def _receive(mail: InboundMail, files: Screened) -> Receipt:
         return [_log(mail, target.id, RECEIVED, note)]
 
     def reply(actor: Actor, target: Ticket) -> Receipt:
-        service.add_message(
-            actor, target.id, body, channel="email", origin="email",
-            email_message_id=mail.message_id, files=files.kept, extra_rows=log_row,
-        )
+        with kept(files.kept) as rows:
+            service.add_message(
+                actor, target.id, body, channel="email", origin="email",
+                email_message_id=mail.message_id, files=rows, extra_rows=log_row,
+            )
         return Receipt("replied", target.number)
 
     if staff is not None and staff_ticket is not None and proof.covers(staff_ticket.number):
@@ -150,10 +152,11 @@ def _receive(mail: InboundMail, files: Screened) -> Receipt:
     # Anything else is the sender's own ticket; held for staff when its sender is unproven.
     customer = email_ownership.record_for_address(mail.from_address, mail.from_name)
     unverified = verification.mail_reason(proof.domain)
-    outcome = service.open_ticket(
-        Actor.system("email"), customer_id=customer.id, subject=_subject(mail),
-        description=body, channel="email", origin="email", files=files.kept,
-        extra_rows=log_row, unverified_reason=unverified,
-    )
+    with kept(files.kept) as rows:
+        outcome = service.open_ticket(
+            Actor.system("email"), customer_id=customer.id, subject=_subject(mail),
+            description=body, channel="email", origin="email", files=rows,
+            extra_rows=log_row, unverified_reason=unverified,
+        )
     return Receipt("held" if unverified else "created", outcome.ticket.number, unverified)
 

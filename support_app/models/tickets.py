@@ -12,7 +12,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     String,
     Text,
 )
@@ -188,21 +187,38 @@ class Message(TimestampMixin, Model):
 
 
 class Attachment(Model):
-    """A file that arrived with a message (inbound email); size and type checked on entry."""
+    """A stored file: uploaded (API, dashboard) or mailed in. Its bytes live in the
+    attachment storage (`support_app.attachments.storage`) under `storage_key`; the row
+    says whose it is and what it belongs to. An upload not yet carried by a message or
+    an internal note belongs to its uploader only, and is removed after a day."""
 
-    __tablename__ = "message_attachments"
+    __tablename__ = "attachments"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    message_id: Mapped[int] = mapped_column(
-        ForeignKey("ticket_messages.id", ondelete="CASCADE"), nullable=False, index=True
+    owner_id: Mapped[Optional[int]] = mapped_column(  # the uploader; None for mailed files
+        ForeignKey("ab_user.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    ticket_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    message_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("ticket_messages.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    note_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("internal_notes.id", ondelete="CASCADE"), nullable=True, index=True
     )
     filename: Mapped[str] = mapped_column(String(255), nullable=False)
-    content_type: Mapped[str] = mapped_column(String(127), nullable=False)
+    content_type: Mapped[str] = mapped_column(String(127), nullable=False)  # from the bytes
     size: Mapped[int] = mapped_column(Integer, nullable=False)
-    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    checksum: Mapped[str] = mapped_column(String(64), nullable=False)  # SHA-256, hex
+    storage_key: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)
+    thumbnail_key: Mapped[Optional[str]] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime, default=utcnow, nullable=False, index=True
+    )
 
-    message: Mapped[Message] = relationship(back_populates="files")
+    message: Mapped[Optional[Message]] = relationship(back_populates="files")
+    note: Mapped[Optional["InternalNote"]] = relationship(back_populates="files")
 
 
 class InternalNote(Model):
@@ -222,6 +238,9 @@ class InternalNote(Model):
 
     ticket: Mapped[Ticket] = relationship()
     author: Mapped[Optional[SupportUser]] = relationship()
+    files: Mapped[list[Attachment]] = relationship(
+        back_populates="note", cascade="all, delete-orphan"
+    )
 
 
 class Feedback(Model):

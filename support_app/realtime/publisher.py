@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from ..attachments.store import public_urls
 from ..extensions import db, socketio
 from ..models import Customer, InternalNote, Message, Order, SupportUser, Ticket
 from ..security import roles
@@ -74,7 +75,7 @@ def message_payload(message: Message) -> dict[str, Any]:
         "id": message.id, "ticket_id": message.ticket_id, "customer_id": message.customer_id,
         "admin_id": message.admin_id, "message": message.body,
         "sender_type": message.sender_type, "is_read": message.is_read,
-        "read_at": iso(message.read_at), "attachments": message.attachments,
+        "read_at": iso(message.read_at), "attachments": public_urls(message.attachments),
         "created_at": iso(message.created_at), "updated_at": iso(message.updated_at),
         # The room holds group participants too: a customer's address is not theirs.
         "customer": {"id": customer.id, "name": customer.name} if customer else None,

@@ -38,6 +38,7 @@ from ..models import (
 )
 from ..security import roles
 from . import assignment, counters, events, gamification, groups, lifecycle, policy, sla
+from . import attachments as files_on_thread
 from .actor import Actor
 from .errors import (
     AlreadyAssigned,
@@ -343,11 +344,12 @@ def open_ticket(
             db.session.add(TicketParticipant(ticket_id=ticket.id, customer_id=member.id))
         counters.ticket_opened(ticket.status, admin_read=ticket.is_admin_read)
         if files:
-            db.session.add(Message(
+            opening = Message(
                 ticket_id=ticket.id, sender_type="customer", customer_id=customer_id,
-                body=description, channel=channel, files=list(files),
-                created_at=now, updated_at=now,
-            ))
+                body=description, channel=channel, created_at=now, updated_at=now,
+            )
+            db.session.add(opening)
+            files_on_thread.mailed(ticket, opening, files)
         if extra_rows is not None:
             db.session.add_all(list(extra_rows(ticket)))
         _audit(ticket, actor, "created", None, lifecycle.OPEN)
@@ -396,11 +398,14 @@ def add_message(
     extra_rows: ExtraRows | None = None,
 ) -> Message:
     """Add to the thread; apply the 002 read-flag and reopen rules atomically.
-    The ticket's customer and its group participants write as the customer side."""
+    The ticket's customer and its group participants write as the customer side.
+    `attachments`: the actor's uploads (URLs or ids), linked in this transaction;
+    `files`: mailed files (`attachments.store.kept`)."""
     errors: dict[str, list[str]] = {}
     body = _clean_text(body, "message", required=True, max_len=MAX_BODY, errors=errors)
     if errors:
         raise ValidationFailed(errors)
+    upload_ids = files_on_thread.wanted(attachments)
     with _transaction() as keep:
         ticket = get_ticket(actor, ticket_id, lock=True, load=_WITH_CUSTOMER)
         role = "customer"
@@ -422,13 +427,14 @@ def add_message(
             admin_id=actor.user_id if role == "staff" else None,
             body=body,
             channel=channel,
-            attachments=attachments or None,
+            attachments=files_on_thread.paths(upload_ids),
             email_message_id=email_message_id,
             created_at=now,
             updated_at=now,
         ))
         set_committed_value(message, "files", [])  # new: nothing to load
-        message.files.extend(files)
+        files_on_thread.claim(actor, ticket, upload_ids, message_id=message.id)
+        files_on_thread.mailed(ticket, message, files)
         if extra_rows is not None:
             db.session.add_all(list(extra_rows(ticket)))
         old_status = ticket.status
@@ -504,11 +510,14 @@ def mark_message_read(actor: Actor, message_id: int) -> Message:
     return message
 
 
-def add_note(actor: Actor, ticket_id: int, note: str, *, origin: str = "api") -> InternalNote:
+def add_note(actor: Actor, ticket_id: int, note: str, *, origin: str = "api",
+             attachments: list[Any] | None = None) -> InternalNote:
+    """`attachments`: the actor's uploads (URLs or ids); staff only ever see them."""
     errors: dict[str, list[str]] = {}
     note = _clean_text(note, "note", required=True, max_len=MAX_BODY, errors=errors)
     if errors:
         raise ValidationFailed(errors)
+    upload_ids = files_on_thread.wanted(attachments)
     with _transaction():
         ticket = get_ticket(actor, ticket_id)
         if not (actor.is_staff and (policy.can_work(actor, ticket) or actor.can(roles.WORK))):
@@ -519,6 +528,7 @@ def add_note(actor: Actor, ticket_id: int, note: str, *, origin: str = "api") ->
         db.session.add(entry)
         _audit(ticket, actor, "note")
         db.session.flush()
+        files_on_thread.claim(actor, ticket, upload_ids, note_id=entry.id)
         _publish(events.NOTE_ADDED, ticket, actor, origin, note_id=entry.id)
     return entry
 

@@ -9,7 +9,7 @@ def register_apis(api: Api) -> None:
     from .. import inbound
     from . import (
         agent_desk, auth, contact, email_confirmation, faq, mtxi, munch, notifications, sla,
-        storefront, storefront_admin, support_tickets, sync,
+        storefront, storefront_admin, support_tickets, sync, ticket_merge,
     )
 
     api.spec.components.security_scheme(
@@ -26,5 +26,6 @@ def register_apis(api: Api) -> None:
     mtxi.register(api)
     notifications.register(api)
     sla.register(api)
+    ticket_merge.register(api)
     for surface in (storefront, storefront_admin, contact):
         surface.register(api)

@@ -347,3 +347,66 @@ def test_dashboard_suggests_merges_and_redirects_the_old_page(factory, app):
     assert old.status_code == 302 and old.headers["Location"].endswith(f"/tickets/show/{same.id}")
     shown = client.get(f"/tickets/show/{same.id}").get_data(as_text=True)
     assert "merged another ticket into this one" in shown
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+def test_replies_to_both_tickets_during_a_merge_are_all_kept(factory, server):
+    """Clients reply to A and to B while staff merge A into B (run it on PostgreSQL:
+    TEST_DATABASE_URL): every reply lands, on B, and every count stays exact."""
+    import threading
+    import time
+
+    import requests
+
+    owner, admin = factory.customer(), factory.staff(roles.ADMIN)
+    _, a, b = _pair(factory, owner)
+    a_id, b_id = a.id, b.id  # plain values: the client threads have no app context
+    customer_headers, staff_headers = owner.headers, admin.headers
+    posted: list[tuple[int, int]] = []  # (message id, the ticket the answer named)
+    failures: list[str] = []
+    lock, stop = threading.Lock(), threading.Event()
+
+    def client(n: int) -> None:
+        http = requests.Session()
+        for i in range(10_000):
+            if stop.is_set():
+                return
+            target = (a_id, b_id)[(n + i) % 2]
+            headers = staff_headers if (n + i) % 3 == 0 else customer_headers
+            r = http.post(f"{server.url}/api/support-tickets/{target}/messages",
+                          json={"message": f"client {n} reply {i}"}, headers=headers,
+                          timeout=60)
+            with lock:
+                if r.status_code == 201:
+                    data = r.json()["data"]
+                    posted.append((data["id"], data["ticket_id"]))
+                else:
+                    failures.append(f"{target}: {r.status_code} {r.text[:200]}")
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)
+    merged = requests.post(f"{server.url}/api/tickets/{a_id}/merge", json={"into": b_id},
+                           headers=staff_headers, timeout=60)
+    time.sleep(1.0)
+    stop.set()
+    for thread in threads:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads), "a client hung"
+    assert merged.status_code == 200, merged.text
+    assert failures == [], failures[:5]
+    assert len(posted) > 8, "the load really ran"
+
+    db.session.expire_all()
+    on_b = set(db.session.scalars(select(Message.id).where(Message.ticket_id == b.id)))
+    assert {message_id for message_id, _ticket in posted} <= on_b  # nothing lost
+    assert len(on_b) == len(posted) + 1  # and A's opening description
+    survivor, old = db.session.get(Ticket, b.id), db.session.get(Ticket, a.id)
+    assert survivor.message_count == len(on_b)
+    assert old.message_count == 0 and old.merged_into_id == b.id and old.status == "closed"
+    assert db.session.scalar(select(func.count()).select_from(Message)
+                             .where(Message.ticket_id == a.id)) == 0
+    _exact_counters()

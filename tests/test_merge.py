@@ -224,6 +224,9 @@ def test_every_seed_surface_reads_the_old_id_as_the_survivor(factory, app):
                       headers=admin.headers).get_json()["data"]["ticket_id"] == b.id
     db.session.expire_all()
     assert db.session.get(Ticket, b.id).message_count == 3
+    # Notifications about A now lead to B.
+    listed = client.get("/api/notifications", headers=owner.headers).get_json()
+    assert listed["data"] and {n["ticket_id"] for n in listed["data"]} == {b.id}
     # Another customer still cannot learn anything through the old id.
     stranger = factory.customer()
     assert client.get(f"/api/support-tickets/{a.id}", headers=stranger.headers).status_code == 403

@@ -133,11 +133,26 @@ def _claim_turn_before_writes(engine: Engine, turn: WriterTurn) -> None:
     event.listen(engine, "do_executemany", with_params)
     event.listen(engine, "do_execute_no_params", without_params)
 
-    def ended(_connection: Any) -> None:
-        turn.transaction_ended()
+    # Given back once the transaction has really ended: the engine's `commit` event
+    # fires before the COMMIT, and a writer let in then read the snapshot from before
+    # it (a reply read a ticket the merge it waited for had just moved: lost message).
+    dialect = engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
 
-    event.listen(engine, "commit", ended)
-    event.listen(engine, "rollback", ended)
+    def do_commit(dbapi_connection: Any) -> None:
+        try:
+            commit(dbapi_connection)
+        finally:
+            turn.transaction_ended()
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        try:
+            rollback(dbapi_connection)
+        finally:
+            turn.transaction_ended()
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
 
 
 M = TypeVar("M")

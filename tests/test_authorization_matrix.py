@@ -118,6 +118,12 @@ def _build_world(factory) -> World:
     service.update_ticket(people["admin"].actor, resolved.id, status="resolved",
                           resolution_details="Refunded.")
     world.extra.update(resolved=resolved.id, resolved_number=resolved.number)
+    # A duplicate of A's ticket, worked by the same agent: what staff merge into it.
+    duplicate = service.open_ticket(owner.actor, subject=SUBJECT + " again",
+                                    description="Writing again about the same ride.",
+                                    ride_id=ride.id).ticket
+    service.assign_self(people["assigned_agent"].actor, duplicate.id)
+    world.extra.update(duplicate=duplicate.id)
     return world
 
 
@@ -200,6 +206,11 @@ entry("GET", "/api/attachments/<int:attachment_id>/thumbnail", Call(
 
 # SLA (staff who see the ticket; never a customer, not even its owner)
 entry("GET", "/api/tickets/<int(max=2147483647):ticket_id>/sla", Call(lambda w: f"/api/tickets/{_t(w)}/sla"),
+      "401 403 403 403 403 200 403 200 200 200")
+
+# Merge (staff who may work both tickets; the duplicate merges into A's ticket)
+entry("POST", "/api/tickets/<int(max=2147483647):ticket_id>/merge",
+      Call(lambda w: f"/api/tickets/{w.extra['duplicate']}/merge", json=lambda w: {"into": _t(w)}),
       "401 403 403 403 403 200 403 200 200 200")
 
 # 001 munch

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import MultipleFileField, SelectField, StringField, TextAreaField
+from wtforms import MultipleFileField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..extensions import db
@@ -28,6 +28,12 @@ class NoteForm(FlaskForm):
     note = TextAreaField(_l("Internal note (staff only)"),
                          validators=[DataRequired(), Length(max=MAX_BODY)])
     files = MultipleFileField(_l("Attach files (staff only)"))
+
+
+class MergeForm(FlaskForm):
+    """Where to merge a ticket: one of the suggested tickets (`tickets.merge.suggestions`)."""
+
+    into = RadioField(_l("Merge into"), coerce=int, validators=[DataRequired()])
 
 
 class StatusForm(FlaskForm):

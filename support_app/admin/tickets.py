@@ -30,7 +30,7 @@ from ..extensions import db
 from ..i18n import PRIORITY_LABELS, STATUS_LABELS
 from ..models import InternalNote, Message, SupportUser, Ticket, TicketEvent, utcnow
 from ..security import roles
-from ..tickets import lifecycle, policy, service, sla, verification
+from ..tickets import lifecycle, merge, policy, service, sla, verification
 from ..tickets.actor import Actor
 from ..tickets.queries import like_pattern
 from . import permissions as perms
@@ -40,6 +40,7 @@ from .labels import ASSIGNMENT_EVENTS, CATEGORY_LABELS, CHANNEL_LABELS, history_
 from .redirects import back
 from .ticket_forms import (
     UNASSIGNED,
+    MergeForm,
     NoteForm,
     OpenTicketForm,
     ReassignForm,
@@ -99,7 +100,7 @@ class TicketView(DeskModelView):
         "list", "show", perms.REPLY, perms.NOTE, perms.WORK, perms.REASSIGN, perms.OPEN)]
     method_permission_name = {
         "assign_to_me": perms.WORK, "change_status": perms.WORK, "escalate": perms.WORK,
-        "verify_sender": perms.WORK,
+        "verify_sender": perms.WORK, "merge_into": perms.WORK, "merge_form": perms.WORK,
         "resolve": perms.WORK, "close": perms.WORK, "status": perms.WORK,
         "reassign": perms.REASSIGN, "reassign_form": perms.REASSIGN,
         "reply": perms.REPLY, "note": perms.NOTE, "new": perms.OPEN,
@@ -191,6 +192,9 @@ class TicketView(DeskModelView):
         widgets = self._show(pk)  # 404 unless the base filter lets this user see it
         actor = current_actor()
         ticket = db.session.get(Ticket, int(pk))
+        if ticket.merged_into_id is not None:  # the ticket it was merged into answers
+            flash(_("Ticket %(number)s was merged into this ticket.", number=ticket.number), "info")
+            return redirect(url_for(f"{self.endpoint}.show", pk=ticket.merged_into_id))
         if not ticket.is_admin_read and policy.can_work(actor, ticket):
             attempt(service.mark_ticket_read, actor, ticket.id)
             ticket = db.session.get(Ticket, int(pk))
@@ -278,6 +282,31 @@ class TicketView(DeskModelView):
                             resolution_details=form.resolution_details.data or None)
                 return self._back(ids[0] if len(ids) == 1 else None)
         return self._bulk_page(ids, form, "status", _("Change status or priority"))
+
+    @expose("/merge/", methods=["GET", "POST"])
+    @has_access
+    def merge_form(self):
+        """Merge one ticket into another of its customer's: choose, then confirm."""
+        tickets = self._visible(_ids(request.values.getlist("ids"))[:1])
+        if not tickets:
+            flash(_("Select at least one ticket."), "warning")
+            return redirect(url_for(f"{self.endpoint}.list"))
+        ticket, actor = tickets[0], current_actor()
+        choices = merge.suggestions(actor, ticket)
+        form = MergeForm()
+        form.into.choices = [(t.id, f"{t.number} · {t.subject}") for t in choices]
+        if request.method == "POST" and form.validate_on_submit():
+            number = ticket.number
+            merged = attempt(merge.merge, actor, ticket.id, form.into.data, origin=ORIGIN,
+                             label=number)
+            if merged:
+                flash(_("Ticket %(old)s was merged into %(number)s.", old=number,
+                        number=merged.ticket.number), "success")
+                return self._back(merged.ticket.id)
+        return self.render_template(
+            "admin/ticket_merge.html", title=_("Merge ticket %(number)s", number=ticket.number),
+            ticket=ticket, suggestions=choices, form=form,
+            action_url=url_for(f"{self.endpoint}.merge_form"))
 
     @expose("/reassign/", methods=["GET", "POST"])
     @has_access
@@ -370,6 +399,11 @@ class TicketView(DeskModelView):
             _l("Show the selected tickets to their customers as theirs?"), "fa-check-circle")
     def verify_sender(self, items):
         return self._act(items, verification.verify)
+
+    @action("merge_into", _l("Merge into…"), icon="fa-compress", multiple=False)
+    def merge_into(self, items):
+        ids = self._item_ids(items)
+        return redirect(url_for(f"{self.endpoint}.merge_form", ids=ids[:1]))
 
     @action("resolve", _l("Resolve"), icon="fa-check")
     def resolve(self, items):

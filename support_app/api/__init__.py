@@ -9,7 +9,7 @@ def register_apis(api: Api) -> None:
     from .. import inbound
     from . import (
         agent_desk, attachments, auth, contact, email_confirmation, faq, mtxi, munch, notifications, sla,
-        storefront, storefront_admin, support_tickets, sync,
+        storefront, storefront_admin, support_tickets, sync, ticket_merge,
     )
 
     api.spec.components.security_scheme(
@@ -27,5 +27,6 @@ def register_apis(api: Api) -> None:
     notifications.register(api)
     sla.register(api)
     attachments.register(api)
+    ticket_merge.register(api)
     for surface in (storefront, storefront_admin, contact):
         surface.register(api)

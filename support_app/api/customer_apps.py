@@ -22,7 +22,7 @@ from ..models import Ticket
 from ..security.current import require_actor
 from ..tickets import errors as domain
 from ..tickets.actor import Actor
-from ..tickets.queries import visible_tickets
+from ..tickets.queries import resolves_to, visible_tickets
 from .errors import FieldErrors, Surface
 from .ids import ID_RANGE, MAX_ID
 from .openapi import Blueprint
@@ -198,7 +198,7 @@ def visible_ticket(actor: Actor, ticket_id: int | None, not_found_code: str) -> 
     customer's included, is reported as missing: existence is never revealed."""
     ticket = None
     if ticket_id is not None and 1 <= ticket_id <= MAX_ID:
-        ticket = db.session.scalar(visible_tickets(actor).where(Ticket.id == ticket_id))
+        ticket = db.session.scalar(visible_tickets(actor).where(resolves_to(ticket_id)))
     if ticket is None:
         raise Refusal(404, not_found_code, _("Ticket not found"))
     return ticket

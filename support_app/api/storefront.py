@@ -321,7 +321,7 @@ def reply(data: dict[str, Any], id: int) -> dict[str, Any]:  # noqa: A002 (seed'
     """Add the customer's reply; a resolved or closed ticket reopens."""
     actor = customer_actor()
     message = service.add_message(actor, id, data["message"], origin="storefront")
-    ticket = db.session.get(Ticket, id)
+    ticket = db.session.get(Ticket, message.ticket_id)  # a merged ticket's: the survivor
     return {"success": True, "message": _("Reply sent"),
             "data": {"message": message_data(message), "ticket": ticket_data(ticket)}}
 

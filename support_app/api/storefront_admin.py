@@ -36,7 +36,7 @@ from ..security import roles
 from ..security.current import AuthError, require_actor
 from ..tickets import Actor, service
 from ..tickets.errors import Forbidden, NotFound, ValidationFailed
-from ..tickets.queries import like_pattern
+from ..tickets.queries import like_pattern, resolves_to
 from .ids import ID_RANGE
 from .openapi import Blueprint
 from .schemas import unverified_sender
@@ -393,9 +393,10 @@ def email_logs(ticketId: int) -> dict[str, Any]:
     """Every email in and out for the ticket, oldest first, with delivery status.
     Needs the Email logs screen's list permission."""
     require_screen(screens.EMAIL_LOG_READ)
-    if db.session.get(Ticket, ticketId) is None:
+    ticket_id = db.session.scalar(select(Ticket.id).where(resolves_to(ticketId)))
+    if ticket_id is None:
         raise NotFound("ticket", _("Ticket not found"))
-    logs = db.session.scalars(select(EmailLog).where(EmailLog.ticket_id == ticketId)
+    logs = db.session.scalars(select(EmailLog).where(EmailLog.ticket_id == ticket_id)
                               .order_by(EmailLog.created_at, EmailLog.id))
     return {"success": True, "data": [email_log_data(log) for log in logs]}
 

@@ -300,8 +300,7 @@ class TicketMessages(MethodView):
         """The thread, oldest first. Side effect: marks the ticket (and the other
         side's messages) read for the caller."""
         actor = require_actor()
-        ticket_id = ticket
-        service.mark_ticket_read(actor, ticket_id)
+        ticket_id = service.mark_ticket_read(actor, ticket).id  # a merged ticket's: the survivor
         messages = db.session.scalars(
             select(Message)
             .where(Message.ticket_id == ticket_id)

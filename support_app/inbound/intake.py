@@ -143,9 +143,15 @@ def _receive(mail: InboundMail, files: Screened) -> Receipt:
             )
         return Receipt("replied", target.number)
 
-    if staff is not None and staff_ticket is not None and proof.covers(staff_ticket.number):
+    def covers(target: Ticket) -> bool:
+        """The proof names this ticket, or one merged into it since the mail went out."""
+        return proof.covers(target.number) or (
+            proof.reply_ticket is not None
+            and threading.survivor_number(proof.reply_ticket) == target.number)
+
+    if staff is not None and staff_ticket is not None and covers(staff_ticket):
         return reply(staff, staff_ticket)  # a staff reply, as the dashboard would post it
-    if ticket is not None and sender is not None and proof.covers(ticket.number) \
+    if ticket is not None and sender is not None and covers(ticket) \
             and not verification.unconfirmed_account(sender):
         return reply(threading.actor_for(sender), ticket)
 

@@ -17,6 +17,7 @@ from ..models import Customer, EmailLog, Message, SupportUser, Ticket
 from ..security.current import actor_for_user
 from ..tickets import policy
 from ..tickets.actor import Actor
+from ..tickets.queries import resolves_number
 from .parse import InboundMail
 
 NUMBER_RE = re.compile(r"\[(TKT-[A-Z0-9]+)\]", re.IGNORECASE)
@@ -60,9 +61,20 @@ def candidate_tickets(mail: InboundMail) -> list[Ticket]:
     numbers = _ticket_numbers(mail)
     if numbers:
         ids += list(db.session.scalars(select(Ticket.id).where(Ticket.number.in_(numbers))))
-    ordered = list(dict.fromkeys(ids))
+    # A merged ticket's id or number stands for the ticket it was merged into.
+    survivors = dict(db.session.execute(
+        select(Ticket.id, func.coalesce(Ticket.merged_into_id, Ticket.id))
+        .where(Ticket.id.in_(set(ids)))).all()) if ids else {}
+    ordered = list(dict.fromkeys(survivors[i] for i in ids if i in survivors))
     tickets = {t.id: t for t in db.session.scalars(select(Ticket).where(Ticket.id.in_(ordered)))}
     return [tickets[i] for i in ordered if i in tickets]
+
+
+def survivor_number(number: str | None) -> str | None:
+    """The number of the ticket `number` names now (itself, or the one it was merged into)."""
+    if number is None:
+        return None
+    return db.session.scalar(select(Ticket.number).where(resolves_number(number.upper())))
 
 
 def is_party(customer: Customer, ticket: Ticket) -> bool:

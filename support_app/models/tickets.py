@@ -47,6 +47,8 @@ class Ticket(TimestampMixin, Model):
         Index("ix_tickets_sla_due", "sla_due_at"),
         Index("ix_tickets_sla_state_due", "sla_state", "sla_due_at"),
         Index("ix_tickets_sla_check", "sla_check_at"),
+        # Which tickets were merged into a given one (re-pointed when that one merges on).
+        Index("ix_tickets_merged_into", "merged_into_id"),
         CheckConstraint("escalation_level >= 0", name="ck_tickets_escalation_level"),
         CheckConstraint("message_count >= 0", name="ck_tickets_message_count"),
     )
@@ -117,6 +119,12 @@ class Ticket(TimestampMixin, Model):
     sla_state: Mapped[Optional[str]] = mapped_column(String(10), nullable=True)
     # When the next at-risk or breach transition is due (null: none to come).
     sla_check_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
+
+    # Set when this ticket was merged into another (`tickets/merge.py`): it is closed,
+    # and every surface reading its id or number answers with that ticket instead.
+    merged_into_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("tickets.id", ondelete="SET NULL"), nullable=True
+    )
 
     customer: Mapped[Customer] = relationship()
     assigned_to: Mapped[Optional[SupportUser]] = relationship(foreign_keys=[assigned_to_id])

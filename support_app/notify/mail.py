@@ -6,7 +6,8 @@ per email, so the email commits or rolls back with the change that caused it:
 * ticket received: `ticket.created`, unless the event says ``notify: False`` (the
   legacy storefront route);
 * staff replied: `ticket.message_added` with ``sender_type == "admin"``;
-* ticket resolved: `ticket.status_changed` to ``resolved``.
+* ticket resolved: `ticket.status_changed` to ``resolved``;
+* tickets merged: `ticket.merged` (sent once, about the surviving ticket).
 
 Each is rendered from `templates/email/<name>.txt` and `.html` in the customer's
 locale. Its Message-Id is `<tkt-{number}-{32 random hex digits}@{sender domain}>`,
@@ -45,7 +46,8 @@ log = logging.getLogger(__name__)
 TICKET_RECEIVED = "ticket_received"
 STAFF_REPLIED = "staff_replied"
 TICKET_RESOLVED = "ticket_resolved"
-TEMPLATES = (TICKET_RECEIVED, STAFF_REPLIED, TICKET_RESOLVED)
+TICKET_MERGED = "ticket_merged"
+TEMPLATES = (TICKET_RECEIVED, STAFF_REPLIED, TICKET_RESOLVED, TICKET_MERGED)
 CONFIRM_EMAIL = "confirm_email"
 REPLY_SIGNATURE_HEX = 20  # 80 bits: a guess per delivered mail will not find one
 NOT_CONFIGURED = "MAIL_SERVER is not configured"
@@ -100,6 +102,8 @@ def _subject(template: str, ticket: events.TicketSnapshot) -> str:
                                  number=ticket.number, subject=ticket.subject),
         TICKET_RESOLVED: lambda: _("[%(number)s] Your request has been resolved: %(subject)s",
                                    number=ticket.number, subject=ticket.subject),
+        TICKET_MERGED: lambda: _("[%(number)s] Your requests were merged: %(subject)s",
+                                 number=ticket.number, subject=ticket.subject),
     }
     # One line whatever the ticket subject holds: a header can never be split.
     return " ".join(subjects[template]().split())
@@ -196,6 +200,8 @@ def template_for(event: events.DomainEvent) -> str | None:
         return STAFF_REPLIED
     if event.name == events.STATUS_CHANGED and event.data.get("new_status") == "resolved":
         return TICKET_RESOLVED
+    if event.name == events.MERGED:
+        return TICKET_MERGED
     return None
 
 
@@ -211,6 +217,8 @@ def prepare_email(event: events.DomainEvent) -> events.Write | None:
         "description": event.data.get("description", ""),
         "resolution": event.data.get("resolution"),
         "reply": "",
+        "merged_number": event.data.get("merged_number", ""),
+        "merged_subject": event.data.get("merged_subject", ""),
     }
     if template == STAFF_REPLIED:
         message = db.session.get(Message, event.data.get("message_id"))

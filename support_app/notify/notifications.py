@@ -135,6 +135,12 @@ def _plan(e: DomainEvent) -> list[tuple[set[int | None], str, Render, bool]]:
         return [(agent, "note", lambda: (
             _("New internal note on ticket %(number)s", **n),
             _("A colleague left an internal note on \"%(subject)s\".", **n)), False)]
+    if e.name == events.MERGED:
+        merged = {"old": e.data.get("merged_number", ""), **n}
+        return [(customers, "merged", lambda: (
+            _("Ticket %(old)s was merged into %(number)s", **merged),
+            _("Your requests are now one conversation: \"%(subject)s\" (%(number)s). "
+              "Reply there; nothing you wrote is lost.", **merged)), False)]
     if e.name == events.FEEDBACK:
         return [(agent, "feedback", lambda: (
             _("Feedback on ticket %(number)s", **n),

@@ -16,6 +16,7 @@ conventions (snake_case, lower-case statuses, the 002 message object):
 | `support:ticket:read` | ticket | ticket_id, ticket_number, reader (customer/staff) |
 | `support:ticket:feedback` | ticket | ticket_id, ticket_number, rating |
 | `support:message:created` | ticket | ticket_id, ticket_number, status, message (002 message) |
+| `support:ticket:merged` | ticket + the merged ticket's room | ticket_id, ticket_number, status, merged_ticket_id, merged_ticket_number |
 | `support:note:created` | staff of the ticket only | ticket_id, ticket_number, note {id, note, author, created_at} |
 | `support:order:cancelled` | the order's customer | order_id, order_number, status |
 | `support:navbar:count` | each affected user; desk counts to `staff:all` | the 002 navbar count body |
@@ -125,6 +126,14 @@ def _emit_ticket_event(e: DomainEvent, t: TicketSnapshot, audience: list[str]) -
         if message is not None:
             emit("support:message:created",
                  {**_ref(t), "status": t.status, "message": message_payload(message)}, audience)
+    elif e.name == events.MERGED:
+        merged_id = e.data.get("merged_id")
+        emit("support:ticket:merged", {**_ref(t), "status": t.status, "merged_ticket_id": merged_id,
+                                       "merged_ticket_number": e.data.get("merged_number")},
+             audience)
+        # Whoever followed the merged ticket subscribes again: its id now joins this one.
+        socketio.close_room(rooms.ticket_room(merged_id), namespace="/")
+        socketio.close_room(rooms.ticket_staff_room(merged_id), namespace="/")
     elif e.name == events.NOTE_ADDED:
         note = db.session.get(InternalNote, e.data.get("note_id"))
         emit("support:note:created", {**_ref(t), "note": note_payload(note) if note else None},
@@ -178,6 +187,8 @@ def on_domain_event(event: DomainEvent) -> None:
     if t is not None:
         audience = (rooms.staff_audience(t) if event.name == events.NOTE_ADDED
                     else rooms.ticket_audience(t, event.data.get("old_assignee")))
+        if event.name == events.MERGED:  # the merged ticket's followers hear it too
+            audience.append(rooms.ticket_room(event.data["merged_id"]))
         if listened(audience):
             dispatcher.submit(lambda: _emit_ticket_event(event, t, audience))
         push_badges(t, event.data.get("old_assignee"))

@@ -21,6 +21,7 @@ from typing import Any
 from flask import request
 from flask_babel import gettext as _
 from flask_socketio import join_room, leave_room
+from sqlalchemy import select
 
 from ..api.ids import parse_id
 from ..extensions import db
@@ -29,6 +30,7 @@ from ..security import roles
 from ..tickets import policy
 from ..tickets.actor import Actor
 from ..tickets.events import TicketSnapshot
+from ..tickets.queries import resolves_to
 
 STAFF = "staff"
 STAFF_ALL = "staff:all"
@@ -90,7 +92,8 @@ def subscribe(actor: Actor, data: Any) -> dict[str, Any]:
     if ticket_id is None:
         return {"ok": False, "code": "INVALID_REQUEST",
                 "error": _("ticketId must be a positive integer")}
-    ticket = db.session.get(Ticket, ticket_id)
+    # A merged ticket's id joins the ticket it was merged into.
+    ticket = db.session.scalar(select(Ticket).where(resolves_to(ticket_id)))
     if ticket is None:
         return {"ok": False, "code": "TICKET_NOT_FOUND", "error": _("Ticket not found")}
     if not policy.can_view(actor, ticket):
@@ -107,6 +110,8 @@ def unsubscribe(data: Any) -> dict[str, Any]:
     if ticket_id is None:
         return {"ok": False, "code": "INVALID_REQUEST",
                 "error": _("ticketId must be a positive integer")}
+    # A merged ticket's id leaves the ticket its subscribe joined.
+    ticket_id = db.session.scalar(select(Ticket.id).where(resolves_to(ticket_id))) or ticket_id
     leave_room(ticket_room(ticket_id), sid=request.sid)
     leave_room(ticket_staff_room(ticket_id), sid=request.sid)
     return {"ok": True, "ticketId": ticket_id}

@@ -30,6 +30,8 @@ CLOSED = "ticket.closed"
 FEEDBACK = "ticket.feedback"
 READ = "ticket.read"
 VERIFIED = "ticket.verified"  # staff showed who wrote it: the customer side sees it now
+# Another ticket was merged into this one; data: merged_id, merged_number.
+MERGED = "ticket.merged"
 ORDER_CANCELLED = "order.cancelled"
 
 

@@ -1,7 +1,10 @@
 """Read-side helpers shared by the surfaces (no writes here)."""
 from __future__ import annotations
 
-from sqlalchemy import Select, select
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm import aliased
 
 from ..models import Ticket
 from .actor import Actor
@@ -11,6 +14,23 @@ from .policy import visible_clause
 def visible_tickets(actor: Actor) -> Select[tuple[Ticket]]:
     """Tickets the actor may see, as a statement each surface narrows and pages."""
     return select(Ticket).where(visible_clause(actor))
+
+
+def resolves_to(ticket_id: Any) -> ColumnElement[bool]:
+    """`Ticket.id` is the ticket `ticket_id` (a value or a bound parameter) names:
+    itself, or the ticket it was merged into (`tickets/merge.py`). Every lookup of a
+    ticket by id goes through this, on every surface: one indexed sub-select in the
+    same statement, no extra round trip."""
+    old = aliased(Ticket)  # not correlated with the outer query's tickets
+    return Ticket.id == (select(func.coalesce(old.merged_into_id, old.id))
+                         .where(old.id == ticket_id).scalar_subquery())
+
+
+def resolves_number(number: str) -> ColumnElement[bool]:
+    """The same for a ticket number (inbound mail quoting a merged ticket's number)."""
+    old = aliased(Ticket)
+    return Ticket.id == (select(func.coalesce(old.merged_into_id, old.id))
+                         .where(old.number == number).scalar_subquery())
 
 
 def like_pattern(term: str) -> str:

@@ -37,7 +37,8 @@ from ..models import (
     utcnow,
 )
 from ..security import roles
-from . import assignment, counters, events, gamification, groups, lifecycle, policy, sla
+from . import (assignment, counters, events, gamification, groups, lifecycle, policy,
+               queries, sla)
 from . import attachments as files_on_thread
 from .actor import Actor
 from .errors import (
@@ -172,7 +173,7 @@ def _audit(ticket: Ticket, actor: Actor, kind: str, old: Any = None, new: Any = 
 def _ticket_statement(lock: bool, load: tuple[ExecutableOption, ...]) -> Select:
     """Built once per (lock, load): callers pass module-level `load` tuples, so a detail
     read or a reply does not rebuild (and re-key) the same SELECT every time."""
-    stmt = select(Ticket).where(Ticket.id == bindparam("ticket_id")).options(*load)
+    stmt = select(Ticket).where(queries.resolves_to(bindparam("ticket_id"))).options(*load)
     if lock:
         stmt = stmt.with_for_update(of=Ticket)  # the ticket row, not what `load` joins
     return stmt
@@ -181,9 +182,14 @@ def _ticket_statement(lock: bool, load: tuple[ExecutableOption, ...]) -> Select:
 def get_ticket(actor: Actor, ticket_id: int, *, lock: bool = False,
                load: tuple[ExecutableOption, ...] = ()) -> Ticket:
     """Load a ticket the actor may see: NotFound if absent, Forbidden if not theirs.
+    A merged ticket's id loads the ticket it was merged into (`queries.resolves_to`).
     `load`: loader options for what the caller will print (one query, not one per
     relation), as a module-level tuple."""
-    ticket = db.session.scalar(_ticket_statement(lock, load), {"ticket_id": ticket_id})
+    statement = _ticket_statement(lock, load)
+    ticket = db.session.scalar(statement, {"ticket_id": ticket_id})
+    if ticket is not None and ticket.merged_into_id is not None:
+        # Merged while this lookup waited for the row's lock: follow it once more.
+        ticket = db.session.scalar(statement, {"ticket_id": ticket.merged_into_id})
     if ticket is None:
         raise NotFound("ticket", _("Ticket not found"))
     if not policy.can_view(actor, ticket):
@@ -714,7 +720,8 @@ def assign_self(actor: Actor, ticket_id: int, *, origin: str = "api") -> Ticket:
     if actor.user_id is None or not (actor.is_approved_agent or actor.can(roles.MANAGE)):
         raise Forbidden(_("Only approved support agents can take tickets"))
     with _transaction():
-        ticket = db.session.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
+        ticket = db.session.scalar(select(Ticket).where(queries.resolves_to(ticket_id))
+                                   .with_for_update(of=Ticket))
         if ticket is None:
             raise NotFound("ticket", _("Ticket not found"))
         # Checked before visibility: a pool ticket another agent just took is "already

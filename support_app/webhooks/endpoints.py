@@ -36,6 +36,7 @@ EVENTS = {
     events.ESCALATED: _l("Escalated"),
     events.CLOSED: _l("Closed"),
     events.FEEDBACK: _l("Feedback"),
+    events.MERGED: _l("Tickets merged"),
     events.NOTE_ADDED: _l("Internal note (internal endpoints only)"),
 }
 # Sent only to endpoints marked internal: never to an integration customers may see.

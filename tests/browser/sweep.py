@@ -86,6 +86,16 @@ def _choose_first_agent(page) -> None:
     page.select_option("form.desk-form select[name=agent]", [v for v in values if v][0])
 
 
+def _duplicate(desk: Desk) -> int:
+    """A ticket with a twin of the same customer to merge into (both the person's)."""
+    desk.ticket()
+    return desk.ticket()
+
+
+def _keep_first_suggestion(page) -> None:
+    assert page.locator("form.desk-form input[name=into]:checked").count() == 1
+
+
 def _agent(desk: Desk, approved: bool) -> int:
     person = desk.factory.agent(approved=approved)
     return db.session.scalar(select(AgentProfile.id).where(AgentProfile.user_id == person.user.id))
@@ -169,6 +179,9 @@ EFFECTS: dict[tuple[str, str], Effect] = {
         lambda d: d.ticket(), lambda d, pk, page: _check(_ticket(pk).escalation_level >= 1)),
     ("TicketView", "verify_sender"): Effect(
         _unverified, lambda d, pk, page: _check(_ticket(pk).unverified_reason is None)),
+    ("TicketView", "merge_into"): Effect(
+        _duplicate, lambda d, pk, page: _check(_ticket(pk).merged_into_id is not None),
+        _submit_bulk(_keep_first_suggestion)),
     ("TicketView", "resolve"): Effect(
         lambda d: d.ticket(status="in_progress"),
         lambda d, pk, page: _check(_ticket(pk).status == "resolved")),

@@ -8,8 +8,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select, update
 
+from support_app.attachments.store import path_of
 from support_app.extensions import db
 from support_app.models import (
+    Attachment,
     STATUSES,
     EmailLog,
     InternalNote,
@@ -24,6 +26,7 @@ from support_app.tickets import counters, merge, service, verification
 from support_app.tickets.errors import Conflict, Forbidden, ValidationFailed
 
 from .admin_helpers import desk_client, login, page_token
+from .attachment_helpers import upload_file
 
 T0 = dt.datetime(2026, 1, 5, 9, 0, 0)
 
@@ -413,3 +416,15 @@ def test_replies_to_both_tickets_during_a_merge_are_all_kept(factory, server):
     assert db.session.scalar(select(func.count()).select_from(Message)
                              .where(Message.ticket_id == a.id)) == 0
     _exact_counters()
+
+
+def test_files_move_with_their_messages(factory):
+    owner, admin = factory.customer(), factory.staff(roles.ADMIN)
+    _, b, a = _pair(factory, owner)
+    upload = upload_file(owner.actor)
+    service.add_message(owner.actor, a.id, "The photo of the parcel",
+                        attachments=[path_of(upload.id)])
+    merge.merge(admin.actor, a.id, b.id)
+    db.session.expire_all()
+    kept = db.session.get(Attachment, upload.id)
+    assert (kept.ticket_id, kept.message.ticket_id) == (b.id, b.id)

@@ -1,7 +1,7 @@
 """merged tickets: a pointer from the merged ticket to the one it was merged into
 
 Revision ID: e9b0c0ffee10
-Revises: e9b0c0ffee09
+Revises: f1a7c4e00a26
 Create Date: 2026-12-04 18:40:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'e9b0c0ffee10'
-down_revision = 'e9b0c0ffee09'
+down_revision = "f1a7c4e00a26"
 branch_labels = None
 depends_on = None
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import (
+    Attachment,
     EmailLog,
     InternalNote,
     Message,
@@ -114,7 +115,8 @@ def merge(actor: Actor, ticket_id: int, into_id: int, *, origin: str = "api") ->
 def _move_thread(source: Ticket, target: Ticket) -> None:
     """A's opening description becomes a customer message of B at the time A opened
     (unless A's thread already starts with it: an email's opening message with its
-    attachments); then A's messages and notes, email log and notifications move."""
+    attachments); then A's messages and notes (with their files), email log and
+    notifications move."""
     opening = db.session.scalar(select(Message.id).where(
         Message.ticket_id == source.id, Message.created_at == source.created_at,
         Message.sender_type == "customer", Message.body == source.description))
@@ -124,7 +126,7 @@ def _move_thread(source: Ticket, target: Ticket) -> None:
             body=source.description, channel=source.channel,
             is_read=source.is_admin_read, read_at=None,
             created_at=source.created_at, updated_at=source.created_at))
-    for model in (Message, InternalNote, EmailLog, Notification):
+    for model in (Message, InternalNote, Attachment, EmailLog, Notification):
         db.session.execute(update(model).where(model.ticket_id == source.id)
                            .values(ticket_id=target.id))
     db.session.flush()

@@ -168,6 +168,12 @@ class Config:
         self.ACCOUNT_CLAIM_URL = env.get("ACCOUNT_CLAIM_URL") or None  # with {token}
         self.ACCOUNT_CLAIM_INTERVAL = int(env.get("ACCOUNT_CLAIM_INTERVAL", 600))
 
+        # Satisfaction surveys (tickets/feedback.py, notify/survey.py)
+        self.CSAT_DELAY_SECONDS = int(env.get("CSAT_DELAY_SECONDS", 3600))
+        self.CSAT_LINK_MAX_AGE = int(env.get("CSAT_LINK_MAX_AGE", 14 * 86400))
+        self.CSAT_FOLLOWUP_MAX_AGE = int(env.get("CSAT_FOLLOWUP_MAX_AGE", 86400))
+        self.CSAT_RATE_LIMIT = env.get("CSAT_RATE_LIMIT", "30 per minute")
+
         # Outgoing webhooks
         self.WEBHOOK_TIMEOUT = float(env.get("WEBHOOK_TIMEOUT", 10))
         self.WEBHOOK_MAX_ATTEMPTS = int(env.get("WEBHOOK_MAX_ATTEMPTS", 8))

@@ -280,6 +280,8 @@ def test_tampered_forged_and_another_tickets_links_are_refused(client, factory, 
         f"/survey/{other_number}/{token}",  # my link on Ivan's ticket
         f"/survey/TKT-NOPE/{token}",
         f"/survey/{mine.number}/not-a-token",
+        f"/survey/TKT%00{mine.number}/{token}",  # a NUL never reaches the database
+        f"/survey/{'T' * 5000}/{token}",
     ]
     with current_app.test_request_context():
         # Signed with another purpose's salt (a follow-up token is no rating link).
@@ -339,6 +341,10 @@ def test_a_reopened_tickets_link_waits_and_bad_comments_are_4xx(client, factory,
                           data={"csrf_token": csrf_of(html), "followup": followup_of(html),
                                 "comment": comment})
         assert bad.status_code == 422, comment[:5]
+    forged_opt_out = client.post(f"/survey/{ticket.number}/followup/opt-out",
+                                 data={"csrf_token": csrf_of(html), "followup": "forged.token"})
+    assert forged_opt_out.status_code == 400
+    assert db.session.get(Customer, lee.customer.id).survey_opt_out is False
     forged = client.post(f"/survey/{ticket.number}/followup/comment",
                          data={"csrf_token": csrf_of(html), "followup": "forged.token",
                                "comment": "hi"})

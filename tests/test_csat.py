@@ -351,3 +351,27 @@ def test_a_reopened_tickets_link_waits_and_bad_comments_are_4xx(client, factory,
     assert forged.status_code == 400
     db.session.expire_all()
     assert db.session.scalars(select(Feedback.comment)).one() is None
+
+
+# --------------------------------------------------------------------------- staff
+
+
+@pytest.mark.parametrize("role, allowed", [(roles.ADMIN, True), (roles.STORE_MANAGER, True),
+                                           (roles.FULFILLMENT, False)])
+def test_staff_stop_and_allow_surveys_on_the_customers_screen(app, factory, role, allowed):
+    from .admin_helpers import desk_client, login, page_token
+
+    staff = factory.staff(role)
+    mia = factory.customer()
+    client = desk_client(app)
+    login(client, staff.user.email)
+    token = page_token(client, "/users/userinfo/")
+    client.post("/customers/action_post", data={"action": "surveys_off",
+                                                "rowid": [mia.customer.id], "csrf_token": token})
+    db.session.expire_all()
+    assert db.session.get(Customer, mia.customer.id).survey_opt_out is allowed
+    if allowed:
+        client.post(f"/customers/action/surveys_on/{mia.customer.id}",
+                    data={"csrf_token": token})
+        db.session.expire_all()
+        assert db.session.get(Customer, mia.customer.id).survey_opt_out is False

@@ -59,6 +59,9 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
 
     register_apis(api)
     api_errors.install(app)
+    from .api import survey
+
+    app.register_blueprint(survey.page_blp)  # the survey links' HTML page
 
     from .notify import register_notify
     from .realtime import register_realtime

@@ -179,6 +179,11 @@ class Config:
         self.ATTACHMENT_ORPHAN_HOURS = float(env.get("ATTACHMENT_ORPHAN_HOURS", 24))
         self.ATTACHMENT_CLEANUP_SECONDS = float(env.get("ATTACHMENT_CLEANUP_SECONDS", 3600))
         self.ATTACHMENT_CLEANUP_BACKGROUND = _bool("ATTACHMENT_CLEANUP_BACKGROUND", True)
+        # Satisfaction surveys (tickets/feedback.py, notify/survey.py)
+        self.CSAT_DELAY_SECONDS = int(env.get("CSAT_DELAY_SECONDS", 3600))
+        self.CSAT_LINK_MAX_AGE = int(env.get("CSAT_LINK_MAX_AGE", 14 * 86400))
+        self.CSAT_FOLLOWUP_MAX_AGE = int(env.get("CSAT_FOLLOWUP_MAX_AGE", 86400))
+        self.CSAT_RATE_LIMIT = env.get("CSAT_RATE_LIMIT", "30 per minute")
 
         # Outgoing webhooks
         self.WEBHOOK_TIMEOUT = float(env.get("WEBHOOK_TIMEOUT", 10))

@@ -102,7 +102,8 @@ def test_patch_status_priority_and_note_with_csrf(desk):
     assert r.get_json()["data"]["status"] == "resolved"
     templates = [log.template for log in db.session.query(EmailLog).filter_by(ticket_id=ticket.id)
                  .order_by(EmailLog.id)]
-    assert templates == ["ticket_received", "ticket_resolved"]
+    # The satisfaction survey is written with the resolve, held back (tickets.feedback).
+    assert templates == ["ticket_received", "ticket_resolved", "csat_survey"]
 
 
 def test_patch_refusals(desk):

@@ -123,8 +123,8 @@ def test_staff_reply_and_resolution_emails_thread_together(factory, smtp):
     service.update_ticket(admin.actor, ticket.id, status="resolved",
                           resolution_details="Shipped with express courier.")
     assert [log.template for log in logs(ticket.id)] == \
-        ["ticket_received", "staff_replied", "ticket_resolved"]
-    assert outbox.deliver_due() == 3
+        ["ticket_received", "staff_replied", "ticket_resolved", "csat_survey"]
+    assert outbox.deliver_due() == 3  # the survey waits for CSAT_DELAY_SECONDS
     received, replied, resolved = smtp.messages
     assert len({m["Message-ID"] for m in smtp.messages}) == 3
     assert {m["References"].strip() for m in smtp.messages} == {f"<tkt-{ticket.number}@shop.example>"}
@@ -132,7 +132,7 @@ def test_staff_reply_and_resolution_emails_thread_together(factory, smtp):
     assert "Your parcel ships today." in replied.get_body(("plain",)).get_content()
     assert "Shipped with express courier." in resolved.get_body(("plain",)).get_content()
     assert "internal only" not in "".join(m.as_string() for m in smtp.messages)
-    assert all(log.status == "sent" for log in logs(ticket.id))
+    assert [log.status for log in logs(ticket.id)] == ["sent", "sent", "sent", "queued"]
 
 
 def test_spanish_customer_gets_the_spanish_rendering(factory, smtp, app):

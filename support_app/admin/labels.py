@@ -38,13 +38,14 @@ SERVICE_STATUS_LABELS = {
 EMAIL_STATUS_LABELS = {
     "queued": _l("Queued"), "sent": _l("Sent"), "failed": _l("Failed"),
     "not_sent": _l("Not sent (no mail server)"), "received": _l("Received"),
-    "ignored": _l("Ignored (auto-reply or bounce)"),
+    "ignored": _l("Ignored (auto-reply or bounce)"), "cancelled": _l("Cancelled"),
 }
 EMAIL_DIRECTION_LABELS = {"in": _l("Incoming"), "out": _l("Outgoing")}
 EVENT_LABELS = {
     "created": _l("created the ticket"), "status": _l("changed the status"),
     "priority": _l("changed the priority"), "note": _l("added an internal note"),
     "escalated": _l("escalated"), "feedback": _l("received a rating"),
+    "feedback_comment": _l("received a survey comment"),
     "assigned": _l("changed the assignee"), "auto_assigned": _l("assigned automatically"),
     "merged_into": _l("merged this ticket into another"),
     "merged_from": _l("merged another ticket into this one"),

@@ -32,6 +32,7 @@ NOTE = "note"            # internal note form
 WORK = "work"            # assign to me, change status, escalate, resolve, close
 REASSIGN = "reassign"    # move tickets between agents
 OPEN = "open"            # open a ticket on behalf of a customer
+SURVEYS = "surveys"      # a customer's satisfaction-survey opt-out (Customers screen)
 
 
 # The storefront admin API (000) reads the customer directory and the email logs only
@@ -64,7 +65,7 @@ _READ = ("list", "show")
 ROLE_SCREEN_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     roles.STORE_MANAGER: [
         *_can(TICKETS, *_READ, REPLY, NOTE, WORK, OPEN),
-        *_can(CUSTOMERS, *_READ),
+        *_can(CUSTOMERS, *_READ, SURVEYS),
         *_can(ORDERS, *_READ, "cancel"),
         *_can(RIDES, *_READ),
         *_can(BOOKINGS, *_READ),

@@ -179,7 +179,7 @@ class StorefrontEmailLogSchema(Schema):
     ticketId = fields.Integer(allow_none=True)
     direction = fields.String(required=True, validate=validate.OneOf(["in", "out"]))
     status = fields.String(required=True, metadata={
-        "description": "out: queued, sending, sent, failed, not_sent; in: as the webhook records"})
+        "description": "out: queued, sending, sent, failed, not_sent, cancelled; in: as the webhook records"})
     fromAddress = fields.String(allow_none=True)
     to = fields.String(required=True)
     subject = fields.String(required=True)

@@ -24,8 +24,9 @@ from .tickets import Ticket
 
 EMAIL_DIRECTIONS = ("in", "out")
 # out: queued -> sent | failed (retries exhausted) | not_sent (no SMTP configured)
+#      | cancelled (a held-back survey whose ticket reopened, or whose customer opted out)
 # in: received | ignored (auto-reply, bounce)
-EMAIL_STATUSES = ("queued", "sent", "failed", "not_sent", "received", "ignored")
+EMAIL_STATUSES = ("queued", "sent", "failed", "not_sent", "cancelled", "received", "ignored")
 
 
 class FAQ(TimestampMixin, Model):
@@ -57,6 +58,7 @@ class EmailLog(Model):
     __table_args__ = (
         Index("ix_email_logs_ticket_created", "ticket_id", "created_at"),
         Index("ix_email_logs_outbox", "status", "next_attempt_at"),
+        Index("ix_email_logs_ticket_template", "ticket_id", "template"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

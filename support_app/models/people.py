@@ -50,6 +50,10 @@ class Customer(TimestampMixin, Model):
     credit_balance: Mapped[Decimal] = mapped_column(
         Numeric(12, 2), nullable=False, default=Decimal("0")
     )
+    # No satisfaction survey emails (`tickets.feedback`): set by the customer on the
+    # survey page or by staff on the Customers screen.
+    survey_opt_out: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                                 server_default="0")
 
     user: Mapped[Optional[SupportUser]] = relationship(foreign_keys=[user_id])
 

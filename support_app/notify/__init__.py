@@ -8,6 +8,8 @@ def register_notify(app: Flask) -> None:
     """Subscribe notification and email writers to the ticket domain's events."""
     from . import notifications
     from .mail import register_mail
+    from .survey import register_survey
 
     notifications.install()
     register_mail(app)
+    register_survey(app)

@@ -47,7 +47,8 @@ TICKET_RECEIVED = "ticket_received"
 STAFF_REPLIED = "staff_replied"
 TICKET_RESOLVED = "ticket_resolved"
 TICKET_MERGED = "ticket_merged"
-TEMPLATES = (TICKET_RECEIVED, STAFF_REPLIED, TICKET_RESOLVED, TICKET_MERGED)
+CSAT_SURVEY = "csat_survey"  # `notify.survey`, held back after the resolve
+TEMPLATES = (TICKET_RECEIVED, STAFF_REPLIED, TICKET_RESOLVED, TICKET_MERGED, CSAT_SURVEY)
 CONFIRM_EMAIL = "confirm_email"
 REPLY_SIGNATURE_HEX = 20  # 80 bits: a guess per delivered mail will not find one
 NOT_CONFIGURED = "MAIL_SERVER is not configured"
@@ -104,6 +105,8 @@ def _subject(template: str, ticket: events.TicketSnapshot) -> str:
                                    number=ticket.number, subject=ticket.subject),
         TICKET_MERGED: lambda: _("[%(number)s] Your requests were merged: %(subject)s",
                                  number=ticket.number, subject=ticket.subject),
+        CSAT_SURVEY: lambda: _("[%(number)s] How did we do? %(subject)s",
+                               number=ticket.number, subject=ticket.subject),
     }
     # One line whatever the ticket subject holds: a header can never be split.
     return " ".join(subjects[template]().split())

@@ -14,7 +14,8 @@ from typing import Callable
 from sqlalchemy import func, select, update
 
 from support_app.extensions import db
-from support_app.models import AgentProfile, Order, Ticket, WebhookDelivery, WebhookEndpoint
+from support_app.models import (
+    AgentProfile, Customer, Order, Ticket, WebhookDelivery, WebhookEndpoint)
 from support_app.security import roles
 from support_app.tickets import service, verification
 from support_app.webhooks import endpoints
@@ -195,6 +196,10 @@ EFFECTS: dict[tuple[str, str], Effect] = {
     ("OrderView", "cancel"): Effect(
         lambda d: d.factory.order(d.customer.customer).id,
         lambda d, pk, page: _check(_order_status(pk) == "cancelled")),
+    ("CustomerView", "surveys_off"): Effect(
+        lambda d: _survey_customer(d, False), lambda d, pk, page: _check(_opted_out(pk))),
+    ("CustomerView", "surveys_on"): Effect(
+        lambda d: _survey_customer(d, True), lambda d, pk, page: _check(not _opted_out(pk))),
     # FAB's own account actions open the profile and password forms.
     ("WebhookEndpointView", "send_test"): Effect(
         _endpoint, lambda d, pk, page: _check(_deliveries(pk) >= 1)),
@@ -206,6 +211,19 @@ EFFECTS: dict[tuple[str, str], Effect] = {
     ("RoleModelView", "copyrole"): Effect(_throwaway_role, _copied),
     ("UserDBModelView", "resetpasswords"): Effect(_own_user, _on_form("resetpassword/form")),
 }
+
+
+def _survey_customer(desk: Desk, opted_out: bool) -> int:
+    customer = desk.factory.customer().customer
+    db.session.execute(update(Customer).where(Customer.id == customer.id)
+                       .values(survey_opt_out=opted_out))
+    db.session.commit()
+    return customer.id
+
+
+def _opted_out(pk: int) -> bool:
+    db.session.expire_all()
+    return db.session.get(Customer, pk).survey_opt_out
 
 
 def _order_status(pk: int) -> str:

@@ -122,12 +122,17 @@ def _timings(span: Span, moment: Any, delay: Any, due: Any, breached: Any) -> di
         rows = db.session.execute(
             select(ranked.c.key, func.count(), *[percentile(p) for p in PERCENTILES],
                    func.sum(ranked.c.t), func.sum(ranked.c.m)).group_by(ranked.c.key))
-    return {k: Timing(n, _float(median), _float(p90), int(total or 0), int(ok or 0))
+    return {k: Timing(n, _seconds(median), _seconds(p90), int(total or 0), int(ok or 0))
             for k, n, median, p90, total, ok in rows}
 
 
 def _float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _seconds(value: Any) -> float | None:
+    """To the millisecond: SQLite's julianday arithmetic is off by some microseconds."""
+    return None if value is None else round(float(value), 3)
 
 
 def first_response(span: Span) -> dict[Hashable, Timing]:

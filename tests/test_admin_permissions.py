@@ -18,6 +18,9 @@ A, M, F, S, C = ROLES
 # screen -> roles that may open it ({ticket}, {customer}, ... are filled in per test).
 SCREENS = {
     "/dashboard/": {A, M},
+    "/reports/": {A, M},
+    "/reports/export.csv": {A, M},
+    "/tickets/export.csv": {A, M, F, S},
     "/tickets/list/": {A, M, F, S},
     "/tickets/show/{ticket}": {A, M, F, S},
     "/tickets/new/": {A, M, F},
@@ -40,7 +43,7 @@ SCREENS = {
     "/roles/list/": {A},
 }
 MENUS = {
-    "Dashboard": {A, M}, "Tickets": {A, M, F, S}, "Agents": {A}, "FAQs": {A, M},
+    "Dashboard": {A, M}, "Reports": {A, M}, "Tickets": {A, M, F, S}, "Agents": {A}, "FAQs": {A, M},
     "Email logs": {A, M}, "Feedback": {A, M}, "Customers": {A, M}, "Orders": {A, M, F},
     "Rides": {A, M}, "Bookings": {A, M}, "List Users": {A}, "List Roles": {A},
 }
@@ -88,6 +91,7 @@ def test_each_screen_is_allowed_or_denied_per_role(app, factory, world, role):
     for template, allowed in SCREENS.items():
         url = template.format(**world)
         response = client.get(url)
+        response.get_data()  # a streamed download (CSV) is read to its end
         if role in allowed:
             assert response.status_code == 200, (role, url, response.status_code)
         else:

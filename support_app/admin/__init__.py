@@ -26,11 +26,13 @@ def register_admin(appbuilder: AppBuilder) -> None:
     from .navbar import support_navbar
     from .labels import code_label
     from .redirects import after_login, return_after_language_switch
+    from .reports import ReportsView
     from .tickets import TicketView
     from .webhooks import WebhookDeliveryView, WebhookEndpointView
 
     appbuilder.add_view(DashboardView, perms.DASHBOARD, label=_l("Dashboard"),
                         icon="fa-dashboard")
+    appbuilder.add_view(ReportsView, perms.REPORTS, label=_l("Reports"), icon="fa-bar-chart")
     desk = {"category": perms.DESK, "category_label": _l("Desk"), "category_icon": "fa-life-ring"}
     appbuilder.add_view(TicketView, perms.TICKETS, label=_l("Tickets"), icon="fa-ticket", **desk)
     appbuilder.add_view(AgentView, perms.AGENTS, label=_l("Agents"), icon="fa-user-md", **desk)

@@ -15,17 +15,11 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..i18n import STATUS_LABELS
 from ..models import STATUSES, Feedback, SupportUser, Ticket, utcnow
+from ..reports.figures import seconds_between
 from ..tickets.lifecycle import UNRESOLVED
 from . import permissions as perms
 
 DAYS = 30
-
-
-def _seconds_between(later: Any, earlier: Any) -> Any:
-    """Elapsed seconds between two timestamp columns, in the database's own dialect."""
-    if db.engine.dialect.name == "postgresql":
-        return func.extract("epoch", later - earlier)
-    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
 
 
 def median_first_response_seconds() -> float | None:
@@ -34,7 +28,7 @@ def median_first_response_seconds() -> float | None:
     count = db.session.scalar(select(func.count()).where(answered)) or 0
     if not count:
         return None
-    delay = _seconds_between(Ticket.first_response_at, Ticket.created_at)
+    delay = seconds_between(Ticket.first_response_at, Ticket.created_at)
     middle = db.session.scalars(
         select(delay).where(answered).order_by(delay)
         .offset((count - 1) // 2).limit(2 - count % 2)

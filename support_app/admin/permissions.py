@@ -20,6 +20,7 @@ ORDERS = "Orders"
 RIDES = "Rides"
 BOOKINGS = "Bookings"
 DASHBOARD = "Dashboard"
+REPORTS = "Reports"  # Admin and Store Manager: the figures and their CSV
 WEBHOOKS = "Webhooks"  # Admin only
 WEBHOOK_DELIVERIES = "Webhook deliveries"
 # Menu categories.
@@ -73,8 +74,9 @@ ROLE_SCREEN_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         *_can(EMAIL_LOGS, *_READ),
         *_can(FEEDBACK, *_READ),
         *_can(DASHBOARD, "show"),
+        *_can(REPORTS, "show"),
         *_menus(DESK, TICKETS, FAQS, EMAIL_LOGS, FEEDBACK,
-                COMMERCE, CUSTOMERS, ORDERS, RIDES, BOOKINGS, DASHBOARD),
+                COMMERCE, CUSTOMERS, ORDERS, RIDES, BOOKINGS, DASHBOARD, REPORTS),
         *_OWN_ACCOUNT,
     ],
     roles.FULFILLMENT: [

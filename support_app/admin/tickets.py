@@ -18,17 +18,20 @@ from flask_appbuilder.models.sqla.filters import (
     FilterRelationOneToManyEqual,
 )
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.urltools import get_filter_args, get_order_args
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from markupsafe import Markup
-from sqlalchemy import or_, select
+from sqlalchemy import false, or_, select
 from sqlalchemy.orm import selectinload
 
 from ..attachments.screening import THUMBNAIL_TYPES
 from ..extensions import db
 from ..i18n import PRIORITY_LABELS, STATUS_LABELS
 from ..models import InternalNote, Message, SupportUser, Ticket, TicketEvent, utcnow
+from ..reports import ticket_list
+from ..reports.export import csv_response
 from ..security import roles
 from ..tickets import lifecycle, merge, policy, service, sla, verification
 from ..tickets.actor import Actor
@@ -104,6 +107,7 @@ class TicketView(DeskModelView):
         "resolve": perms.WORK, "close": perms.WORK, "status": perms.WORK,
         "reassign": perms.REASSIGN, "reassign_form": perms.REASSIGN,
         "reply": perms.REPLY, "note": perms.NOTE, "new": perms.OPEN,
+        "export": "list",  # the CSV of the list: whoever reads the list, rows as it shows
     }
     base_filters = [["id", VisibleToActor, current_actor]]
     base_order = ("created_at", "desc")
@@ -182,9 +186,29 @@ class TicketView(DeskModelView):
         widgets = self._list()
         return self.render_template(
             self.list_template, title=self.list_title, widgets=widgets,
-            quick_filters=self.quick_filters(),
+            quick_filters=self.quick_filters(), export_url=self.export_url(),
             may_open=self.appbuilder.sm.has_access(f"can_{perms.OPEN}", perms.TICKETS),
         )
+
+    @expose("/export.csv")
+    @has_access
+    def export(self):
+        """The list as CSV with the URL's filters and order, under the same base filter
+        (an agent gets their tickets and the pool), streamed."""
+        get_filter_args(self._filters)
+        order_column, direction = get_order_args().get(self.__class__.__name__) \
+            or self.base_order
+        query = self._filters.get_joined_filters(self._base_filters).apply_all(
+            db.session.query(Ticket))
+        if awaiting_approval(current_actor()):
+            query = query.filter(false())
+        query = self.datamodel.apply_order_by(query, order_column, direction)
+        return csv_response(f"tickets-{utcnow():%Y%m%d-%H%M}.csv", ticket_list.headings(),
+                            ticket_list.rows(query))
+
+    def export_url(self) -> str:
+        """The download link for the list as filtered and ordered now."""
+        return url_for(f"{self.endpoint}.export", **request.args.to_dict(flat=False))
 
     @expose("/show/<pk>", methods=["GET"])
     @has_access

@@ -42,6 +42,9 @@ class Ticket(TimestampMixin, Model):
         Index("ix_tickets_customer_created", "customer_id", "created_at"),
         Index("ix_tickets_assignee_status", "assigned_to_id", "status"),
         Index("ix_tickets_created", "created_at"),
+        # Reports count first responses, resolutions and ratings by date range.
+        Index("ix_tickets_first_response", "first_response_at"),
+        Index("ix_tickets_resolved", "resolved_at"),
         # SLA lists: sort by the next due time, filter by the worst state; the
         # background check finds what is due for a look.
         Index("ix_tickets_sla_due", "sla_due_at"),
@@ -253,7 +256,8 @@ class InternalNote(Model):
 
 class Feedback(Model):
     __tablename__ = "feedback"
-    __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="ck_feedback_rating"),)
+    __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="ck_feedback_rating"),
+                      Index("ix_feedback_created", "created_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(

@@ -226,6 +226,33 @@ def _opted_out(pk: int) -> bool:
     return db.session.get(Customer, pk).survey_opt_out
 
 
+# Download buttons (`a.desk-export`: the ticket list's and the report's CSV) on every
+# visited screen: each is clicked and what it downloads must be a CSV with a BOM.
+EXPORT_LINKS = "a.desk-export"
+
+
+def check_export(data: bytes, filename: str) -> None:
+    assert filename.endswith(".csv"), filename
+    assert data.startswith(b"\xef\xbb\xbf"), data[:20]
+    assert b"\r\n" in data  # at least the header line
+
+
+def _report_by_week(page) -> None:
+    page.select_option("#report-group", "week")
+
+
+def _report_shown(desk: Desk, pk: int, page) -> None:
+    assert "group=week" in page.url, page.url
+    assert page.locator("#report-table, #report-empty").count() == 1
+
+
+# Screen forms that are not FAB actions: the screen's path -> (what to fill, the
+# button to press, the check after it).
+FORMS: dict[str, tuple[Callable[[object], None], str, Callable[[Desk, int, object], None]]] = {
+    "/reports/": (_report_by_week, "#report-show", _report_shown),
+}
+
+
 def _order_status(pk: int) -> str:
     db.session.expire_all()
     return db.session.get(Order, pk).status

@@ -23,7 +23,7 @@ from support_app.tickets import service
 from tests.factories import PASSWORD
 
 from .conftest import ARTIFACTS
-from .sweep import EFFECTS, Desk
+from .sweep import EFFECTS, EXPORT_LINKS, FORMS, Desk, check_export
 
 pytestmark = pytest.mark.browser
 
@@ -201,6 +201,25 @@ def _press_single(sweep: Sweep, view, show_prefix: str, name: str, action, effec
             return
 
 
+def _press_forms_and_downloads(sweep: Sweep) -> None:
+    """The screens' own forms (`sweep.FORMS`) and every download button."""
+    page = sweep.page
+    for path in list(sweep.visited):
+        if path in FORMS:
+            fill, button, check = FORMS[path]
+            sweep.go(path)
+            fill(page)
+            sweep.press(page.locator(button))
+            check(sweep.desk, 0, page)
+        sweep.go(sweep.visited[path])
+        for index in range(page.locator(EXPORT_LINKS).count()):
+            with page.expect_download() as download:
+                page.locator(EXPORT_LINKS).nth(index).click()
+            with open(download.value.path(), "rb") as handle:
+                check_export(handle.read(), download.value.suggested_filename)
+            sweep.clean(f"download on {path}")
+
+
 def _count(model) -> int:
     db.session.expire_all()
     return db.session.scalar(select(func.count()).select_from(model))
@@ -285,6 +304,7 @@ def test_every_screen_and_button(app, page, factory, role, language):
         assert page.locator("#approval-pending").count() == 1
         return
     _press_actions(app, sweep)
+    _press_forms_and_downloads(sweep)
     if "/tickets/list/" in sweep.visited:
         _work_the_ticket_page(sweep)
     _edit_our_records(sweep)

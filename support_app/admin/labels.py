@@ -46,6 +46,8 @@ EVENT_LABELS = {
     "priority": _l("changed the priority"), "note": _l("added an internal note"),
     "escalated": _l("escalated"), "feedback": _l("received a rating"),
     "assigned": _l("changed the assignee"), "auto_assigned": _l("assigned automatically"),
+    "tag_added": _l("added a tag"), "tag_removed": _l("removed a tag"),
+    "macro": _l("applied a macro"),
 }
 ACTOR_TYPE_LABELS = {"system": _l("System"), "customer": _l("Customer"), "staff": _l("Staff")}
 # Which history entries carry which kind of value.

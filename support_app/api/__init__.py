@@ -8,7 +8,8 @@ def register_apis(api: Api) -> None:
     """Register every API blueprint on the one OpenAPI spec."""
     from .. import inbound
     from . import (
-        agent_desk, auth, contact, email_confirmation, faq, mtxi, munch, notifications, sla,
+        agent_desk, auth, contact, desk_tools, email_confirmation, faq, mtxi, munch,
+        notifications, sla,
         storefront, storefront_admin, support_tickets, sync,
     )
 
@@ -26,5 +27,6 @@ def register_apis(api: Api) -> None:
     mtxi.register(api)
     notifications.register(api)
     sla.register(api)
+    desk_tools.register(api)
     for surface in (storefront, storefront_admin, contact):
         surface.register(api)

@@ -30,6 +30,7 @@ CLOSED = "ticket.closed"
 FEEDBACK = "ticket.feedback"
 READ = "ticket.read"
 VERIFIED = "ticket.verified"  # staff showed who wrote it: the customer side sees it now
+TAGS_CHANGED = "ticket.tags_changed"  # staff, a macro or an auto-tag rule added or removed tags
 ORDER_CANCELLED = "order.cancelled"
 
 

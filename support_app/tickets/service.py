@@ -37,7 +37,7 @@ from ..models import (
     utcnow,
 )
 from ..security import roles
-from . import assignment, counters, events, gamification, groups, lifecycle, policy, sla
+from . import assignment, counters, events, gamification, groups, lifecycle, policy, sla, tags
 from .actor import Actor
 from .errors import (
     AlreadyAssigned,
@@ -70,6 +70,9 @@ class Outcome:
 # --------------------------------------------------------------------------- helpers
 
 
+_IN_SERVICE = "support.in_service_transaction"
+
+
 @contextmanager
 def _transaction() -> Iterator[list[object]]:
     """One service call, one transaction. Objects the body adds to the yielded list stay
@@ -78,14 +81,23 @@ def _transaction() -> Iterator[list[object]]:
     in-memory copy stale). Everything else is expired by the commit as usual. (The
     session holds objects weakly: a kept object the result does not reference is
     dropped, and read back if the caller reaches it.)"""
+    session = db.session()
+    if session.info.get(_IN_SERVICE):
+        # A step of a larger service call (a macro's reply and actions): the outer
+        # call commits or rolls back the whole, so nothing is written half.
+        yield []
+        return
     keep: list[object] = []
     with database.writer_turn():
+        session.info[_IN_SERVICE] = True
         try:
             yield keep
             _commit(keep)
         except BaseException:
             db.session.rollback()
             raise
+        finally:
+            session.info.pop(_IN_SERVICE, None)
 
 
 def _commit(keep: list[object]) -> None:
@@ -351,6 +363,7 @@ def open_ticket(
         if extra_rows is not None:
             db.session.add_all(list(extra_rows(ticket)))
         _audit(ticket, actor, "created", None, lifecycle.OPEN)
+        tags.apply_rules(ticket, origin)  # every channel opens here: rules apply once
         gamification_error = (
             gamification.award(customer_id, ticket.id, gamification.SUPPORT_INTERACTION)
             if award_points

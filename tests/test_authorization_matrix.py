@@ -187,6 +187,28 @@ entry("PUT", "/api/notifications/read-all", Call(lambda w: "/api/notifications/r
 entry("GET", "/api/tickets/<int(max=2147483647):ticket_id>/sla", Call(lambda w: f"/api/tickets/{_t(w)}/sla"),
       "401 403 403 403 403 200 403 200 200 200")
 
+# Tags and macros (staff who may work the ticket; never a customer)
+def _macro_id(w: World) -> int:
+    if "macro" not in w.extra:
+        from support_app.models import Macro
+        macro = Macro(name="Matrix macro", body_en="Hello {customer_name}", set_status="on_hold")
+        db.session.add(macro)
+        db.session.commit()
+        w.extra["macro"] = macro.id
+    return w.extra["macro"]
+
+
+TAG_RULE = "/api/tickets/<int(max=2147483647):ticket_id>/tags/<string(maxlength=200):name>"
+entry("PUT", TAG_RULE, Call(lambda w: f"/api/tickets/{_t(w)}/tags/matrix"),
+      "401 403 403 403 403 200 403 200 200 200")
+entry("DELETE", TAG_RULE, Call(lambda w: f"/api/tickets/{_t(w)}/tags/matrix"),
+      "401 403 403 403 403 200 403 200 200 200")
+entry("GET", "/api/macros", Call(lambda w: "/api/macros"), "401 403 403 403 403 200 200 200 200 200")
+entry("POST", "/api/tickets/<int(max=2147483647):ticket_id>/apply-macro",
+      Call(lambda w: f"/api/tickets/{_t(w)}/apply-macro",
+           json=lambda w: {"macro_id": _macro_id(w), "mode": "preview"}),
+      "401 403 403 403 403 200 403 200 200 200")
+
 # 001 munch
 entry("POST", MUNCH + "/ticket", Call(lambda w: f"{MUNCH}/ticket", json=lambda w: {
     "orderId": w.order_id, "issueType": "FOOD_QUALITY",

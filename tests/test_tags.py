@@ -185,7 +185,7 @@ def test_auto_tag_on_every_channel(client, factory, browser):  # noqa: F811
         "serviceType": "order", "orderId": order.id, "issueType": "OTHER", "description": text})
     assert r.status_code == 200, r.get_json()
     # 003 agent desk (customers create there)
-    r = client.post("/api/support/create/", headers=customer.headers, json={
+    r = client.post("/api/support/tickets/create/", headers=customer.headers, json={
         "subject": "Damaged parcel", "description": text, "category": "Damaged"})
     assert r.status_code == 201, r.get_json()
     # the public contact form

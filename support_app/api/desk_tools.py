@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from marshmallow import Schema, fields, validate
 
 from ..models import MACRO_LANGUAGES
+from ..security import roles
 from ..security.current import require_actor
 from ..tickets import macros, tags
 from ..tickets.errors import Forbidden
@@ -81,8 +82,9 @@ class AppliedResponseSchema(Schema):
 
 
 def _staff() -> Any:
+    """Desk staff, and agents once approved (an unapproved agent works no ticket)."""
     actor = require_actor(allow_session=True)
-    if not actor.is_staff:
+    if not (actor.can(roles.MANAGE) or (actor.is_staff and actor.is_approved_agent)):
         raise Forbidden(_("Only support staff may use this"))
     return actor
 

@@ -22,6 +22,9 @@ BOOKINGS = "Bookings"
 DASHBOARD = "Dashboard"
 WEBHOOKS = "Webhooks"  # Admin only
 WEBHOOK_DELIVERIES = "Webhook deliveries"
+TAGS = "Tags"
+AUTO_TAG_RULES = "Auto-tag rules"
+MACROS = "Macros"
 # Menu categories.
 DESK = "Desk"
 COMMERCE = "Commerce"
@@ -31,6 +34,7 @@ REPLY = "reply"          # reply form: a message in the customer-visible thread
 NOTE = "note"            # internal note form
 WORK = "work"            # assign to me, change status, escalate, resolve, close
 REASSIGN = "reassign"    # move tickets between agents
+# (tags and macros on the ticket page use WORK and REPLY: a macro's reply is a reply)
 OPEN = "open"            # open a ticket on behalf of a customer
 
 
@@ -72,7 +76,10 @@ ROLE_SCREEN_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         *_can(EMAIL_LOGS, *_READ),
         *_can(FEEDBACK, *_READ),
         *_can(DASHBOARD, "show"),
-        *_menus(DESK, TICKETS, FAQS, EMAIL_LOGS, FEEDBACK,
+        *_can(TAGS, *_READ, "add", "edit", "delete"),
+        *_can(AUTO_TAG_RULES, *_READ, "add", "edit", "delete"),
+        *_can(MACROS, *_READ, "add", "edit", "delete"),
+        *_menus(DESK, TICKETS, FAQS, EMAIL_LOGS, FEEDBACK, TAGS, AUTO_TAG_RULES, MACROS,
                 COMMERCE, CUSTOMERS, ORDERS, RIDES, BOOKINGS, DASHBOARD),
         *_OWN_ACCOUNT,
     ],

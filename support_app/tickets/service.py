@@ -363,13 +363,13 @@ def open_ticket(
         if extra_rows is not None:
             db.session.add_all(list(extra_rows(ticket)))
         _audit(ticket, actor, "created", None, lifecycle.OPEN)
-        tags.apply_rules(ticket, origin)  # every channel opens here: rules apply once
         gamification_error = (
             gamification.award(customer_id, ticket.id, gamification.SUPPORT_INTERACTION)
             if award_points
             else None
         )
         events.publisher.write(db.session, created, writes)
+        tags.apply_rules(ticket, origin)  # every channel opens here: rules apply once
         agent_user_id = assignment.choose_agent()
         if agent_user_id is not None:
             _assign(ticket, Actor.system("auto-assign"), agent_user_id, origin,

@@ -30,7 +30,7 @@ AUTO_TAGGER = "auto-tag"
 MAX_TAGS_PER_CALL = 20
 MAX_PATTERN = 200
 MAX_KEYWORDS = 500
-SCANNED = 2000  # characters of the subject / first message a rule reads
+SCANNED = 1000  # characters of the subject / first message a rule reads
 
 
 # --------------------------------------------------------------------------- names

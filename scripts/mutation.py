@@ -68,6 +68,8 @@ TARGETS = (
             "tests/test_api_support_tickets.py", "tests/test_api_mtxi.py",
             "tests/test_api_munch.py", "tests/test_api_agent_desk.py",
             "tests/test_writer_turn.py")),
+    Target("tickets-tags-macros", ("support_app/tickets/tags.py", "support_app/tickets/macros.py"),
+           ("tests/test_tags.py", "tests/test_macros.py")),
     Target("security", ("support_app/security/*",),
            ("tests/test_security_sessions.py", "tests/test_admin_permissions.py",
             "tests/test_foundation.py"),

@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from support_app.extensions import db
-from support_app.models import Notification
+from support_app.models import Macro, Notification
 from support_app.security import roles
 from support_app.tickets import service
 
@@ -124,6 +124,10 @@ def _build_world(factory) -> World:
                                     ride_id=ride.id).ticket
     service.assign_self(people["assigned_agent"].actor, duplicate.id)
     world.extra.update(duplicate=duplicate.id)
+    macro = Macro(name="Matrix macro", body_en="Hello {customer_name}", set_status="on_hold")
+    db.session.add(macro)
+    db.session.commit()
+    world.extra["macro"] = macro.id
     return world
 
 
@@ -211,6 +215,22 @@ entry("GET", "/api/tickets/<int(max=2147483647):ticket_id>/sla", Call(lambda w: 
 # Merge (staff who may work both tickets; the duplicate merges into A's ticket)
 entry("POST", "/api/tickets/<int(max=2147483647):ticket_id>/merge",
       Call(lambda w: f"/api/tickets/{w.extra['duplicate']}/merge", json=lambda w: {"into": _t(w)}),
+      "401 403 403 403 403 200 403 200 200 200")
+
+# Tags and macros (staff who may work the ticket; never a customer)
+def _macro_id(w: World) -> int:
+    return w.extra["macro"]  # made with the world: a call must not add rows itself
+
+
+TAG_RULE = "/api/tickets/<int(max=2147483647):ticket_id>/tags/<string(maxlength=200):name>"
+entry("PUT", TAG_RULE, Call(lambda w: f"/api/tickets/{_t(w)}/tags/matrix"),
+      "401 403 403 403 403 200 403 200 200 200")
+entry("DELETE", TAG_RULE, Call(lambda w: f"/api/tickets/{_t(w)}/tags/matrix"),
+      "401 403 403 403 403 200 403 200 200 200")
+entry("GET", "/api/macros", Call(lambda w: "/api/macros"), "401 403 403 403 403 200 200 200 200 200")
+entry("POST", "/api/tickets/<int(max=2147483647):ticket_id>/apply-macro",
+      Call(lambda w: f"/api/tickets/{_t(w)}/apply-macro",
+           json=lambda w: {"macro_id": _macro_id(w), "mode": "preview"}),
       "401 403 403 403 403 200 403 200 200 200")
 
 # 001 munch

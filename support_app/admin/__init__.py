@@ -20,6 +20,7 @@ def register_admin(appbuilder: AppBuilder) -> None:
     from .commerce import BookingView, OrderView, RideView
     from .customers import CustomerView
     from .dashboard import DashboardView
+    from .desk_tools import AutoTagRuleView, MacroView, TagView
     from .email_logs import EmailLogView
     from .faq import FAQView
     from .feedback import FeedbackView
@@ -41,6 +42,10 @@ def register_admin(appbuilder: AppBuilder) -> None:
                         icon="fa-envelope", **desk)
     appbuilder.add_view(FeedbackView, perms.FEEDBACK, label=_l("Feedback"), icon="fa-star",
                         **desk)
+    appbuilder.add_view(MacroView, perms.MACROS, label=_l("Macros"), icon="fa-magic", **desk)
+    appbuilder.add_view(TagView, perms.TAGS, label=_l("Tags"), icon="fa-tags", **desk)
+    appbuilder.add_view(AutoTagRuleView, perms.AUTO_TAG_RULES, label=_l("Auto-tag rules"),
+                        icon="fa-filter", **desk)
     appbuilder.add_view(WebhookEndpointView, perms.WEBHOOKS, label=_l("Webhooks"),
                         icon="fa-plug", **desk)
     appbuilder.add_view(WebhookDeliveryView, perms.WEBHOOK_DELIVERIES,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import redirect, url_for
+from flask import redirect, request, url_for
 from flask_appbuilder import BaseView, IndexView, expose, has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,6 +16,7 @@ from ..extensions import db
 from ..i18n import STATUS_LABELS
 from ..models import STATUSES, Feedback, SupportUser, Ticket, utcnow
 from ..reports.figures import seconds_between
+from ..tickets import tags
 from ..tickets.lifecycle import UNRESOLVED
 from . import permissions as perms
 
@@ -90,6 +91,30 @@ def human_duration(seconds: float | None) -> str:
     return _("%(days)d d %(hours)d h", days=hours // 24, hours=hours % 24)
 
 
+def tag_range(start: str | None, end: str | None,
+              today: dt.date | None = None) -> tuple[dt.date, dt.date, bool]:
+    """The "tickets per tag" date range from the form (`YYYY-MM-DD`, both days
+    included): the last 30 days unless two valid dates in order are given. The
+    third value says whether what was asked was refused."""
+    today = today or utcnow().date()
+    default = (today - dt.timedelta(days=DAYS - 1), today)
+    if not start and not end:
+        return (*default, False)
+    try:
+        first = dt.date.fromisoformat(str(start or "")[:10])
+        last = dt.date.fromisoformat(str(end or "")[:10])
+    except ValueError:
+        return (*default, True)
+    if last < first or (last - first).days > 3660:
+        return (*default, True)
+    return first, last, False
+
+
+def tag_counts(first: dt.date, last: dt.date) -> list[tuple[str, int]]:
+    return tags.counts(dt.datetime.combine(first, dt.time()),
+                       dt.datetime.combine(last + dt.timedelta(days=1), dt.time()))
+
+
 class DashboardView(BaseView):
     """`/dashboard/`: the charts, for roles holding can_show on Dashboard."""
 
@@ -102,7 +127,10 @@ class DashboardView(BaseView):
     @has_access
     def show(self):
         stats = desk_stats()
+        first, last, refused = tag_range(request.args.get("from"), request.args.get("to"))
         return self.render_template("admin/dashboard.html", stats=stats,
+                                    tag_from=first, tag_to=last, tag_range_refused=refused,
+                                    tag_counts=tag_counts(first, last),
                                     first_response=human_duration(
                                         stats["median_first_response_seconds"]),
                                     title=_l("Dashboard"))

@@ -49,6 +49,8 @@ EVENT_LABELS = {
     "assigned": _l("changed the assignee"), "auto_assigned": _l("assigned automatically"),
     "merged_into": _l("merged this ticket into another"),
     "merged_from": _l("merged another ticket into this one"),
+    "tag_added": _l("added a tag"), "tag_removed": _l("removed a tag"),
+    "macro": _l("applied a macro"),
 }
 ACTOR_TYPE_LABELS = {"system": _l("System"), "customer": _l("Customer"), "staff": _l("Staff")}
 # Which history entries carry which kind of value.

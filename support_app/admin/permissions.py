@@ -23,6 +23,9 @@ DASHBOARD = "Dashboard"
 REPORTS = "Reports"  # Admin and Store Manager: the figures and their CSV
 WEBHOOKS = "Webhooks"  # Admin only
 WEBHOOK_DELIVERIES = "Webhook deliveries"
+TAGS = "Tags"
+AUTO_TAG_RULES = "Auto-tag rules"
+MACROS = "Macros"
 # Menu categories.
 DESK = "Desk"
 COMMERCE = "Commerce"
@@ -32,6 +35,7 @@ REPLY = "reply"          # reply form: a message in the customer-visible thread
 NOTE = "note"            # internal note form
 WORK = "work"            # assign to me, change status, escalate, resolve, close
 REASSIGN = "reassign"    # move tickets between agents
+# (tags and macros on the ticket page use WORK and REPLY: a macro's reply is a reply)
 OPEN = "open"            # open a ticket on behalf of a customer
 SURVEYS = "surveys"      # a customer's satisfaction-survey opt-out (Customers screen)
 
@@ -75,7 +79,10 @@ ROLE_SCREEN_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         *_can(FEEDBACK, *_READ),
         *_can(DASHBOARD, "show"),
         *_can(REPORTS, "show"),
-        *_menus(DESK, TICKETS, FAQS, EMAIL_LOGS, FEEDBACK,
+        *_can(TAGS, *_READ, "add", "edit", "delete"),
+        *_can(AUTO_TAG_RULES, *_READ, "add", "edit", "delete"),
+        *_can(MACROS, *_READ, "add", "edit", "delete"),
+        *_menus(DESK, TICKETS, FAQS, EMAIL_LOGS, FEEDBACK, TAGS, AUTO_TAG_RULES, MACROS,
                 COMMERCE, CUSTOMERS, ORDERS, RIDES, BOOKINGS, DASHBOARD, REPORTS),
         *_OWN_ACCOUNT,
     ],

@@ -82,3 +82,23 @@ class OpenTicketForm(FlaskForm):
             select(Customer.id, Customer.name, Customer.email).order_by(Customer.name).limit(1000)
         ).all()
         self.customer.choices = [(str(cid), f"{name} <{email}>") for cid, name, email in customers]
+
+
+class TagsForm(FlaskForm):
+    """Tags to add and/or remove, comma-separated (one ticket or a selection)."""
+
+    add = StringField(_l("Add tags"), validators=[Optional(), Length(max=500)],
+                      description=_l("Tag names separated by commas."))
+    remove = StringField(_l("Remove tags"), validators=[Optional(), Length(max=500)])
+
+
+class MacroForm(FlaskForm):
+    """A macro applied on the ticket page: chosen, previewed, then sent as edited."""
+
+    macro = SelectField(_l("Macro"), validators=[DataRequired()])
+    body = TextAreaField(_l("Reply to the customer"), validators=[Optional(), Length(max=MAX_BODY)])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from ..tickets.macros import active_macros
+        self.macro.choices = [(str(m.id), m.name) for m in active_macros()]

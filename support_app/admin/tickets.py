@@ -40,15 +40,19 @@ from . import permissions as perms
 from .attachments import file_size, uploaded
 from .base import DeskModelView, VisibleToActor, attempt, current_actor, isolated, timestamp
 from .labels import ASSIGNMENT_EVENTS, CATEGORY_LABELS, CHANNEL_LABELS, history_value
+from .desk_tools import tag_names
 from .redirects import back
+from .ticket_tools import TicketToolsMixin
 from .ticket_forms import (
     UNASSIGNED,
     MergeForm,
+    MacroForm,
     NoteForm,
     OpenTicketForm,
     ReassignForm,
     ReplyForm,
     StatusForm,
+    TagsForm,
 )
 
 ORIGIN = "admin"
@@ -91,7 +95,7 @@ def _ids(values: Iterable[str]) -> list[int]:
     return sorted({int(v) for v in values if str(v).isdigit()})
 
 
-class TicketView(DeskModelView):
+class TicketView(TicketToolsMixin, DeskModelView):
     datamodel = SQLAInterface(Ticket)
     class_permission_name = perms.TICKETS
     route_base = "/tickets"
@@ -108,24 +112,25 @@ class TicketView(DeskModelView):
         "reassign": perms.REASSIGN, "reassign_form": perms.REASSIGN,
         "reply": perms.REPLY, "note": perms.NOTE, "new": perms.OPEN,
         "export": "list",  # the CSV of the list: whoever reads the list, rows as it shows
+        "tag": perms.WORK, "tags": perms.WORK, "tag_form": perms.WORK, "macro": perms.REPLY,
     }
     base_filters = [["id", VisibleToActor, current_actor]]
     base_order = ("created_at", "desc")
     page_size = 25
 
-    list_columns = ["number", "subject", "unverified_reason", "customer", "status", "priority",
+    list_columns = ["number", "subject", "tags", "unverified_reason", "customer", "status", "priority",
                     "category", "channel", "assigned_to", "escalation_level", "is_admin_read",
                     "created_at"]
     order_columns = ["number", "subject", "status", "priority", "category", "channel",
                      "escalation_level", "created_at", "updated_at"]
-    search_columns = ["number", "status", "priority", "category", "channel", "assigned_to",
+    search_columns = ["number", "tags", "status", "priority", "category", "channel", "assigned_to",
                       "escalation_level", "customer", "is_admin_read", "created_at"]
     label_columns = {
         "number": _l("Number"), "subject": _l("Subject"), "customer": _l("Customer"),
         "status": _l("Status"), "priority": _l("Priority"), "category": _l("Category"),
         "channel": _l("Channel"), "assigned_to": _l("Assignee"),
         "escalation_level": _l("Escalation"), "is_admin_read": _l("Unread"),
-        "unverified_reason": _l("Sender"),
+        "unverified_reason": _l("Sender"), "tags": _l("Tags"),
         "created_at": _l("Created"), "updated_at": _l("Updated"),
     }
 
@@ -141,6 +146,7 @@ class TicketView(DeskModelView):
         "is_admin_read": lambda read: "" if read else Markup(
             '<span class="label label-danger">{}</span>').format(_("unread")),
         "created_at": timestamp,
+        "tags": tag_names,
     }
     code_labels = {"status": STATUS_LABELS, "priority": PRIORITY_LABELS,
                    "category": CATEGORY_LABELS, "channel": CHANNEL_LABELS}
@@ -243,6 +249,7 @@ class TicketView(DeskModelView):
             sla_policy=sla.policy_of(ticket), sla_targets=sla.view(ticket, utcnow()),
             targets=lifecycle.allowed_targets(ticket.status, actor.lifecycle_role),
             reply_form=ReplyForm(formdata=None), note_form=NoteForm(formdata=None),
+            tags_form=TagsForm(formdata=None), macro_form=MacroForm(formdata=None),
             status_form=status, reassign_form=reassign,
             may=lambda name: self.appbuilder.sm.has_access(f"can_{name}", perms.TICKETS),
             may_screen=lambda view: self.appbuilder.sm.has_access("can_show", view),

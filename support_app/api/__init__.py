@@ -8,8 +8,9 @@ def register_apis(api: Api) -> None:
     """Register every API blueprint on the one OpenAPI spec."""
     from .. import inbound
     from . import (
-        agent_desk, attachments, auth, contact, email_confirmation, faq, mtxi, munch, notifications, sla,
-        storefront, storefront_admin, support_tickets, sync, ticket_merge,
+        agent_desk, attachments, auth, contact, desk_tools, email_confirmation, faq, mtxi,
+        munch, notifications, sla, storefront, storefront_admin, support_tickets, sync,
+        ticket_merge,
     )
 
     api.spec.components.security_scheme(
@@ -28,5 +29,6 @@ def register_apis(api: Api) -> None:
     sla.register(api)
     attachments.register(api)
     ticket_merge.register(api)
+    desk_tools.register(api)
     for surface in (storefront, storefront_admin, contact):
         surface.register(api)

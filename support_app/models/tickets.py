@@ -138,6 +138,9 @@ class Ticket(TimestampMixin, Model):
     order: Mapped[Optional[Order]] = relationship()
     ride: Mapped[Optional[Ride]] = relationship()
     booking: Mapped[Optional[Booking]] = relationship()
+    # Read side only: tags change through `tickets/tags.py` (audited, one event).
+    tags: Mapped[list["Tag"]] = relationship(  # noqa: F821
+        secondary="ticket_tags", viewonly=True, order_by="Tag.name_key")
     participants: Mapped[list["TicketParticipant"]] = relationship(
         back_populates="ticket", cascade="all, delete-orphan"
     )

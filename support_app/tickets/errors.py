@@ -10,6 +10,7 @@ NOT_FOUND_MESSAGES = {
     "order": _l("Order not found"), "ride": _l("Ride not found"),
     "booking": _l("Booking not found"), "customer": _l("Customer not found"),
     "agent": _l("Agent not found"), "notification": _l("Notification not found"),
+    "macro": _l("Macro not found"),
 }
 
 

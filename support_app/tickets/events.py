@@ -32,6 +32,7 @@ READ = "ticket.read"
 VERIFIED = "ticket.verified"  # staff showed who wrote it: the customer side sees it now
 # Another ticket was merged into this one; data: merged_id, merged_number.
 MERGED = "ticket.merged"
+TAGS_CHANGED = "ticket.tags_changed"  # staff, a macro or an auto-tag rule added or removed tags
 ORDER_CANCELLED = "order.cancelled"
 
 

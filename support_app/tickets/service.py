@@ -38,7 +38,7 @@ from ..models import (
 )
 from ..security import roles
 from . import (assignment, counters, events, gamification, groups, lifecycle, policy,
-               queries, sla)
+               queries, sla, tags)
 from . import attachments as files_on_thread
 from .actor import Actor
 from .errors import (
@@ -72,6 +72,9 @@ class Outcome:
 # --------------------------------------------------------------------------- helpers
 
 
+_IN_SERVICE = "support.in_service_transaction"
+
+
 @contextmanager
 def _transaction() -> Iterator[list[object]]:
     """One service call, one transaction. Objects the body adds to the yielded list stay
@@ -80,14 +83,23 @@ def _transaction() -> Iterator[list[object]]:
     in-memory copy stale). Everything else is expired by the commit as usual. (The
     session holds objects weakly: a kept object the result does not reference is
     dropped, and read back if the caller reaches it.)"""
+    session = db.session()
+    if session.info.get(_IN_SERVICE):
+        # A step of a larger service call (a macro's reply and actions): the outer
+        # call commits or rolls back the whole, so nothing is written half.
+        yield []
+        return
     keep: list[object] = []
     with database.writer_turn():
+        session.info[_IN_SERVICE] = True
         try:
             yield keep
             _commit(keep)
         except BaseException:
             db.session.rollback()
             raise
+        finally:
+            session.info.pop(_IN_SERVICE, None)
 
 
 def _commit(keep: list[object]) -> None:
@@ -365,6 +377,7 @@ def open_ticket(
             else None
         )
         events.publisher.write(db.session, created, writes)
+        tags.apply_rules(ticket, origin)  # every channel opens here: rules apply once
         agent_user_id = assignment.choose_agent()
         if agent_user_id is not None:
             _assign(ticket, Actor.system("auto-assign"), agent_user_id, origin,

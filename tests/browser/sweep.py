@@ -81,6 +81,16 @@ def _choose_on_hold(page) -> None:
     page.select_option("form.desk-form select[name=status]", "on_hold")
 
 
+def _tag_vip(page) -> None:
+    page.fill("form.desk-form input[name=add]", "vip, Sweep")
+
+
+def _tagged(pk: int) -> bool:
+    from support_app.tickets import tags
+    db.session.expire_all()
+    return tags.names_of(pk) == ["Sweep", "vip"]
+
+
 def _choose_first_agent(page) -> None:
     values = page.eval_on_selector_all("form.desk-form select[name=agent] option",
                                        "options => options.map(o => o.value)")
@@ -176,6 +186,8 @@ EFFECTS: dict[tuple[str, str], Effect] = {
         lambda d: d.ticket(mine=False),
         lambda d, pk, page: _check(_ticket(pk).assigned_to_id is not None),
         _submit_bulk(_choose_first_agent)),
+    ("TicketView", "tag"): Effect(
+        lambda d: d.ticket(), lambda d, pk, page: _check(_tagged(pk)), _submit_bulk(_tag_vip)),
     ("TicketView", "escalate"): Effect(
         lambda d: d.ticket(), lambda d, pk, page: _check(_ticket(pk).escalation_level >= 1)),
     ("TicketView", "verify_sender"): Effect(

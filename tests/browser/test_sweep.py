@@ -17,9 +17,9 @@ from flask_appbuilder import ModelView
 from sqlalchemy import func, select
 
 from support_app.extensions import db
-from support_app.models import FAQ, EmailLog, InternalNote, Message, Ticket
+from support_app.models import FAQ, EmailLog, InternalNote, Macro, Message, Ticket
 from support_app.security import roles
-from support_app.tickets import service
+from support_app.tickets import service, tags
 from tests.factories import PASSWORD
 
 from .conftest import ARTIFACTS
@@ -101,6 +101,10 @@ def _seed(factory, role: str, language: str) -> Desk:
     service.add_message(admin.actor, ticket.id, "We are sorry: a replacement is on its way.")
     service.update_ticket(admin.actor, ticket.id, status="resolved")
     service.submit_feedback(customer.actor, ticket.id, 4, "Quick and kind.")
+    db.session.add(Macro(name="Sweep macro", body_en="Hello {customer_name}, ticket {ticket_number}.",
+                         body_fr="Bonjour {customer_name}, ticket {ticket_number}.",
+                         body_ar="مرحبا {customer_name}، التذكرة {ticket_number}.",
+                         add_tags="sweep-macro"))
     db.session.add(FAQ(question="How do refunds work?", answer="Within 5 days.",
                        category="billing", language="en", is_published=True, position=1))
     db.session.add(EmailLog(direction="out", status="not_sent", to_address="claire@example.com",
@@ -249,6 +253,22 @@ def _work_the_ticket_page(sweep: Sweep) -> None:
         db.session.expire_all()
         ticket = db.session.get(Ticket, pk)
         assert (ticket.status, ticket.priority) == ("on_hold", "urgent"), current
+    if page.locator("#tags-form").count():
+        page.fill("#tags-form input[name=add]", "Courier, Damaged")
+        sweep.press(page.locator("#tags-form button[type=submit]"))
+        db.session.expire_all()
+        assert tags.names_of(pk) == ["Courier", "Damaged"]
+        sweep.press(page.locator("#ticket-tags .desk-untag button").first)
+        db.session.expire_all()
+        assert tags.names_of(pk) == ["Damaged"]
+    if page.locator("#macro-form").count():
+        sweep.press(page.locator("#macro-form button[type=submit]"))
+        assert page.locator("#macro-missing").count() == 0, "the seeded macro has every value"
+        before = _count(Message)
+        sweep.press(page.locator("#macro-send"))
+        assert _count(Message) == before + 1
+        db.session.expire_all()
+        assert "sweep-macro" in tags.names_of(pk)
     if page.locator("#reassign-form").count():
         values = page.eval_on_selector_all("#reassign-form option", "os => os.map(o => o.value)")
         page.select_option("#reassign-form select", [v for v in values if v][-1])

@@ -22,7 +22,7 @@ from support_app.models import (
     TicketParticipant,
 )
 from support_app.security import roles
-from support_app.tickets import counters, merge, service, verification
+from support_app.tickets import counters, merge, service, tags, verification
 from support_app.tickets.errors import Conflict, Forbidden, ValidationFailed
 
 from .admin_helpers import desk_client, login, page_token
@@ -428,3 +428,16 @@ def test_files_move_with_their_messages(factory):
     db.session.expire_all()
     kept = db.session.get(Attachment, upload.id)
     assert (kept.ticket_id, kept.message.ticket_id) == (b.id, b.id)
+
+
+def test_tags_join_the_survivor(factory):
+    owner, admin = factory.customer(), factory.staff(roles.ADMIN)
+    _, b, a = _pair(factory, owner)
+    tags.add_tags(admin.actor, a.id, ["Refund", "late"])
+    tags.add_tags(admin.actor, b.id, ["LATE"])
+    merge.merge(admin.actor, a.id, b.id)
+    db.session.expire_all()
+    assert tags.names_of(b.id) == ["late", "Refund"]
+    added = set(db.session.scalars(select(TicketEvent.new_value).where(
+        TicketEvent.ticket_id == b.id, TicketEvent.kind == "tag_added")))
+    assert added == {"late", "Refund"}  # "LATE" is the tag first spelled "late"

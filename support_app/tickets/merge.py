@@ -32,7 +32,7 @@ from ..models import (
     TicketParticipant,
     utcnow,
 )
-from . import counters, events, lifecycle, policy, sla
+from . import counters, events, lifecycle, policy, sla, tags
 from .actor import Actor
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .queries import visible_tickets
@@ -101,6 +101,7 @@ def merge(actor: Actor, ticket_id: int, into_id: int, *, origin: str = "api") ->
         now = utcnow()
         _move_thread(source, target)
         _join_participants(source, target)
+        tags.attach(target, actor, tags.tags_of(source.id), origin)  # A's tags join B
         _close_source(actor, source, target, now)
         _follow_read_flags(source, target, now)
         _audit(target, actor, AUDIT_INTO, None, source.number)

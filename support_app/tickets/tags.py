@@ -102,6 +102,12 @@ def names_of(ticket_id: int) -> list[str]:
         .where(TicketTag.ticket_id == ticket_id).order_by(Tag.name_key)))
 
 
+def tags_of(ticket_id: int) -> list[Tag]:
+    return list(db.session.scalars(
+        select(Tag).join(TicketTag, TicketTag.tag_id == Tag.id)
+        .where(TicketTag.ticket_id == ticket_id).order_by(Tag.name_key)))
+
+
 # --------------------------------------------------------------------------- changes
 
 

@@ -3,7 +3,6 @@ audit, event), auto-tag rules on every channel, bounded rule patterns, counts pe
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pytest
 from sqlalchemy import func, select
@@ -152,13 +151,17 @@ def test_risky_or_broken_patterns_are_refused(pattern):
         tags.check_pattern(pattern)
 
 
-def test_allowed_patterns_stay_fast_on_hostile_text():
-    for pattern in (r"\border\s+\d{1,20}x", r"(refund|chargeback)\s*please", r"a*b"):
-        compiled = tags.check_pattern(pattern)
-        started = time.perf_counter()
-        compiled.search(("order " + "1" * 20) * 100)
-        compiled.search("a" * tags.SCANNED)
-        assert time.perf_counter() - started < 1.0, pattern  # a shared, loaded CI machine
+@pytest.mark.parametrize("pattern, text", [
+    (r"\border\s+\d{1,20}x", "about order 12345x please"),
+    (r"(refund|chargeback)\s*please", "Chargeback please"),
+    (r"a*b", "aaab"),
+])
+def test_useful_patterns_are_allowed_and_match(pattern, text):
+    """The shapes rules need (a word, alternatives, one open-ended repeat) pass the
+    checks; what the checks refuse (nested or many repeats) is what backtracks."""
+    compiled = tags.check_pattern(pattern)
+    assert compiled.search(text)
+    assert not compiled.search("nothing to see")
 
 
 def _opened(model_filter) -> Ticket:

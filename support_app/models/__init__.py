@@ -12,7 +12,7 @@ from .engagement import (
 )
 from .people import AgentProfile, Customer, SupportUser
 from .sessions import RevokedToken
-from .sla import TARGET_STATES, TARGETS, SlaCalendar, SlaPolicy
+from .sla import TARGET_STATES, TARGETS, SlaCalendar, SlaEscalationRule, SlaPolicy
 from .tickets import (
     CATEGORIES,
     CHANNELS,
@@ -37,6 +37,6 @@ __all__ = [
     "SupportUser", "Customer", "AgentProfile", "RevokedToken",
     "Ticket", "TicketParticipant", "Message", "Attachment", "InternalNote", "Feedback",
     "TicketEvent", "TicketCounter", "STATUSES", "PRIORITIES", "CATEGORIES", "CHANNELS", "SERVICE_TYPES",
-    "SlaCalendar", "SlaPolicy", "TARGETS", "TARGET_STATES",
+    "SlaCalendar", "SlaEscalationRule", "SlaPolicy", "TARGETS", "TARGET_STATES",
     "WebhookEndpoint", "WebhookDelivery", "WEBHOOK_STATUSES",
 ]

@@ -9,5 +9,9 @@ def register_notify(app: Flask) -> None:
     from . import notifications
     from .mail import register_mail
 
+    from .sla_mail import prepare_sla_emails
+    from ..tickets import events
+
     notifications.install()
     register_mail(app)
+    events.publisher.subscribe_in_transaction(prepare_sla_emails)

@@ -17,6 +17,7 @@ conventions (snake_case, lower-case statuses, the 002 message object):
 | `support:ticket:feedback` | ticket | ticket_id, ticket_number, rating |
 | `support:message:created` | ticket | ticket_id, ticket_number, status, message (002 message) |
 | `support:note:created` | staff of the ticket only | ticket_id, ticket_number, note {id, note, author, created_at} |
+| `support:ticket:sla` | the assignee and `staff:all` only | ticket_id, ticket_number, target, state (at_risk/breached), due_at |
 | `support:order:cancelled` | the order's customer | order_id, order_number, status |
 | `support:navbar:count` | each affected user; desk counts to `staff:all` | the 002 navbar count body |
 
@@ -124,6 +125,10 @@ def _emit_ticket_event(e: DomainEvent, t: TicketSnapshot, audience: list[str]) -
         if message is not None:
             emit("support:message:created",
                  {**_ref(t), "status": t.status, "message": message_payload(message)}, audience)
+    elif e.name == events.SLA:
+        emit("support:ticket:sla", {**_ref(t), "target": e.data.get("target"),
+                                    "state": e.data.get("state"), "due_at": e.data.get("due_at")},
+             audience)
     elif e.name == events.NOTE_ADDED:
         note = db.session.get(InternalNote, e.data.get("note_id"))
         emit("support:note:created", {**_ref(t), "note": note_payload(note) if note else None},
@@ -175,11 +180,16 @@ def on_domain_event(event: DomainEvent) -> None:
     this thread."""
     t = event.ticket
     if t is not None:
-        audience = (rooms.staff_audience(t) if event.name == events.NOTE_ADDED
-                    else rooms.ticket_audience(t, event.data.get("old_assignee")))
+        if event.name == events.SLA:
+            audience = rooms.alert_audience(t)
+        elif event.name == events.NOTE_ADDED:
+            audience = rooms.staff_audience(t)
+        else:
+            audience = rooms.ticket_audience(t, event.data.get("old_assignee"))
         if listened(audience):
             dispatcher.submit(lambda: _emit_ticket_event(event, t, audience))
-        push_badges(t, event.data.get("old_assignee"))
+        if event.name != events.SLA:  # no count changes
+            push_badges(t, event.data.get("old_assignee"))
     elif event.name == events.ORDER_CANCELLED:
         dispatcher.submit(lambda: _order_emits(event))
 

@@ -30,6 +30,7 @@ CLOSED = "ticket.closed"
 FEEDBACK = "ticket.feedback"
 READ = "ticket.read"
 VERIFIED = "ticket.verified"  # staff showed who wrote it: the customer side sees it now
+SLA = "ticket.sla"  # a target turned at risk or breached (tickets/sla_checks.py)
 ORDER_CANCELLED = "order.cancelled"
 
 

@@ -22,6 +22,9 @@ BOOKINGS = "Bookings"
 DASHBOARD = "Dashboard"
 WEBHOOKS = "Webhooks"  # Admin only
 WEBHOOK_DELIVERIES = "Webhook deliveries"
+SLA_CALENDARS = "SLA calendars"
+SLA_POLICIES = "SLA policies"
+SLA_RULES = "SLA escalation rules"
 # Menu categories.
 DESK = "Desk"
 COMMERCE = "Commerce"
@@ -72,8 +75,12 @@ ROLE_SCREEN_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         *_can(EMAIL_LOGS, *_READ),
         *_can(FEEDBACK, *_READ),
         *_can(DASHBOARD, "show"),
+        *_can(SLA_CALENDARS, *_READ, "add", "edit", "delete"),
+        *_can(SLA_POLICIES, *_READ, "add", "edit", "delete"),
+        *_can(SLA_RULES, *_READ, "add", "edit", "delete"),
         *_menus(DESK, TICKETS, FAQS, EMAIL_LOGS, FEEDBACK,
-                COMMERCE, CUSTOMERS, ORDERS, RIDES, BOOKINGS, DASHBOARD),
+                COMMERCE, CUSTOMERS, ORDERS, RIDES, BOOKINGS, DASHBOARD,
+                SLA_CALENDARS, SLA_POLICIES, SLA_RULES),
         *_OWN_ACCOUNT,
     ],
     roles.FULFILLMENT: [

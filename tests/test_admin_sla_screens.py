@@ -4,6 +4,8 @@ and values the desk cannot use are refused with nothing written."""
 from __future__ import annotations
 
 import json
+import re
+from html import unescape
 
 from sqlalchemy import func, select
 
@@ -11,8 +13,10 @@ from support_app.bootstrap import ensure_sla_defaults
 from support_app.extensions import db
 from support_app.models import SlaCalendar, SlaEscalationRule, SlaPolicy
 from support_app.security import roles
+from support_app.tickets import service, sla_checks
 
 from .admin_helpers import desk_client, login, page_token
+from .sla_helpers import clock, desk, move  # noqa: F401  (fixtures)
 
 
 def _manager(app, factory):
@@ -82,3 +86,38 @@ def test_policies_and_calendars_are_edited_as_data(app, factory):
     assert _count(SlaPolicy) == 2
     html = client.get("/sla-policies/list/").get_data(as_text=True)
     assert "Urgent" in html and "Madrid" in html and "None" not in html
+
+
+# --------------------------------------------------------------------------- where people see it
+
+
+def _quick_filter(html: str, label: str) -> str:
+    match = re.search(rf'<a class="btn btn-sm btn-default" href="([^"]+)">{label}</a>', html)
+    assert match, f"no quick filter {label}"
+    return unescape(match.group(1))
+
+
+def test_ticket_list_shows_sla_state_and_filters_at_risk_and_breached(app, desk, factory, clock):
+    late = factory.ticket(desk.alice, subject="Late one")
+    move(clock, "2026-12-07 11:00")
+    risky = factory.ticket(desk.alice, subject="Risky one")  # first response due 15:00
+    calm = factory.ticket(desk.alice, subject="Calm one")
+    service.add_message(desk.admin.actor, calm.id, "Answered.")
+    move(clock, "2026-12-07 14:30")
+    assert sla_checks.check_due() == 2  # late breached, risky at risk
+    client = desk_client(app)
+    login(client, desk.admin.user.email)
+    html = client.get("/tickets/list/").get_data(as_text=True)
+    assert "Breached" in html and "At risk" in html and "2026-12-07 15:00" in html
+    at_risk = client.get(_quick_filter(html, "SLA at risk")).get_data(as_text=True)
+    assert "Risky one" in at_risk and "Late one" not in at_risk and "Calm one" not in at_risk
+    breached = client.get(_quick_filter(html, "SLA breached")).get_data(as_text=True)
+    assert "Late one" in breached and "Risky one" not in breached
+    ordered = client.get("/tickets/list/?_oc_TicketView=sla_due_at&_od_TicketView=asc"
+                         ).get_data(as_text=True)
+    assert ordered.index("Late one") < ordered.index("Risky one")
+    dashboard = client.get("/dashboard/").get_data(as_text=True)
+    panel = re.search(r'id="sla-at-risk".*?</table>', dashboard, re.S).group(0)
+    assert panel.index(late.number) < panel.index(risky.number) and calm.number not in panel
+    attainment = re.search(r'id="sla-attainment-first_response".*?</tr>', dashboard, re.S).group(0)
+    assert "50%" in attainment and "(1/2)" in attainment  # calm met in time, late breached

@@ -186,6 +186,8 @@ entry("PUT", "/api/notifications/read-all", Call(lambda w: "/api/notifications/r
 # SLA (staff who see the ticket; never a customer, not even its owner)
 entry("GET", "/api/tickets/<int(max=2147483647):ticket_id>/sla", Call(lambda w: f"/api/tickets/{_t(w)}/sla"),
       "401 403 403 403 403 200 403 200 200 200")
+entry("GET", "/api/tickets/sla", Call(lambda w: "/api/tickets/sla?state=breached"),
+      "401 403 403 403 200 200 200 200 200 200")
 
 # 001 munch
 entry("POST", MUNCH + "/ticket", Call(lambda w: f"{MUNCH}/ticket", json=lambda w: {

@@ -33,7 +33,7 @@ _LABELS = {
     "first_response_minutes": _l("First response (business minutes)"),
     "next_response_minutes": _l("Next response (business minutes)"),
     "resolution_minutes": _l("Resolution (business minutes)"),
-    "at_risk_percent": _l("At risk after (% of the target)"),
+    "at_risk_percent": _l("At risk after this percent of the target"),
     "time_zone": _l("Time zone"), "hours": _l("Opening hours"), "holidays": _l("Holidays"),
     "is_default": _l("Default calendar"), "on_state": _l("When a target is"),
     "target": _l("Target"), "raise_priority": _l("Raise the priority"),

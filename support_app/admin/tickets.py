@@ -25,7 +25,7 @@ from markupsafe import Markup
 from sqlalchemy import or_, select
 
 from ..extensions import db
-from ..i18n import PRIORITY_LABELS, STATUS_LABELS
+from ..i18n import PRIORITY_LABELS, SLA_STATE_LABELS, STATUS_LABELS
 from ..models import InternalNote, Message, SupportUser, Ticket, TicketEvent, utcnow
 from ..security import roles
 from ..tickets import lifecycle, policy, service, sla, verification
@@ -45,6 +45,7 @@ from .ticket_forms import (
 )
 
 ORIGIN = "admin"
+SLA_BADGES = {"running": "success", "at_risk": "warning", "breached": "danger"}
 
 
 class TicketTextSearch(BaseFilter):
@@ -106,18 +107,18 @@ class TicketView(DeskModelView):
     page_size = 25
 
     list_columns = ["number", "subject", "unverified_reason", "customer", "status", "priority",
-                    "category", "channel", "assigned_to", "escalation_level", "is_admin_read",
-                    "created_at"]
+                    "category", "channel", "assigned_to", "escalation_level", "sla_state",
+                    "sla_due_at", "is_admin_read", "created_at"]
     order_columns = ["number", "subject", "status", "priority", "category", "channel",
-                     "escalation_level", "created_at", "updated_at"]
+                     "escalation_level", "sla_due_at", "created_at", "updated_at"]
     search_columns = ["number", "status", "priority", "category", "channel", "assigned_to",
-                      "escalation_level", "customer", "is_admin_read", "created_at"]
+                      "escalation_level", "sla_state", "customer", "is_admin_read", "created_at"]
     label_columns = {
         "number": _l("Number"), "subject": _l("Subject"), "customer": _l("Customer"),
         "status": _l("Status"), "priority": _l("Priority"), "category": _l("Category"),
         "channel": _l("Channel"), "assigned_to": _l("Assignee"),
         "escalation_level": _l("Escalation"), "is_admin_read": _l("Unread"),
-        "unverified_reason": _l("Sender"),
+        "unverified_reason": _l("Sender"), "sla_state": _l("SLA"), "sla_due_at": _l("SLA due"),
         "created_at": _l("Created"), "updated_at": _l("Updated"),
     }
 
@@ -133,9 +134,13 @@ class TicketView(DeskModelView):
         "is_admin_read": lambda read: "" if read else Markup(
             '<span class="label label-danger">{}</span>').format(_("unread")),
         "created_at": timestamp,
+        "sla_state": lambda state: "" if state is None else Markup(
+            '<span class="label label-{} desk-sla">{}</span>').format(
+            SLA_BADGES.get(state, "default"), SLA_STATE_LABELS.get(state, state)),
     }
     code_labels = {"status": STATUS_LABELS, "priority": PRIORITY_LABELS,
-                   "category": CATEGORY_LABELS, "channel": CHANNEL_LABELS}
+                   "category": CATEGORY_LABELS, "channel": CHANNEL_LABELS,
+                   "sla_state": SLA_STATE_LABELS}
 
     def _init_properties(self) -> None:
         super()._init_properties()
@@ -148,9 +153,13 @@ class TicketView(DeskModelView):
 
     # ------------------------------------------------------------------ screens
 
-    def _filter_url(self, **filters: tuple[type, str]) -> str:
-        """A list URL with FAB filters `_flt_<index>_<column>=value` (index looked up)."""
+    def _filter_url(self, order: str | None = None, **filters: tuple[type, str]) -> str:
+        """A list URL with FAB filters `_flt_<index>_<column>=value` (index looked up),
+        optionally sorted ascending by `order`."""
         args = {}
+        if order:
+            args.update({f"_oc_{self.__class__.__name__}": order,
+                         f"_od_{self.__class__.__name__}": "asc"})
         for column, (filter_class, value) in filters.items():
             offered = self._filters.get_search_filters()[column]
             index = next(i for i, f in enumerate(offered) if isinstance(f, filter_class))
@@ -167,6 +176,8 @@ class TicketView(DeskModelView):
             (_("Open"), self._filter_url(status=(FilterEqual, lifecycle.OPEN))),
             (_("In progress"), self._filter_url(status=(FilterEqual, lifecycle.IN_PROGRESS))),
             (_("Escalated"), self._filter_url(escalation_level=(FilterGreater, "0"))),
+            (_("SLA at risk"), self._filter_url("sla_due_at", sla_state=(FilterEqual, "at_risk"))),
+            (_("SLA breached"), self._filter_url("sla_due_at", sla_state=(FilterEqual, "breached"))),
         ]
 
     @expose("/list/")

@@ -94,7 +94,8 @@ def check_due(now: dt.datetime | None = None, limit: int = BATCH) -> int:
 
 
 def _locked_due(ticket_id: int, now: dt.datetime) -> Ticket | None:
-    stmt = select(Ticket).where(Ticket.id == ticket_id, Ticket.sla_check_at <= now)
+    stmt = (select(Ticket).where(Ticket.id == ticket_id, Ticket.sla_check_at <= now)
+            .execution_options(populate_existing=True))  # what is stored, not a kept copy
     if db.session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True, of=Ticket)
     return db.session.scalar(stmt)

@@ -229,3 +229,36 @@ def test_sla_events_reach_the_assignee_and_desk_never_the_customer(
     assert "support:ticket:sla" not in sockets["alice"].names()
     assert "support:ticket:sla" not in sockets["bystander"].names()
     sla.rules.clear()
+
+
+CHECKER = """
+import sys, datetime as dt
+from support_app import create_app
+from support_app.config import TestConfig
+from support_app.tickets import sla_checks
+app = create_app(TestConfig(sys.argv[1]))
+with app.app_context():
+    sys.stdin.readline()  # all processes start checking together
+    print(sla_checks.check_due(dt.datetime.fromisoformat(sys.argv[2])))
+"""
+
+
+def test_checker_processes_racing_fire_each_transition_once(desk, factory, clock, app):
+    """Separate processes (as two web processes and the worker would), one database."""
+    import subprocess
+    import sys
+
+    ids = [factory.ticket(desk.alice).id for _ in range(8)]
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    procs = [subprocess.Popen([sys.executable, "-c", CHECKER, url, "2026-12-07 14:30"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    outputs = [p.communicate("go\n", timeout=300)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    assert sum(int(out.strip().splitlines()[-1]) for out in outputs) == len(ids)
+    db.session.expire_all()
+    count = db.session.scalar(select(func.count()).select_from(TicketEvent).where(
+        TicketEvent.ticket_id.in_(ids), TicketEvent.kind == "sla_breached"))
+    assert count == len(ids)
+    assert db.session.scalar(select(func.count()).select_from(EmailLog).where(
+        EmailLog.template == "sla_alert", EmailLog.to_address == desk.admin.user.email)) == len(ids)

@@ -74,6 +74,9 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     register_attachments(app)
     register_realtime(app)
     register_webhooks(app)
+    from .scheduler import register_scheduler
+
+    register_scheduler(app)
     tokens.install(app, db.session)
     _trust_proxies(app)
 

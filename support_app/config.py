@@ -202,6 +202,10 @@ class Config:
         # How long a process keeps its copy of the SLA policies and calendars (a change
         # made in the process itself drops it at once).
         self.SLA_CACHE_SECONDS = float(env.get("SLA_CACHE_SECONDS", 30))
+        # The SLA checks (support_app/scheduler.py): `embedded` in each server process,
+        # `off` when `support worker` runs them; how often they look for due tickets.
+        self.SLA_SCHEDULER = env.get("SLA_SCHEDULER", "embedded").strip().lower()
+        self.SLA_CHECK_SECONDS = float(env.get("SLA_CHECK_SECONDS", 30))
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if k.isupper()}
@@ -225,6 +229,7 @@ class TestConfig(Config):
         self.MAILGUN_SIGNING_KEY = "test-signing-key"
         self.MAIL_BACKGROUND = False  # tests call notify.outbox.deliver_due() themselves
         self.WEBHOOK_BACKGROUND = False  # likewise webhooks.delivery.deliver_due()
+        self.SLA_SCHEDULER = "off"  # tests call tickets.sla_checks.check_due() themselves
         self.WEBHOOK_ALLOW_PRIVATE = True  # the tests' receivers listen on loopback
         self.ATTACHMENT_STORAGE_PATH = tempfile.mkdtemp(prefix="support-attachments-")
         self.ATTACHMENT_CLEANUP_BACKGROUND = False  # tests call attachments.cleanup themselves

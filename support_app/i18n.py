@@ -28,6 +28,18 @@ STATUS_LABELS = {
     "resolved": _l("Resolved"),
     "closed": _l("Closed"),
 }
+# SLA targets and their states (models/sla.py TARGETS, TARGET_STATES).
+SLA_TARGET_LABELS = {
+    "first_response": _l("First response"),
+    "next_response": _l("Next response"),
+    "resolution": _l("Resolution"),
+}
+SLA_STATE_LABELS = {
+    "running": _l("On track"),
+    "at_risk": _l("At risk"),
+    "breached": _l("Breached"),
+    "met": _l("Met"),
+}
 # The product's default name (`APP_NAME`), in the catalogs; a configured name that is
 # not in them is a brand and reads the same in every language.
 DEFAULT_APP_NAME = _l("Support Desk")

@@ -41,11 +41,18 @@ SCREENS = {
     "/bookings/list/": {A, M},
     "/users/list/": {A},
     "/roles/list/": {A},
+    "/sla-calendars/list/": {A, M},
+    "/sla-calendars/add": {A, M},
+    "/sla-policies/list/": {A, M},
+    "/sla-policies/add": {A, M},
+    "/sla-rules/list/": {A, M},
+    "/sla-rules/add": {A, M},
 }
 MENUS = {
     "Dashboard": {A, M}, "Reports": {A, M}, "Tickets": {A, M, F, S}, "Agents": {A}, "FAQs": {A, M},
     "Email logs": {A, M}, "Feedback": {A, M}, "Customers": {A, M}, "Orders": {A, M, F},
     "Rides": {A, M}, "Bookings": {A, M}, "List Users": {A}, "List Roles": {A},
+    "SLA calendars": {A, M}, "SLA policies": {A, M}, "SLA escalation rules": {A, M},
 }
 
 

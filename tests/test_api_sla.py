@@ -79,3 +79,31 @@ def test_unknown_or_huge_ids_are_404(client, factory, clock, ticket_id):
     response = client.get(f"/api/tickets/{ticket_id}/sla", headers=factory.headers(admin.user))
     assert response.status_code == 404
     assert response.get_json()["success"] is False
+
+
+def test_staff_list_tickets_at_risk_or_breached_that_they_may_see(client, factory, desk, clock):
+    from support_app.tickets import sla_checks
+
+    agent, other = factory.agent(), factory.agent()
+    theirs = factory.ticket(desk.alice, subject="Agent's ticket")
+    service.reassign(desk.admin.actor, theirs.id, agent.id)
+    move(clock, "2026-12-07 11:00")
+    pool = factory.ticket(desk.alice, subject="Pool ticket")  # due 15:00, at risk 14:12
+    move(clock, "2026-12-07 14:30")
+    assert sla_checks.check_due() == 2
+
+    def listed(person, query=""):
+        response = client.get(f"/api/tickets/sla{query}", headers=factory.headers(person.user))
+        return response.status_code, response.get_json()
+
+    status, body = listed(desk.admin)
+    assert status == 200 and [t["number"] for t in body["data"]] == [theirs.number, pool.number]
+    assert body["data"][0]["sla_state"] == "breached"
+    assert body["data"][0]["sla_due_at"] == "2026-12-07T14:00:00Z"
+    assert [t["number"] for t in listed(desk.admin, "?state=at_risk")[1]["data"]] == [pool.number]
+    assert [t["number"] for t in listed(agent)[1]["data"]] == [theirs.number, pool.number]
+    assert [t["number"] for t in listed(other)[1]["data"]] == [pool.number]  # not the agent's
+    assert listed(desk.alice)[0] == 403
+    for bad in ("?state=running", "?state=%00", "?limit=0", "?limit=101", "?limit=x"):
+        status, body = listed(desk.admin, bad)
+        assert status == 400 and body["success"] is False, (bad, body)

@@ -211,6 +211,8 @@ entry("GET", "/api/attachments/<int:attachment_id>/thumbnail", Call(
 # SLA (staff who see the ticket; never a customer, not even its owner)
 entry("GET", "/api/tickets/<int(max=2147483647):ticket_id>/sla", Call(lambda w: f"/api/tickets/{_t(w)}/sla"),
       "401 403 403 403 403 200 403 200 200 200")
+entry("GET", "/api/tickets/sla", Call(lambda w: "/api/tickets/sla?state=breached"),
+      "401 403 403 403 200 200 200 200 200 200")
 
 # Merge (staff who may work both tickets; the duplicate merges into A's ticket)
 entry("POST", "/api/tickets/<int(max=2147483647):ticket_id>/merge",

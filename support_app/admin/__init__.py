@@ -28,6 +28,7 @@ def register_admin(appbuilder: AppBuilder) -> None:
     from .labels import code_label
     from .redirects import after_login, return_after_language_switch
     from .reports import ReportsView
+    from .sla import SlaCalendarView, SlaEscalationRuleView, SlaPolicyView
     from .tickets import TicketView
     from .webhooks import WebhookDeliveryView, WebhookEndpointView
 
@@ -50,6 +51,12 @@ def register_admin(appbuilder: AppBuilder) -> None:
                         icon="fa-plug", **desk)
     appbuilder.add_view(WebhookDeliveryView, perms.WEBHOOK_DELIVERIES,
                         label=_l("Webhook deliveries"), icon="fa-exchange", **desk)
+    appbuilder.add_view(SlaCalendarView, perms.SLA_CALENDARS, label=_l("SLA calendars"),
+                        icon="fa-calendar", **desk)
+    appbuilder.add_view(SlaPolicyView, perms.SLA_POLICIES, label=_l("SLA policies"),
+                        icon="fa-clock-o", **desk)
+    appbuilder.add_view(SlaEscalationRuleView, perms.SLA_RULES,
+                        label=_l("SLA escalation rules"), icon="fa-level-up", **desk)
     shop = {"category": perms.COMMERCE, "category_label": _l("Commerce"),
             "category_icon": "fa-shopping-cart"}
     appbuilder.add_view(CustomerView, perms.CUSTOMERS, label=_l("Customers"), icon="fa-users",

@@ -10,11 +10,11 @@ from flask_appbuilder import BaseView, IndexView, expose, has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, or_, select
 
 from ..extensions import db
 from ..i18n import STATUS_LABELS
-from ..models import STATUSES, Feedback, SupportUser, Ticket, utcnow
+from ..models import STATUSES, TARGETS, Feedback, SupportUser, Ticket, utcnow
 from ..reports.figures import seconds_between
 from ..tickets import tags
 from ..tickets.lifecycle import UNRESOLVED
@@ -77,6 +77,34 @@ def desk_stats(today: dt.date | None = None) -> dict[str, Any]:
     }
 
 
+def sla_attainment(today: dt.date | None = None) -> list[dict[str, Any]]:
+    """Per target, of the tickets opened in the last `DAYS` days whose target is decided
+    (met, or breached): how many were met in time, and that share (None: none decided)."""
+    today = today or utcnow().date()
+    since = dt.datetime.combine(today - dt.timedelta(days=DAYS - 1), dt.time())
+    columns = []
+    for target in TARGETS:
+        state, breached = getattr(Ticket, f"{target}_state"), getattr(Ticket, f"{target}_breached")
+        in_time = and_(state == "met", breached.is_(False))
+        columns += [func.count(case((in_time, 1))),
+                    func.count(case((or_(state == "met", state == "breached", breached), 1)))]
+    row = db.session.execute(select(*columns).where(Ticket.created_at >= since)).one()
+    rows = []
+    for i, target in enumerate(TARGETS):
+        met, decided = row[2 * i], row[2 * i + 1]
+        rows.append({"target": target, "met": met, "decided": decided,
+                     "share": None if not decided else round(100 * met / decided)})
+    return rows
+
+
+def at_risk_now(limit: int = 10) -> list[Ticket]:
+    """Open tickets whose worst target is at risk or breached, soonest due first (the
+    `ix_tickets_sla_state_due` index)."""
+    return list(db.session.scalars(
+        select(Ticket).where(Ticket.sla_state.in_(("at_risk", "breached")))
+        .order_by(Ticket.sla_due_at).limit(limit)))
+
+
 def human_duration(seconds: float | None) -> str:
     """A delay in the reader's language: whole sentences to translate, so each language
     places its own units (an Arabic page put "min" before the number)."""
@@ -133,6 +161,7 @@ class DashboardView(BaseView):
                                     tag_counts=tag_counts(first, last),
                                     first_response=human_duration(
                                         stats["median_first_response_seconds"]),
+                                    sla_attainment=sla_attainment(), at_risk=at_risk_now(),
                                     title=_l("Dashboard"))
 
 

@@ -9,7 +9,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
-from ..i18n import PRIORITY_LABELS, STATUS_LABELS
+from ..i18n import PRIORITY_LABELS, SLA_STATE_LABELS, SLA_TARGET_LABELS, STATUS_LABELS
 
 CATEGORY_LABELS = {
     "technical": _l("Technical"), "billing": _l("Billing"), "order": _l("Order"),
@@ -51,11 +51,14 @@ EVENT_LABELS = {
     "merged_from": _l("merged another ticket into this one"),
     "tag_added": _l("added a tag"), "tag_removed": _l("removed a tag"),
     "macro": _l("applied a macro"),
+    "sla_policy": _l("changed the SLA policy"), "sla_at_risk": _l("SLA target at risk"),
+    "sla_breached": _l("SLA target breached"), "sla_rule": _l("applied an SLA escalation rule"),
 }
 ACTOR_TYPE_LABELS = {"system": _l("System"), "customer": _l("Customer"), "staff": _l("Staff")}
 # Which history entries carry which kind of value.
 EVENT_VALUE_LABELS: dict[str, Mapping[str, Any]] = {
     "created": STATUS_LABELS, "status": STATUS_LABELS, "priority": PRIORITY_LABELS,
+    "sla_at_risk": SLA_TARGET_LABELS, "sla_breached": SLA_TARGET_LABELS,
 }
 NONE = "—"
 
@@ -98,6 +101,7 @@ BY_KIND: dict[str, Mapping[str, Any]] = {
     "status": STATUS_LABELS, "priority": PRIORITY_LABELS, "category": CATEGORY_LABELS,
     "channel": CHANNEL_LABELS, "service": SERVICE_LABELS, "service_status": SERVICE_STATUS_LABELS,
     "event": EVENT_LABELS, "actor": ACTOR_TYPE_LABELS,
+    "sla_target": SLA_TARGET_LABELS, "sla_state": SLA_STATE_LABELS,
 }
 
 

@@ -26,6 +26,9 @@ WEBHOOK_DELIVERIES = "Webhook deliveries"
 TAGS = "Tags"
 AUTO_TAG_RULES = "Auto-tag rules"
 MACROS = "Macros"
+SLA_CALENDARS = "SLA calendars"
+SLA_POLICIES = "SLA policies"
+SLA_RULES = "SLA escalation rules"
 # Menu categories.
 DESK = "Desk"
 COMMERCE = "Commerce"
@@ -82,8 +85,12 @@ ROLE_SCREEN_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         *_can(TAGS, *_READ, "add", "edit", "delete"),
         *_can(AUTO_TAG_RULES, *_READ, "add", "edit", "delete"),
         *_can(MACROS, *_READ, "add", "edit", "delete"),
+        *_can(SLA_CALENDARS, *_READ, "add", "edit", "delete"),
+        *_can(SLA_POLICIES, *_READ, "add", "edit", "delete"),
+        *_can(SLA_RULES, *_READ, "add", "edit", "delete"),
         *_menus(DESK, TICKETS, FAQS, EMAIL_LOGS, FEEDBACK, TAGS, AUTO_TAG_RULES, MACROS,
-                COMMERCE, CUSTOMERS, ORDERS, RIDES, BOOKINGS, DASHBOARD, REPORTS),
+                COMMERCE, CUSTOMERS, ORDERS, RIDES, BOOKINGS, DASHBOARD, REPORTS,
+                SLA_CALENDARS, SLA_POLICIES, SLA_RULES),
         *_OWN_ACCOUNT,
     ],
     roles.FULFILLMENT: [

@@ -28,7 +28,7 @@ from sqlalchemy.orm import selectinload
 
 from ..attachments.screening import THUMBNAIL_TYPES
 from ..extensions import db
-from ..i18n import PRIORITY_LABELS, STATUS_LABELS
+from ..i18n import PRIORITY_LABELS, SLA_STATE_LABELS, STATUS_LABELS
 from ..models import InternalNote, Message, SupportUser, Ticket, TicketEvent, utcnow
 from ..reports import ticket_list
 from ..reports.export import csv_response
@@ -56,6 +56,7 @@ from .ticket_forms import (
 )
 
 ORIGIN = "admin"
+SLA_BADGES = {"running": "success", "at_risk": "warning", "breached": "danger"}
 
 
 class TicketTextSearch(BaseFilter):
@@ -118,19 +119,21 @@ class TicketView(TicketToolsMixin, DeskModelView):
     base_order = ("created_at", "desc")
     page_size = 25
 
-    list_columns = ["number", "subject", "tags", "unverified_reason", "customer", "status", "priority",
-                    "category", "channel", "assigned_to", "escalation_level", "is_admin_read",
-                    "created_at"]
+    list_columns = ["number", "subject", "tags", "unverified_reason", "customer", "status",
+                    "priority", "category", "channel", "assigned_to", "escalation_level",
+                    "sla_summary", "is_admin_read", "created_at"]
     order_columns = ["number", "subject", "status", "priority", "category", "channel",
-                     "escalation_level", "created_at", "updated_at"]
-    search_columns = ["number", "tags", "status", "priority", "category", "channel", "assigned_to",
-                      "escalation_level", "customer", "is_admin_read", "created_at"]
+                     "escalation_level", "sla_due_at", "created_at", "updated_at"]
+    search_columns = ["number", "tags", "status", "priority", "category", "channel",
+                      "assigned_to", "escalation_level", "sla_state", "customer", "is_admin_read",
+                      "created_at"]
     label_columns = {
         "number": _l("Number"), "subject": _l("Subject"), "customer": _l("Customer"),
         "status": _l("Status"), "priority": _l("Priority"), "category": _l("Category"),
         "channel": _l("Channel"), "assigned_to": _l("Assignee"),
         "escalation_level": _l("Escalation"), "is_admin_read": _l("Unread"),
-        "unverified_reason": _l("Sender"), "tags": _l("Tags"),
+        "unverified_reason": _l("Sender"), "tags": _l("Tags"), "sla_state": _l("SLA"),
+        "sla_summary": _l("SLA"), "sla_due_at": _l("SLA due"),
         "created_at": _l("Created"), "updated_at": _l("Updated"),
     }
 
@@ -147,9 +150,17 @@ class TicketView(TicketToolsMixin, DeskModelView):
             '<span class="label label-danger">{}</span>').format(_("unread")),
         "created_at": timestamp,
         "tags": tag_names,
+        # The badge only (the list must fit 1366 px); the due time on hover, and the
+        # SLA quick filters sort by it.
+        "sla_summary": lambda summary: "" if summary[0] is None else Markup(
+            '<span class="label label-{} desk-sla" title="{}">{}</span>').format(
+            SLA_BADGES.get(summary[0], "default"),
+            summary[1].strftime("%Y-%m-%d %H:%M") if summary[1] else "",
+            SLA_STATE_LABELS.get(summary[0], summary[0])),
     }
     code_labels = {"status": STATUS_LABELS, "priority": PRIORITY_LABELS,
-                   "category": CATEGORY_LABELS, "channel": CHANNEL_LABELS}
+                   "category": CATEGORY_LABELS, "channel": CHANNEL_LABELS,
+                   "sla_state": SLA_STATE_LABELS}
 
     def _init_properties(self) -> None:
         super()._init_properties()
@@ -162,9 +173,13 @@ class TicketView(TicketToolsMixin, DeskModelView):
 
     # ------------------------------------------------------------------ screens
 
-    def _filter_url(self, **filters: tuple[type, str]) -> str:
-        """A list URL with FAB filters `_flt_<index>_<column>=value` (index looked up)."""
+    def _filter_url(self, order: str | None = None, **filters: tuple[type, str]) -> str:
+        """A list URL with FAB filters `_flt_<index>_<column>=value` (index looked up),
+        optionally sorted ascending by `order`."""
         args = {}
+        if order:
+            args.update({f"_oc_{self.__class__.__name__}": order,
+                         f"_od_{self.__class__.__name__}": "asc"})
         for column, (filter_class, value) in filters.items():
             offered = self._filters.get_search_filters()[column]
             index = next(i for i, f in enumerate(offered) if isinstance(f, filter_class))
@@ -181,6 +196,8 @@ class TicketView(TicketToolsMixin, DeskModelView):
             (_("Open"), self._filter_url(status=(FilterEqual, lifecycle.OPEN))),
             (_("In progress"), self._filter_url(status=(FilterEqual, lifecycle.IN_PROGRESS))),
             (_("Escalated"), self._filter_url(escalation_level=(FilterGreater, "0"))),
+            (_("SLA at risk"), self._filter_url("sla_due_at", sla_state=(FilterEqual, "at_risk"))),
+            (_("SLA breached"), self._filter_url("sla_due_at", sla_state=(FilterEqual, "breached"))),
         ]
 
     @expose("/list/")

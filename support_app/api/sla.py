@@ -10,12 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import gettext as _
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
-from ..models import TARGET_STATES, TARGETS, utcnow
+from ..extensions import db
+from ..models import TARGET_STATES, TARGETS, Ticket, utcnow
 from ..security.current import require_actor
 from ..tickets import service, sla
 from ..tickets.errors import Forbidden
+from ..tickets.queries import visible_tickets
 from .errors import Surface, register_surface
 from .ids import MAX_ID
 from .openapi import Blueprint
@@ -78,6 +80,54 @@ def ticket_sla(ticket_id: int) -> dict[str, Any]:
         "paused_since": ticket.sla_paused_at,
         "targets": sla.view(ticket, utcnow()),
     }}
+
+
+LIST_STATES = ("at_risk", "breached")
+LIST_LIMIT = 100
+
+
+class SlaListArgs(Schema):
+    state = fields.String(load_default=None, validate=validate.OneOf(LIST_STATES),
+                          metadata={"description": "Worst open SLA state; both when omitted"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=LIST_LIMIT))
+
+
+class SlaListedTicketSchema(Schema):
+    ticket_id = fields.Integer()
+    number = fields.String()
+    subject = fields.String()
+    status = fields.String()
+    priority = fields.String()
+    assigned_to = fields.Integer(allow_none=True)
+    sla_state = fields.String(metadata={"enum": list(LIST_STATES)})
+    sla_due_at = UtcDateTime(allow_none=True)
+
+
+class SlaListResponseSchema(Schema):
+    success = fields.Boolean()
+    data = fields.List(fields.Nested(SlaListedTicketSchema))
+
+
+@blp.route("/sla", methods=["GET"])
+@blp.arguments(SlaListArgs, location="query", error_status_code=400)
+@blp.response(200, SlaListResponseSchema)
+@blp.alt_response(400, schema=DefaultErrorSchema, description="Unknown state or bad limit")
+@blp.alt_response(401, schema=DefaultErrorSchema, description="Missing, bad or expired token")
+@blp.alt_response(403, schema=DefaultErrorSchema, description="Not staff")
+@blp.doc(security=SECURITY)
+def tickets_at_risk(args: dict[str, Any]) -> dict[str, Any]:
+    """Tickets the caller may see whose worst open SLA target is at risk or breached,
+    soonest due first (the `sla_state, sla_due_at` index)."""
+    actor = require_actor(allow_session=True)
+    if not actor.is_staff:
+        raise Forbidden(_("Only support staff may list SLA states"))
+    states = (args["state"],) if args["state"] else LIST_STATES
+    rows = db.session.scalars(visible_tickets(actor).where(Ticket.sla_state.in_(states))
+                              .order_by(Ticket.sla_due_at, Ticket.id).limit(args["limit"]))
+    return {"success": True, "data": [{
+        "ticket_id": t.id, "number": t.number, "subject": t.subject, "status": t.status,
+        "priority": t.priority, "assigned_to": t.assigned_to_id, "sla_state": t.sla_state,
+        "sla_due_at": t.sla_due_at} for t in rows]}
 
 
 def register(api: Any) -> None:

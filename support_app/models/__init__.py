@@ -13,7 +13,7 @@ from .engagement import (
 from .people import AgentProfile, Customer, SupportUser
 from .sessions import RevokedToken
 from .tags import MACRO_LANGUAGES, RULE_FIELDS, RULE_MATCHES, AutoTagRule, Macro, Tag, TicketTag
-from .sla import TARGET_STATES, TARGETS, SlaCalendar, SlaPolicy
+from .sla import TARGET_STATES, TARGETS, SlaCalendar, SlaEscalationRule, SlaPolicy
 from .tickets import (
     CATEGORIES,
     CHANNELS,
@@ -38,7 +38,7 @@ __all__ = [
     "SupportUser", "Customer", "AgentProfile", "RevokedToken",
     "Ticket", "TicketParticipant", "Message", "Attachment", "InternalNote", "Feedback",
     "TicketEvent", "TicketCounter", "STATUSES", "PRIORITIES", "CATEGORIES", "CHANNELS", "SERVICE_TYPES",
-    "SlaCalendar", "SlaPolicy", "TARGETS", "TARGET_STATES",
+    "SlaCalendar", "SlaEscalationRule", "SlaPolicy", "TARGETS", "TARGET_STATES",
     "Tag", "TicketTag", "AutoTagRule", "Macro", "MACRO_LANGUAGES", "RULE_MATCHES", "RULE_FIELDS",
     "WebhookEndpoint", "WebhookDelivery", "WEBHOOK_STATUSES",
 ]

@@ -72,3 +72,32 @@ class SlaPolicy(TimestampMixin, Model):
 
     def __repr__(self) -> str:
         return self.name
+
+
+class SlaEscalationRule(TimestampMixin, Model):
+    """What happens when a ticket's target turns at risk or breached (`tickets/sla_checks.py`
+    runs the active rules that match, in position order, through the ticket service).
+    A null target, priority or category matches any."""
+
+    __tablename__ = "sla_escalation_rules"
+    __table_args__ = (
+        CheckConstraint("on_state IN ('at_risk', 'breached')", name="ck_sla_rules_on_state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True, nullable=False)
+    position: Mapped[int] = mapped_column(Integer, nullable=False, default=100)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    on_state: Mapped[str] = mapped_column(String(10), nullable=False, default="breached")
+    target: Mapped[Optional[str]] = mapped_column(String(20), nullable=True)
+    priority: Mapped[Optional[str]] = mapped_column(String(10), nullable=True)
+    category: Mapped[Optional[str]] = mapped_column(String(30), nullable=True)
+    # The actions, each optional: one priority step up; one escalation level up; to the
+    # next approved agent in turn; a notice and email to the managers.
+    raise_priority: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    escalate: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    reassign: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    notify_managers: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+    def __repr__(self) -> str:
+        return self.name

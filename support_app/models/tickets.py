@@ -145,6 +145,12 @@ class Ticket(TimestampMixin, Model):
         back_populates="ticket", cascade="all, delete-orphan"
     )
 
+    @property
+    def sla_summary(self) -> tuple[Optional[str], Optional[dt.datetime]]:
+        """The worst open SLA state and the earliest due time: the ticket list's one SLA
+        cell (a state badge over its due time)."""
+        return (self.sla_state, self.sla_due_at)
+
     def __repr__(self) -> str:
         return self.number
 

@@ -10,6 +10,10 @@ def register_notify(app: Flask) -> None:
     from .mail import register_mail
     from .survey import register_survey
 
+    from .sla_mail import prepare_sla_emails
+    from ..tickets import events
+
     notifications.install()
     register_mail(app)
     register_survey(app)
+    events.publisher.subscribe_in_transaction(prepare_sla_emails)

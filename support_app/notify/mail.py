@@ -139,13 +139,16 @@ def _templates(locale: str) -> Environment:
     return env
 
 
-def render_email(template: str, ticket: events.TicketSnapshot, **context: Any) -> dict[str, Any]:
+def render_email(template: str, ticket: events.TicketSnapshot, *, to: str | None = None,
+                 locale: str | None = None, subject: Callable[[], str] | None = None,
+                 **context: Any) -> dict[str, Any]:
     """One email rendered in the customer's locale: its outbox row, but for the ticket id
-    (a new ticket's is not known yet).
+    (a new ticket's is not known yet). A staff email gives its own `to`, `locale` and
+    `subject`.
 
     A template that fails to render still gives a `failed` row with the error, so
     nothing is lost silently and the ticket change itself goes through."""
-    locale = language(ticket.customer_locale)
+    locale = language(locale or ticket.customer_locale)
     # Without SMTP there is nothing to deliver: record it as such now rather than wake
     # the sender to rewrite the row (a second write on every ticket change).
     deliverable = bool(current_app.config.get("MAIL_SERVER"))
@@ -153,13 +156,13 @@ def render_email(template: str, ticket: events.TicketSnapshot, **context: Any) -
         direction="out", status="queued" if deliverable else "not_sent",
         error=None if deliverable else NOT_CONFIGURED, template=template,
         from_address=current_app.config.get("MAIL_DEFAULT_SENDER"),
-        to_address=ticket.customer_email, message_id=new_message_id(ticket.number),
+        to_address=to or ticket.customer_email, message_id=new_message_id(ticket.number),
         in_reply_to=thread_root_id(ticket.number), attempts=0, next_attempt_at=None,
         subject="", body_text=None, body_html=None,
     )
     try:
         with force_locale(locale):
-            row["subject"] = _subject(template, ticket)
+            row["subject"] = " ".join(subject().split()) if subject else _subject(template, ticket)
             name = app_name()
         values = {"ticket": ticket, "locale": locale, "app_name": name, **context}
         templates = _templates(locale)  # the catalog is bound in: no locale to force

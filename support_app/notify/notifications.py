@@ -23,7 +23,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, bindparam, insert, select
 
 from ..extensions import db
-from ..i18n import STATUS_LABELS
+from ..i18n import SLA_TARGET_LABELS, STATUS_LABELS
 from ..models import Customer, Message, Notification, SupportUser, utcnow
 from ..realtime import rooms
 from ..realtime.dispatch import listened, push
@@ -141,12 +141,26 @@ def _plan(e: DomainEvent) -> list[tuple[set[int | None], str, Render, bool]]:
             _("Ticket %(old)s was merged into %(number)s", **merged),
             _("Your requests are now one conversation: \"%(subject)s\" (%(number)s). "
               "Reply there; nothing you wrote is lost.", **merged)), False)]
+    if e.name == events.SLA:
+        return [(set(e.data.get("recipients") or ()), "sla", lambda: sla_notice(t, e.data), False)]
     if e.name == events.FEEDBACK:
         return [(agent, "feedback", lambda: (
             _("Feedback on ticket %(number)s", **n),
             _("%(name)s rated the support %(rating)d of 5.", name=t.customer_name,
               rating=int(e.data.get("rating") or 0))), False)]
     return []
+
+
+def sla_notice(t: TicketSnapshot, data: dict[str, Any]) -> tuple[str, str]:
+    """An SLA warning or breach, in the current locale: (title, body)."""
+    values = {"number": t.number, "subject": t.subject,
+              "target": str(SLA_TARGET_LABELS.get(data.get("target"), data.get("target"))),
+              "due": str(data.get("due_at") or "")[:16].replace("T", " ") + " UTC"}
+    if data.get("state") == "breached":
+        return (_("Ticket %(number)s: %(target)s target breached", **values),
+                _("The %(target)s target of \"%(subject)s\" was due at %(due)s.", **values))
+    return (_("Ticket %(number)s: %(target)s target at risk", **values),
+            _("The %(target)s target of \"%(subject)s\" is due at %(due)s.", **values))
 
 
 def prepare_notifications(e: DomainEvent) -> events.Write | None:

@@ -31,7 +31,7 @@ from ..background import BATCH, QUEUED
 from ..extensions import db
 from ..models import EmailLog, utcnow
 from ..tickets import events
-from .mail import NOT_CONFIGURED, reply_address, template_for
+from .mail import NOT_CONFIGURED, TEMPLATES, reply_address, template_for
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,9 @@ def build_message(row: EmailLog, config: Mapping[str, Any]) -> EmailMessage:
     raises instead of starting a new header."""
     sender = parseaddr(config.get("MAIL_DEFAULT_SENDER") or "")[1] or "support@localhost"
     reply_to = parseaddr(config.get("MAIL_REPLY_TO") or "")[1] or sender
-    if row.ticket is not None:  # the ticket's reply address, signed for this recipient
+    # A customer email's reply goes to the ticket's reply address, signed for this
+    # recipient; staff emails (SLA alerts) carry none: a reply is no ticket message.
+    if row.ticket is not None and row.template in TEMPLATES:
         reply_to = reply_address(row.ticket.number, row.to_address, config)
     app_name = " ".join(str(config.get("APP_NAME") or "").split())
     try:
@@ -173,7 +175,7 @@ def wake_after_commit(event: events.DomainEvent) -> None:
     """After-commit subscriber: a committed change queued mail, send it now."""
     worker: MailWorker | None = current_app.extensions.get("support_mail")
     if worker is not None and worker.enabled and current_app.config.get("MAIL_SERVER") \
-            and template_for(event) is not None:
+            and (template_for(event) is not None or event.name == events.SLA):
         worker.ensure_started()
         worker.wake()
 

@@ -85,13 +85,14 @@ def check_socket_dispatch(app: Flask) -> Detail | None:
 
 
 # Name → check; a check applies when `when(app)` holds. Later background workers
-# (SLA timers) register theirs here.
+# register theirs here.
 CHECKS: dict[str, tuple[Check, Callable[[Flask], bool]]] = {
     "database": (check_database, lambda app: True),
     "redis": (check_redis, lambda app: bool(app.config.get("REDIS_URL"))),
     "mail_sender": (sender_check("support_mail"), lambda app: True),
     "webhook_sender": (sender_check("support_webhooks"), lambda app: True),
     "socket_dispatch": (check_socket_dispatch, lambda app: True),
+    "sla_scheduler": (sender_check("support_sla_scheduler"), lambda app: True),
 }
 
 _pool: tuple[int, ThreadPoolExecutor] | None = None

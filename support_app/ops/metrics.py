@@ -103,8 +103,22 @@ def webhook_state() -> Iterable[Metric]:
                             "Webhook endpoints turned off after failures", value=disabled or 0)
 
 
-# SLA at-risk/breach counts register their reader here when the SLA checks arrive.
-SHARED_STATE: list[StateReader] = [outbox_state, webhook_state]
+def sla_state() -> Iterable[Metric]:
+    """Open tickets whose worst SLA target is at risk or breached (an indexed count)."""
+    from ..extensions import db
+    from ..models import Ticket
+
+    gauge = GaugeMetricFamily("support_sla_tickets", "Tickets by worst open SLA state",
+                              labels=["state"])
+    counts = dict(db.session.execute(
+        select(Ticket.sla_state, func.count()).where(Ticket.sla_state.in_(("at_risk", "breached")))
+        .group_by(Ticket.sla_state)).all())
+    for state in ("at_risk", "breached"):
+        gauge.add_metric([state], counts.get(state, 0))
+    yield gauge
+
+
+SHARED_STATE: list[StateReader] = [outbox_state, webhook_state, sla_state]
 
 
 class SharedStateCollector(Collector):

@@ -18,6 +18,7 @@ conventions (snake_case, lower-case statuses, the 002 message object):
 | `support:message:created` | ticket | ticket_id, ticket_number, status, message (002 message) |
 | `support:ticket:merged` | ticket + the merged ticket's room | ticket_id, ticket_number, status, merged_ticket_id, merged_ticket_number |
 | `support:note:created` | staff of the ticket only | ticket_id, ticket_number, note {id, note, author, created_at} |
+| `support:ticket:sla` | the assignee and `staff:all` only | ticket_id, ticket_number, target, state (at_risk/breached), due_at |
 | `support:order:cancelled` | the order's customer | order_id, order_number, status |
 | `support:navbar:count` | each affected user; desk counts to `staff:all` | the 002 navbar count body |
 
@@ -134,6 +135,10 @@ def _emit_ticket_event(e: DomainEvent, t: TicketSnapshot, audience: list[str]) -
         # Whoever followed the merged ticket subscribes again: its id now joins this one.
         socketio.close_room(rooms.ticket_room(merged_id), namespace="/")
         socketio.close_room(rooms.ticket_staff_room(merged_id), namespace="/")
+    elif e.name == events.SLA:
+        emit("support:ticket:sla", {**_ref(t), "target": e.data.get("target"),
+                                    "state": e.data.get("state"), "due_at": e.data.get("due_at")},
+             audience)
     elif e.name == events.NOTE_ADDED:
         note = db.session.get(InternalNote, e.data.get("note_id"))
         emit("support:note:created", {**_ref(t), "note": note_payload(note) if note else None},
@@ -185,13 +190,18 @@ def on_domain_event(event: DomainEvent) -> None:
     this thread."""
     t = event.ticket
     if t is not None:
-        audience = (rooms.staff_audience(t) if event.name == events.NOTE_ADDED
-                    else rooms.ticket_audience(t, event.data.get("old_assignee")))
+        if event.name == events.SLA:
+            audience = rooms.alert_audience(t)
+        elif event.name == events.NOTE_ADDED:
+            audience = rooms.staff_audience(t)
+        else:
+            audience = rooms.ticket_audience(t, event.data.get("old_assignee"))
         if event.name == events.MERGED:  # the merged ticket's followers hear it too
             audience.append(rooms.ticket_room(event.data["merged_id"]))
         if listened(audience):
             dispatcher.submit(lambda: _emit_ticket_event(event, t, audience))
-        push_badges(t, event.data.get("old_assignee"))
+        if event.name != events.SLA:  # no count changes
+            push_badges(t, event.data.get("old_assignee"))
     elif event.name == events.ORDER_CANCELLED:
         dispatcher.submit(lambda: _order_emits(event))
 

@@ -74,6 +74,15 @@ def ticket_audience(ticket: TicketSnapshot, *extra_user_ids: int | None) -> list
     return rooms
 
 
+def alert_audience(ticket: TicketSnapshot) -> list[str]:
+    """SLA warnings and breaches: the assigned agent and staff who see every ticket,
+    never the customer side."""
+    rooms = [STAFF_ALL]
+    if ticket.assigned_to_id is not None:
+        rooms.append(user_room(ticket.assigned_to_id))
+    return rooms
+
+
 def staff_audience(ticket: TicketSnapshot) -> list[str]:
     """Who may read this ticket's internal notes: never a customer's room."""
     rooms = [ticket_staff_room(ticket.id), STAFF_NOTES]

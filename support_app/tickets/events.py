@@ -33,6 +33,7 @@ VERIFIED = "ticket.verified"  # staff showed who wrote it: the customer side see
 # Another ticket was merged into this one; data: merged_id, merged_number.
 MERGED = "ticket.merged"
 TAGS_CHANGED = "ticket.tags_changed"  # staff, a macro or an auto-tag rule added or removed tags
+SLA = "ticket.sla"  # a target turned at risk or breached (tickets/sla_checks.py)
 ORDER_CANCELLED = "order.cancelled"
 
 

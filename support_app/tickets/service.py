@@ -578,10 +578,7 @@ def update_ticket(
         elif resolution_details is not None:
             ticket.resolution_details = resolution_details
         if priority is not None and priority != ticket.priority:
-            _audit(ticket, actor, "priority", ticket.priority, priority)
-            ticket.priority = priority
-            _reapply_sla(ticket, actor)
-            _publish(events.PRIORITY_CHANGED, ticket, actor, origin, priority=priority)
+            change_priority(ticket, actor, priority, origin)
         if note:
             entry = InternalNote(ticket_id=ticket.id, author_id=actor.user_id, note=note)
             db.session.add(entry)
@@ -619,6 +616,15 @@ def _apply_status(ticket: Ticket, actor: Actor, target: str, origin: str,
     name = events.CLOSED if target == lifecycle.CLOSED else events.STATUS_CHANGED
     resolution = {"resolution": ticket.resolution_details} if target == lifecycle.RESOLVED else {}
     _publish(name, ticket, actor, origin, old_status=current, new_status=target, **resolution)
+
+
+def change_priority(ticket: Ticket, actor: Actor, priority: str, origin: str) -> None:
+    """Inside a service transaction, on a locked ticket: the new priority, audited, the
+    SLA policy re-applied, the event published."""
+    _audit(ticket, actor, "priority", ticket.priority, priority)
+    ticket.priority = priority
+    _reapply_sla(ticket, actor)
+    _publish(events.PRIORITY_CHANGED, ticket, actor, origin, priority=priority)
 
 
 def _reapply_sla(ticket: Ticket, actor: Actor) -> None:
@@ -672,17 +678,7 @@ def escalate(actor: Actor, ticket_id: int, *, origin: str = "api",
             raise CannotEscalate(_("Cannot escalate ticket"))
         if refusal == "already_escalated":
             raise AlreadyEscalated(_("Ticket already escalated"))
-        old_level = ticket.escalation_level
-        ticket.escalation_level = old_level + 1
-        ticket.escalated_at = utcnow()
-        new_priority = lifecycle.escalated_priority(ticket.priority)
-        if new_priority != ticket.priority:
-            _audit(ticket, actor, "priority", ticket.priority, new_priority)
-            ticket.priority = new_priority
-            _reapply_sla(ticket, actor)
-        counters.set_admin_read(ticket.id, False)
-        ticket.updated_at = utcnow()
-        _audit(ticket, actor, "escalated", old_level, ticket.escalation_level)
+        raise_escalation(ticket, actor, origin)
         gamification_error = (
             gamification.award(ticket.customer_id, ticket.id, gamification.SUPPORT_INTERACTION)
             if award_points and role == "customer"
@@ -690,6 +686,23 @@ def escalate(actor: Actor, ticket_id: int, *, origin: str = "api",
         )
         _publish(events.ESCALATED, ticket, actor, origin, level=ticket.escalation_level)
     return Outcome(ticket, gamification_error)
+
+
+def raise_escalation(ticket: Ticket, actor: Actor, origin: str) -> None:
+    """Inside a service transaction, on a locked ticket `escalation_refusal` allows: one
+    level up, the priority one step up (SLA re-applied), both audited. The caller
+    publishes the event (after what else it writes)."""
+    old_level = ticket.escalation_level
+    ticket.escalation_level = old_level + 1
+    ticket.escalated_at = utcnow()
+    new_priority = lifecycle.escalated_priority(ticket.priority)
+    if new_priority != ticket.priority:
+        _audit(ticket, actor, "priority", ticket.priority, new_priority)
+        ticket.priority = new_priority
+        _reapply_sla(ticket, actor)
+    counters.set_admin_read(ticket.id, False)
+    ticket.updated_at = utcnow()
+    _audit(ticket, actor, "escalated", old_level, ticket.escalation_level)
 
 
 def submit_feedback(actor: Actor, ticket_id: int, rating: int, comment: str | None = None,

@@ -129,10 +129,14 @@ def _check_rule_changes(session: Session, _context: Any, _instances: Any) -> Non
     for obj in changed:
         if obj in session.deleted:
             continue
-        errors = (_calendar_errors(obj) if isinstance(obj, SlaCalendar)
-                  else _policy_errors(obj))
+        errors = errors_of(obj)
         if errors:
             raise ValidationFailed(errors)
+
+
+def errors_of(obj: SlaCalendar | SlaPolicy) -> dict[str, list[str]]:
+    """Why a calendar or policy cannot be used (empty: it can); forms ask first."""
+    return _calendar_errors(obj) if isinstance(obj, SlaCalendar) else _policy_errors(obj)
 
 
 def _calendar_errors(calendar: SlaCalendar) -> dict[str, list[str]]:

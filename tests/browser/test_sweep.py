@@ -16,8 +16,10 @@ import pytest
 from flask_appbuilder import ModelView
 from sqlalchemy import func, select
 
+from support_app.bootstrap import ensure_sla_defaults
 from support_app.extensions import db
-from support_app.models import FAQ, EmailLog, InternalNote, Macro, Message, Ticket
+from support_app.models import (FAQ, EmailLog, InternalNote, Macro, Message, SlaEscalationRule,
+                                Ticket)
 from support_app.security import roles
 from support_app.tickets import service, tags
 from tests.factories import PASSWORD
@@ -82,6 +84,9 @@ def _shot_name(path: str) -> str:
 
 
 def _seed(factory, role: str, language: str) -> Desk:
+    ensure_sla_defaults()  # the SLA screens list the default calendar and policy
+    db.session.add(SlaEscalationRule(name="Breaches escalate", on_state="breached",
+                                     priority="high", escalate=True, notify_managers=True))
     admin = factory.staff(roles.ADMIN, name="Amira Admin")
     if role == UNAPPROVED:
         person = factory.agent(approved=False, name="Nadia Newcomer")
@@ -308,6 +313,22 @@ def _edit_our_records(sweep: Sweep) -> None:
     if delete.count():
         sweep.press(delete, confirm=True)
         assert _count(FAQ) == before
+    _add_sla_rule(sweep)
+
+
+def _add_sla_rule(sweep: Sweep) -> None:
+    """An escalation rule through its form: translated selects, the Any option."""
+    page = sweep.page
+    if "/sla-rules/list/" not in sweep.visited:
+        return
+    sweep.go("/sla-rules/add")
+    before = _count(SlaEscalationRule)
+    page.fill("#name", f"Sweep rule {sweep.desk.seq()}")
+    page.select_option("#on_state", "at_risk")
+    page.select_option("#target", "first_response")
+    page.check("#reassign")
+    sweep.press(page.locator("form button[type=submit]").first)
+    assert _count(SlaEscalationRule) == before + 1
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

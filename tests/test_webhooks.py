@@ -15,9 +15,10 @@ from sqlalchemy import func, select
 from support_app.extensions import db
 from support_app.models import Notification, WebhookDelivery, WebhookEndpoint
 from support_app.security import roles
-from support_app.tickets import Actor, events, service, verification
+from support_app.tickets import Actor, events, service, sla_checks, verification
 from support_app.webhooks import delivery, guard
 
+from .sla_helpers import clock, desk, move  # noqa: F401  (fixtures)
 from .webhook_receiver import Receiver
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
@@ -385,3 +386,31 @@ def test_the_sender_thread_delivers_off_the_request(app, client, factory, receiv
         worker.stop()
     assert [row.status for row in deliveries()] == ["delivered"]
     assert len(receiver.requests) == 1
+
+
+def test_tag_changes_are_sent_to_endpoints_that_want_them(factory, receiver):
+    from support_app.tickets import tags
+
+    endpoint(receiver.url, [events.TAGS_CHANGED])
+    admin = factory.staff(roles.ADMIN)
+    ticket = factory.ticket(factory.customer())
+    tags.add_tags(admin.actor, ticket.id, ["Refund"])
+    assert delivery.deliver_due() == 1
+    [got] = receiver.requests
+    body = json.loads(got.body)
+    assert (body["event"], body["ticket"]["id"]) == ("ticket.tags_changed", ticket.id)
+    assert (body["data"]["added"], body["data"]["removed"]) == (["Refund"], [])
+
+
+def test_an_sla_alert_is_sent_without_who_the_desk_notifies(desk, factory, receiver, clock):
+    """Tickets open Monday 2026-12-07 10:00 UTC (tests/sla_helpers.py): the first
+    response is at risk at 13:12."""
+    endpoint(receiver.url, [events.SLA])
+    ticket = factory.ticket(desk.alice, subject="Printer on fire")
+    move(clock, "2026-12-07 13:12")
+    assert sla_checks.check_due() == 1
+    assert delivery.deliver_due() == 1
+    body = json.loads(receiver.requests[0].body)
+    assert (body["event"], body["ticket"]["id"]) == ("ticket.sla", ticket.id)
+    assert (body["data"]["target"], body["data"]["state"]) == ("first_response", "at_risk")
+    assert "recipients" not in body["data"]

@@ -37,6 +37,8 @@ EVENTS = {
     events.CLOSED: _l("Closed"),
     events.FEEDBACK: _l("Feedback"),
     events.MERGED: _l("Tickets merged"),
+    events.TAGS_CHANGED: _l("Tags changed"),
+    events.SLA: _l("SLA target at risk or breached"),
     events.NOTE_ADDED: _l("Internal note (internal endpoints only)"),
 }
 # Sent only to endpoints marked internal: never to an integration customers may see.
@@ -52,7 +54,8 @@ def ticket_payload(t: TicketSnapshot) -> dict[str, Any]:
 
 def _data(e: DomainEvent) -> dict[str, Any]:
     """The event's own values, plus the text of the message or note it added."""
-    data = {key: value for key, value in e.data.items() if key != "notify"}
+    # (not who the desk notifies: `notify`, an SLA alert's `recipients`)
+    data = {key: value for key, value in e.data.items() if key not in ("notify", "recipients")}
     data.update(origin=e.origin, actor_user_id=e.actor_user_id)
     if e.name == events.MESSAGE_ADDED:
         message = db.session.get(Message, e.data.get("message_id"))

@@ -1,5 +1,5 @@
 """`/reports/`: the desk's figures for a date range, per day / week / month or per agent,
-category, channel or priority (`support_app/reports`), as a chart with the table beneath,
+category, channel, priority or tag (`support_app/reports`), as a chart with the table beneath,
 and the same table as CSV. Admin and Store Manager (Reports: can_show)."""
 from __future__ import annotations
 

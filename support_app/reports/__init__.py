@@ -1,5 +1,5 @@
 """Reports over the desk's tickets: SQL aggregates per period or per agent, category,
-channel or priority (`figures`), the chosen range in the desk's time zone (`periods`),
+channel, priority or tag (`figures`), the chosen range in the desk's time zone (`periods`),
 one report as rows for the screen and its CSV (`report`), and streamed CSV (`export`).
 
 Read-only: nothing here changes a ticket."""

@@ -1,6 +1,10 @@
 """One function per figure, each a handful of SQL aggregates keyed by the report's
-grouping (a bucket index for day / week / month, else the agent id, category, channel
-or priority). Rows are never loaded into Python: only one row per group comes back.
+grouping (a bucket index for day / week / month, else the agent id, category, channel,
+priority or tag id). Rows are never loaded into Python: only one row per group comes back.
+
+Per tag, the tickets are LEFT JOINed to their tags (ticket_tags, one row per ticket and
+tag: its primary key), so a ticket with two tags counts once under each, and a ticket
+without any under the key None ("No tag"). The tags are those a ticket carries now.
 
 Every figure counts what happened in the range: tickets created (created_at), resolved
 (resolved_at; also the resolution times and their SLA), first responses
@@ -28,12 +32,13 @@ from sqlalchemy import (
 from sqlalchemy.sql import ColumnElement, Select
 
 from ..extensions import db
-from ..models import Feedback, Ticket
+from ..models import Feedback, Ticket, TicketTag
 from ..tickets.lifecycle import UNRESOLVED
 from .periods import Span
 
 KEY_COLUMNS = {"agent": Ticket.assigned_to_id, "category": Ticket.category,
-               "channel": Ticket.channel, "priority": Ticket.priority}
+               "channel": Ticket.channel, "priority": Ticket.priority,
+               "tag": TicketTag.tag_id}
 PERCENTILES = (0.5, 0.9)
 
 
@@ -53,6 +58,15 @@ def _buckets(span: Span) -> Any:
     return (union_all(*rows) if len(rows) > 1 else rows[0]).subquery("buckets")
 
 
+def _with_tags(span: Span, source: Any) -> Any:
+    """`source` (tickets, or something joined to them) with the tickets' tags LEFT
+    JOINed when the report is per tag: one row per ticket and tag, one without a tag."""
+    if span.group != "tag":
+        return source
+    source = Ticket.__table__ if source is Ticket else source
+    return source.outerjoin(TicketTag.__table__, TicketTag.ticket_id == Ticket.id)
+
+
 def frame(span: Span, moment: Any, source: Any = Ticket) -> tuple[Any, list[Any], Any]:
     """(FROM clause, WHERE conditions, group key) of the rows of `source` whose
     `moment` falls in the span: a time bucket joins the rows of its own index range."""
@@ -60,7 +74,8 @@ def frame(span: Span, moment: Any, source: Any = Ticket) -> tuple[Any, list[Any]
         buckets = _buckets(span)
         joined = buckets.join(source, and_(moment >= buckets.c.start, moment < buckets.c.stop))
         return joined, [], buckets.c.idx
-    return source, [moment >= span.start, moment < span.stop], KEY_COLUMNS[span.group]
+    return (_with_tags(span, source), [moment >= span.start, moment < span.stop],
+            KEY_COLUMNS[span.group])
 
 
 def keyed(span: Span, moment: Any, *columns: Any, source: Any = Ticket) -> tuple[Select, Any]:
@@ -173,12 +188,16 @@ def csat(span: Span) -> dict[Hashable, Satisfaction]:
 
 def backlog_at_start(span: Span) -> dict[Hashable, int]:
     """Tickets open when the range starts (per dimension value, or under None for a
-    time grouping): still unresolved (status index), or resolved only later."""
+    time grouping): still unresolved (status index), or resolved only later. Per tag,
+    a ticket with two tags is open under both."""
     key = None if span.by_time else KEY_COLUMNS[span.group]
     columns = [key.label("key")] if key is not None else [literal(None).label("key")]
     before = Ticket.created_at < span.start
-    parts = (select(*columns, func.count()).where(Ticket.status.in_(sorted(UNRESOLVED)), before),
-             select(*columns, func.count()).where(Ticket.resolved_at >= span.start, before))
+    source = _with_tags(span, Ticket)
+    parts = (select(*columns, func.count()).select_from(source)
+             .where(Ticket.status.in_(sorted(UNRESOLVED)), before),
+             select(*columns, func.count()).select_from(source)
+             .where(Ticket.resolved_at >= span.start, before))
     out: dict[Hashable, int] = {}
     for part in parts:
         stmt = part.group_by(key) if key is not None else part

@@ -16,11 +16,12 @@ from sqlalchemy import select
 from ..extensions import db
 
 TIME_GROUPS = ("day", "week", "month")
-DIMENSIONS = ("agent", "category", "channel", "priority")
+DIMENSIONS = ("agent", "category", "channel", "priority", "tag")
 GROUPS = (*TIME_GROUPS, *DIMENSIONS)
 GROUP_LABELS = {
     "day": _l("Day"), "week": _l("Week"), "month": _l("Month"), "agent": _l("Agent"),
     "category": _l("Category"), "channel": _l("Channel"), "priority": _l("Priority"),
+    "tag": _l("Ticket tag"),  # "Tag" is also the verb (the tag action) in es and fr
 }
 DEFAULT_DAYS = 30
 MAX_DAYS = 366  # a year of days: a bounded number of buckets and of SQL parameters

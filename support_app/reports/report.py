@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..i18n import PRIORITY_LABELS
-from ..models import SupportUser
+from ..models import SupportUser, Tag
 from . import figures
 from .periods import GROUP_LABELS, Span
 
@@ -50,6 +50,11 @@ def _labels(span: Span, keys: set[Hashable]) -> dict[Hashable, str]:
                             SupportUser.email).where(SupportUser.id.in_(ids)))} if ids else {}
         return {k: names.get(k, str(_("Unassigned"))) if k is not None else _("Unassigned")
                 for k in keys}
+    if span.group == "tag":
+        ids = sorted(k for k in keys if k is not None)
+        names = dict(db.session.execute(select(Tag.id, Tag.name).where(Tag.id.in_(ids)))
+                     .tuples().all()) if ids else {}
+        return {k: names.get(k, str(k)) if k is not None else str(_("No tag")) for k in keys}
     codes = {"category": CATEGORY_LABELS, "channel": CHANNEL_LABELS,
              "priority": PRIORITY_LABELS}[span.group]
     return {k: str(codes.get(k, k)) for k in keys}

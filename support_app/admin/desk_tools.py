@@ -69,7 +69,7 @@ class TagView(DeskModelView):
     class_permission_name = perms.TAGS
     route_base = "/tags"
     list_title = _l("Tags")
-    show_title = _l("Tag")
+    show_title = _l("Ticket tag")
     add_title = _l("Add tag")
     edit_title = _l("Edit tag")
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete"]
@@ -112,7 +112,7 @@ class AutoTagRuleView(DeskModelView):
     validators_columns = {"expression": [rule_expression]}
     code_labels = {"match": MATCH_LABELS, "field": FIELD_LABELS}
     label_columns = {"name": _l("Name"), "match": _l("Match"), "expression": _l("Keywords or pattern"),
-                     "field": _l("Look in"), "tag": _l("Tag"), "is_active": _l("Active"),
+                     "field": _l("Look in"), "tag": _l("Ticket tag"), "is_active": _l("Active"),
                      "created_at": _l("Created")}
     description_columns = {"expression": _l(
         "Keywords: separated by commas, matched in any case. Pattern: a simple regular "

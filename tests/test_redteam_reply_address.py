@@ -22,6 +22,7 @@ NO_VERDICTS = {"X-Mailgun-Spf": None, "X-Mailgun-Dkim-Check-Result": None,
 def reply_to_in_mail_to(ticket, address: str) -> str:
     """The Reply-To of an email of `ticket` as it leaves for `address`."""
     row = EmailLog(ticket=ticket, direction="out", to_address=address, subject="s",
+                   template="staff_replied",  # a customer mail (staff alerts have no reply address)
                    message_id="<m@shop.example>", body_text="b",
                    created_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
     return str(outbox.build_message(row, current_app.config)["Reply-To"])

@@ -119,7 +119,7 @@ class TicketView(TicketToolsMixin, DeskModelView):
     base_order = ("created_at", "desc")
     page_size = 25
 
-    list_columns = ["number", "subject", "tags", "unverified_reason", "customer", "status",
+    list_columns = ["number", "headline", "unverified_reason", "customer", "status",
                     "priority", "category", "channel", "assigned_to", "escalation_level",
                     "sla_summary", "is_admin_read", "created_at"]
     order_columns = ["number", "subject", "status", "priority", "category", "channel",
@@ -128,7 +128,8 @@ class TicketView(TicketToolsMixin, DeskModelView):
                       "assigned_to", "escalation_level", "sla_state", "customer", "is_admin_read",
                       "created_at"]
     label_columns = {
-        "number": _l("Number"), "subject": _l("Subject"), "customer": _l("Customer"),
+        "number": _l("Number"), "subject": _l("Subject"), "headline": _l("Subject"),
+        "customer": _l("Customer"),
         "status": _l("Status"), "priority": _l("Priority"), "category": _l("Category"),
         "channel": _l("Channel"), "assigned_to": _l("Assignee"),
         "escalation_level": _l("Escalation"), "is_admin_read": _l("Unread"),
@@ -140,6 +141,9 @@ class TicketView(TicketToolsMixin, DeskModelView):
     formatters_columns = {
         "number": lambda number: Markup('<span class="label label-default">{}</span>').format(number),
         "subject": lambda subject: Markup('<span class="desk-subject" dir="auto">{}</span>').format(subject),
+        "headline": lambda headline: Markup(
+            '<span class="desk-subject" dir="auto">{}</span>').format(headline[0]) + (
+            Markup(" ") + tag_names(headline[1]) if headline[1] else Markup("")),
         "customer": isolated,
         "assigned_to": lambda user: isolated(user.name) if user else Markup(
             '<span class="text-muted">{}</span>').format(_("Unassigned")),

@@ -16,8 +16,8 @@ from tests.factories import PASSWORD
 pytestmark = pytest.mark.browser
 
 TOP_MENUS = {
-    roles.ADMIN: {"Dashboard", "Desk", "Commerce", "Security"},
-    roles.STORE_MANAGER: {"Dashboard", "Desk", "Commerce"},
+    roles.ADMIN: {"Dashboard", "Reports", "Desk", "Commerce", "Security"},
+    roles.STORE_MANAGER: {"Dashboard", "Reports", "Desk", "Commerce"},
     roles.FULFILLMENT: {"Desk", "Commerce"},
     roles.SUPPORT_AGENT: {"Desk"},
 }

@@ -157,6 +157,9 @@ class Config:
         self.MAIL_RETRY_MAX_SECONDS = float(env.get("MAIL_RETRY_MAX_SECONDS", 3600))
         self.MAIL_POLL_SECONDS = float(env.get("MAIL_POLL_SECONDS", 15))
         self.MAIL_BACKGROUND = _bool("MAIL_BACKGROUND", True)
+        # A staff reply's files ride in its email up to this total; above it, links.
+        self.MAIL_ATTACHMENT_MAX_BYTES = int(env.get("MAIL_ATTACHMENT_MAX_BYTES",
+                                                     10 * 1024 * 1024))
         self.MAILGUN_SIGNING_KEY = env.get("MAILGUN_SIGNING_KEY") or None
         self.MAILGUN_MAX_AGE = int(env.get("MAILGUN_MAX_AGE", 15 * 60))
         # Email ownership (security/email_ownership.py)

@@ -75,6 +75,9 @@ class EmailLog(Model):
     in_reply_to: Mapped[Optional[str]] = mapped_column(String(998), nullable=True)
     body_text: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
     body_html: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    # Files sent along (attachment ids): their bytes are read from the attachment
+    # storage at send time, so the row alone rebuilds the email (`notify.mail_files`).
+    attachment_ids: Mapped[Optional[list[int]]] = mapped_column(JSON, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     next_attempt_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
     error: Mapped[Optional[str]] = mapped_column(Text, nullable=True)

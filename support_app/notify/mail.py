@@ -5,7 +5,8 @@ per email, so the email commits or rolls back with the change that caused it:
 
 * ticket received: `ticket.created`, unless the event says ``notify: False`` (the
   legacy storefront route);
-* staff replied: `ticket.message_added` with ``sender_type == "admin"``;
+* staff replied: `ticket.message_added` with ``sender_type == "admin"``, with the
+  reply's files attached or linked (`mail_files`);
 * ticket resolved: `ticket.status_changed` to ``resolved``;
 * tickets merged: `ticket.merged` (sent once, about the surviving ticket).
 
@@ -40,6 +41,7 @@ from ..extensions import db
 from ..i18n import app_name, text_direction
 from ..models import EmailLog, Message
 from ..tickets import events
+from . import mail_files
 
 log = logging.getLogger(__name__)
 
@@ -226,10 +228,15 @@ def prepare_email(event: events.DomainEvent) -> events.Write | None:
         "merged_number": event.data.get("merged_number", ""),
         "merged_subject": event.data.get("merged_subject", ""),
     }
+    files = mail_files.ReplyFiles()
     if template == STAFF_REPLIED:
         message = db.session.get(Message, event.data.get("message_id"))
         context["reply"] = message.body if message else ""
+        if message is not None:
+            files = mail_files.for_message(message.id)
+    context.update(attached=[row.filename for row in files.attached], linked=files.linked)
     row = render_email(template, ticket, **context)
+    row["attachment_ids"] = files.attachment_ids
 
     def write() -> None:
         database.insert_row(EmailLog.__table__, {**row, "ticket_id": ticket.id})

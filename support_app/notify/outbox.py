@@ -31,6 +31,7 @@ from ..background import BATCH, QUEUED
 from ..extensions import db
 from ..models import EmailLog, utcnow
 from ..tickets import events
+from . import mail_files
 from .mail import NOT_CONFIGURED, TEMPLATES, reply_address, template_for
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ def build_message(row: EmailLog, config: Mapping[str, Any]) -> EmailMessage:
             msg.add_alternative(row.body_html, subtype="html")
     except (ValueError, TypeError) as exc:  # an address or header that cannot be sent
         raise PermanentFailure(f"invalid message: {exc}") from exc
+    mail_files.attach(msg, row.attachment_ids)
     return msg
 
 

@@ -202,6 +202,7 @@ def create_ticket(data: dict[str, Any]) -> dict[str, Any]:
         category=s.CATEGORY_IN[data["category"]],
         order_id=_delivery_order_id(actor, data["delivery_id"]),
         origin=ORIGIN,
+        attachments=data.get("attachments"),
     ).ticket
     return {
         "message": _("Support ticket created successfully"),

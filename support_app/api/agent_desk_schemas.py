@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate
 
 from .ids import parse_id
-from .schemas import unverified_sender
+from .schemas import attachments_field, unverified_sender
 
 STATUS_IN = {
     "Open": "open",
@@ -119,6 +119,7 @@ class DeskCreateTicketSchema(Schema):
                              metadata={"enum": list(CATEGORY_IN)})
     delivery_id = Text(load_default=None, allow_none=True, min_len=1, max_len=64,
                        metadata={"description": "Your order's id or order number"})
+    attachments = attachments_field()
 
 
 class DeskUpdateStatusSchema(Schema):

@@ -38,6 +38,7 @@ from .customer_apps import (
 )
 from .errors import register_surface
 from .openapi import Blueprint
+from .schemas import attachments_field
 
 PREFIX = "/api/customer/mtxi/support"
 ORIGIN = "mtxi"
@@ -80,6 +81,7 @@ class MtxiCreateTicketSchema(Schema):
     bookingId = id_field(load_default=None, allow_none=True)
     groupCustomerIds = fields.List(id_field(), load_default=list,
                                    validate=validate.Length(max=MAX_GROUP))
+    attachments = attachments_field()
 
 
 class MtxiTicketIdSchema(Schema):
@@ -206,6 +208,7 @@ def create_ticket(data: dict[str, Any], *, actor: Actor) -> dict[str, Any]:
         award_points=True,
         origin=ORIGIN,
         max_description=MAX_DESCRIPTION,
+        attachments=data.get("attachments"),
     )
     return _outcome(_("Support ticket created"), outcome)
 

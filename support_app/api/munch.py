@@ -33,6 +33,7 @@ from .customer_apps import (
 )
 from .errors import register_surface
 from .openapi import Blueprint
+from .schemas import attachments_field
 
 PREFIX = "/api/customer/munch/support"
 ORIGIN = "munch"
@@ -64,6 +65,7 @@ class MunchCreateTicketSchema(Schema):
     description = fields.String(
         required=True, metadata={"minLength": MIN_DESCRIPTION, "maxLength": MAX_DESCRIPTION}
     )
+    attachments = attachments_field()
 
 
 class MunchEscalateSchema(Schema):
@@ -138,6 +140,7 @@ def create_ticket(data: dict[str, Any], *, actor: Actor) -> dict[str, Any]:
         origin=ORIGIN,
         min_description=MIN_DESCRIPTION,
         max_description=MAX_DESCRIPTION,
+        attachments=data.get("attachments"),
     )
     return {"status": "success", "data": _state(outcome.ticket)}
 

@@ -21,6 +21,7 @@ from flask_smorest import Api
 from marshmallow import EXCLUDE, Schema, fields, validate
 from sqlalchemy import func, select
 
+from ..attachments.store import public_urls
 from ..extensions import db
 from ..i18n import RANGE_BETWEEN
 from ..models import PRIORITIES, STATUSES, Message, Ticket
@@ -31,6 +32,7 @@ from ..tickets.errors import Forbidden
 from .errors import FieldErrors, Surface, register_surface
 from .ids import ID_RANGE
 from .openapi import Blueprint
+from .schemas import attachments_field
 
 # Categories a storefront customer picks from (the shop's list in the union).
 STOREFRONT_CATEGORIES = ("order", "billing", "product", "technical", "account", "other",
@@ -87,6 +89,8 @@ class StorefrontMessageSchema(Schema):
     channel = fields.String(required=True)
     isRead = fields.Boolean(required=True)
     createdAt = fields.String(required=True)
+    attachments = fields.List(fields.String(), required=True, allow_none=True, metadata={
+        "description": "URLs of the message's files (GET them with the token), or null"})
 
 
 class StorefrontTicketSchema(Schema):
@@ -144,6 +148,7 @@ class StorefrontCreateTicketSchema(Schema):
                             metadata={"description": "The first message (ticket description)."})
     category = fields.String(load_default="other", validate=validate.OneOf(STOREFRONT_CATEGORIES))
     priority = fields.String(load_default="medium", validate=validate.OneOf(PRIORITIES))
+    attachments = attachments_field()
 
 
 class StorefrontCreateOrderTicketSchema(StorefrontCreateTicketSchema):
@@ -156,6 +161,7 @@ class StorefrontReplySchema(Schema):
         unknown = EXCLUDE
 
     message = fields.String(required=True, validate=validate.Length(min=1, max=service.MAX_BODY))
+    attachments = attachments_field()
 
 
 # --------------------------------------------------------------------------- serializers
@@ -174,6 +180,7 @@ def message_data(message: Message) -> dict[str, Any]:
         "channel": message.channel,
         "isRead": message.is_read,
         "createdAt": iso(message.created_at),
+        "attachments": public_urls(message.attachments),
     }
 
 
@@ -288,10 +295,13 @@ def _open(data: dict[str, Any], *, order_id: int | None, notify: bool, origin: s
     outcome = service.open_ticket(
         actor, subject=data["subject"], description=data["message"],
         priority=data["priority"], category=category, order_id=order_id,
-        channel="api", origin=origin, notify=notify,
+        channel="api", origin=origin, notify=notify, attachments=data.get("attachments"),
     )
+    ticket = outcome.ticket
+    # Files open the thread with a message of their own (`service.open_ticket`).
+    opening = messages_by_ticket([ticket.id])[ticket.id] if ticket.message_count else []
     return {"success": True, "message": _("Support ticket created successfully"),
-            "data": ticket_data(outcome.ticket, messages=[])}
+            "data": ticket_data(ticket, messages=opening)}
 
 
 @blp.route("/api/customer/orders/support", methods=["GET"])
@@ -320,7 +330,8 @@ def create_order_ticket(data: dict[str, Any]) -> dict[str, Any]:
 def reply(data: dict[str, Any], id: int) -> dict[str, Any]:  # noqa: A002 (seed's :id)
     """Add the customer's reply; a resolved or closed ticket reopens."""
     actor = customer_actor()
-    message = service.add_message(actor, id, data["message"], origin="storefront")
+    message = service.add_message(actor, id, data["message"], origin="storefront",
+                                  attachments=data.get("attachments"))
     ticket = db.session.get(Ticket, message.ticket_id)  # a merged ticket's: the survivor
     return {"success": True, "message": _("Reply sent"),
             "data": {"message": message_data(message), "ticket": ticket_data(ticket)}}

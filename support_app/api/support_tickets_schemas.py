@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
-from marshmallow import Schema, fields, missing, post_dump, validate
+from marshmallow import Schema, fields, missing, post_dump
 
-from ..attachments.store import public_urls
 from ..security.current import require_actor
 from .laravel import (
     LaravelSchema,
@@ -19,7 +17,7 @@ from .laravel import (
     date,
     integer,
 )
-from .schemas import unverified_sender
+from .schemas import attachment_urls_field, attachments_field, unverified_sender
 
 STATUSES = ("open", "in_progress", "resolved", "closed")
 PRIORITIES = ("low", "medium", "high", "urgent")
@@ -95,19 +93,7 @@ class LatestArgs(QuerySchema):
 
 class MessageCreateSchema(LaravelSchema):
     message = Text("message", required=True, max_len=5000)
-    attachments = fields.List(
-        fields.String(
-            validate=validate.Length(min=1, max=2048, error=_l(
-                "Each attachment must be a URL of 1 to 2048 characters.")),
-            error_messages={"invalid": _l("Each attachment must be a URL string.")},
-        ),
-        allow_none=True,
-        validate=validate.Length(max=10, error=_l(
-            "The attachments may not have more than 10 items.")),
-        error_messages={"invalid": _l("The attachments must be an array.")},
-        metadata={"description": "URLs that POST /api/attachments answered to you "
-                                  "(your own unused uploads only)"},
-    )
+    attachments = attachments_field()
 
 
 class CancelOrderSchema(LaravelSchema):
@@ -238,10 +224,7 @@ class MessageSchema(Schema):
     sender_type = fields.String(required=True, metadata={"enum": ["customer", "admin"]})
     is_read = fields.Boolean(required=True)
     read_at = Timestamp(required=True)
-    attachments = fields.Function(
-        lambda message: public_urls(message.attachments), required=True, allow_none=True,
-        metadata={"type": "array", "items": {"type": "string"},
-                  "description": "URLs of the message's files (GET them with the token)"})
+    attachments = attachment_urls_field(required=True)
     created_at = Timestamp(required=True)
     updated_at = Timestamp(required=True)
     customer = fields.Nested(CustomerBrief, required=True, allow_none=True)

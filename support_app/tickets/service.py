@@ -275,6 +275,7 @@ def open_ticket(
     min_description: int = 1,
     max_description: int = MAX_BODY,
     files: Sequence[Attachment] = (),
+    attachments: list[Any] | None = None,
     extra_rows: ExtraRows | None = None,
     unverified_reason: str | None = None,
 ) -> Outcome:
@@ -283,9 +284,10 @@ def open_ticket(
     gives `unverified_reason` when nobody showed the customer wrote it
     (`tickets.verification`): such a ticket is for staff only.
 
-    `files` (email attachments) belong to messages, so they hang off an opening thread
-    message that repeats the description; `extra_rows(ticket)` are added in the same
-    transaction."""
+    `files` (email attachments) and `attachments` (the actor's uploads, URLs or ids, as
+    `add_message` takes them) belong to messages, so they hang off an opening thread
+    message that repeats the description, linked in this transaction;
+    `extra_rows(ticket)` are added in the same transaction."""
     if customer_id is None:
         customer_id = actor.customer_id
     if customer_id is None and actor.user_id is not None and not actor.is_staff:
@@ -312,6 +314,7 @@ def open_ticket(
         errors.setdefault("channel", []).append(_("The selected channel is invalid."))
     if errors:
         raise ValidationFailed(errors)
+    upload_ids = files_on_thread.wanted(attachments)
 
     with _transaction() as keep:
         # Reads and renders come first: on SQLite the writer turn is taken by the
@@ -345,7 +348,7 @@ def open_ticket(
             created_by_id=actor.user_id,
             is_customer_read=True,
             is_admin_read=False,
-            message_count=1 if files else 0,  # the opening message below
+            message_count=1 if files or upload_ids else 0,  # the opening message below
             created_at=now,
             updated_at=now,
         )
@@ -361,12 +364,15 @@ def open_ticket(
         for member in members:
             db.session.add(TicketParticipant(ticket_id=ticket.id, customer_id=member.id))
         counters.ticket_opened(ticket.status, admin_read=ticket.is_admin_read)
-        if files:
+        if files or upload_ids:
             opening = Message(
                 ticket_id=ticket.id, sender_type="customer", customer_id=customer_id,
                 body=description, channel=channel, created_at=now, updated_at=now,
+                attachments=files_on_thread.paths(upload_ids),
             )
             db.session.add(opening)
+            db.session.flush()
+            files_on_thread.claim(actor, ticket, upload_ids, message_id=opening.id)
             files_on_thread.mailed(ticket, opening, files)
         if extra_rows is not None:
             db.session.add_all(list(extra_rows(ticket)))

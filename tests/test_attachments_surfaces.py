@@ -15,8 +15,10 @@ from sqlalchemy import func, select
 
 from support_app.extensions import db
 from support_app.models import Attachment, Message, Ticket
+from support_app.security import roles
 
-from .attachment_helpers import PDF, PNG
+from .admin_helpers import desk_client, login, page_token
+from .attachment_helpers import HTML, PDF, PNG
 
 
 def upload(client, person, name="photo.png", data=PNG) -> dict:
@@ -159,3 +161,37 @@ def test_storefront_reply_and_threads_list_the_files(client, factory):
         f"/api/customer/orders/support/{ticket_id}/reply", headers=jane.headers,
         json={"message": "Theirs", "attachments": [upload(client, mallory)["url"]]}))
     assert count(Message) == messages
+
+
+# --------------------------------------------------------------------------- dashboard
+
+
+def test_staff_attach_files_when_opening_a_ticket_on_the_dashboard(app, factory):
+    jane = factory.customer()
+    manager = factory.staff(roles.STORE_MANAGER)
+    desk = desk_client(app)
+    login(desk, manager.user.email)
+    page = desk.get("/tickets/new/").get_data(as_text=True)
+    assert 'enctype="multipart/form-data"' in page and 'id="new-ticket-files"' in page
+    form = {"customer": str(jane.customer.id), "subject": "Called about a dented box",
+            "description": "Customer phoned in; photo from the courier.", "priority": "medium",
+            "category": "other", "csrf_token": page_token(desk, "/tickets/new/")}
+    response = desk.post("/tickets/new/", content_type="multipart/form-data", data={
+        **form, "files": [(io.BytesIO(PNG), "courier.png"), (io.BytesIO(PDF), "label.pdf")]})
+    assert response.status_code == 302
+    ticket = db.session.scalar(select(Ticket))
+    [opening] = db.session.scalars(select(Message).where(Message.ticket_id == ticket.id))
+    rows = db.session.scalars(select(Attachment).order_by(Attachment.id)).all()
+    assert [(r.filename, r.message_id, r.owner_id) for r in rows] == [
+        ("courier.png", opening.id, manager.user.id), ("label.pdf", opening.id, manager.user.id)]
+    shown = desk.get(f"/tickets/show/{ticket.id}").get_data(as_text=True)
+    assert all(f'id="attachment-{r.id}"' in shown for r in rows)
+    # The customer reads the files on their ticket.
+    assert app.test_client().get(f"/api/attachments/{rows[1].id}",
+                                 headers=jane.headers).data == PDF
+    # A refused file: no ticket is opened, the form says why.
+    response = desk.post("/tickets/new/", content_type="multipart/form-data", data={
+        **form, "subject": "Second", "files": [(io.BytesIO(HTML), "photo.png")]},
+        follow_redirects=True)
+    assert response.status_code == 200 and "is not accepted" in response.get_data(as_text=True)
+    assert count(Ticket) == 1

@@ -75,6 +75,7 @@ class OpenTicketForm(FlaskForm):
                            default="medium")
     category = SelectField(_l("Category"), choices=choices(CATEGORY_LABELS),
                            default="other")
+    files = MultipleFileField(_l("Attach files"))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -382,14 +382,15 @@ class TicketView(TicketToolsMixin, DeskModelView):
     @expose("/new/", methods=["GET", "POST"])
     @has_access
     def new(self):
-        """Open a ticket on a customer's behalf, through service.open_ticket."""
+        """Open a ticket on a customer's behalf, through service.open_ticket; its files
+        (kept as the staff member's uploads) open the thread with the description."""
         form = OpenTicketForm()
-        if form.validate_on_submit():
+        if form.validate_on_submit() and (files := uploaded(form.files.data)) is not None:
             outcome = attempt(
                 service.open_ticket, current_actor(), customer_id=int(form.customer.data),
                 subject=form.subject.data, description=form.description.data,
                 priority=form.priority.data, category=form.category.data,
-                channel="admin", origin=ORIGIN,
+                channel="admin", origin=ORIGIN, attachments=files,
             )
             if outcome:
                 flash(_("Ticket %(number)s opened.", number=outcome.ticket.number), "success")

@@ -18,10 +18,11 @@ from sqlalchemy import func, select
 
 from support_app.bootstrap import ensure_sla_defaults
 from support_app.extensions import db
-from support_app.models import (FAQ, EmailLog, InternalNote, Macro, Message, SlaEscalationRule,
-                                Ticket)
+from support_app.models import (FAQ, Attachment, EmailLog, InternalNote, Macro, Message,
+                                SlaEscalationRule, Ticket)
 from support_app.security import roles
 from support_app.tickets import service, tags
+from tests.attachment_helpers import PNG
 from tests.factories import PASSWORD
 
 from .conftest import ARTIFACTS
@@ -286,8 +287,14 @@ def _work_the_ticket_page(sweep: Sweep) -> None:
         before = _count(Ticket)
         page.fill("#new-ticket-form [name=subject]", "Charged twice")
         page.fill("#new-ticket-form [name=description]", "The card statement shows two payments.")
+        page.set_input_files("#new-ticket-files", files=[
+            {"name": "statement.png", "mimeType": "image/png", "buffer": PNG}])
         sweep.press(page.locator("#new-ticket-form button[type=submit]"))
         assert _count(Ticket) == before + 1
+        db.session.expire_all()
+        opened = db.session.scalar(select(Ticket).order_by(Ticket.id.desc()).limit(1))
+        assert [a.filename for a in db.session.scalars(
+            select(Attachment).where(Attachment.ticket_id == opened.id))] == ["statement.png"]
 
 
 def _edit_our_records(sweep: Sweep) -> None:

@@ -160,3 +160,16 @@ def test_the_file_list_is_in_the_customers_language(factory, smtp, app, monkeypa
                         or "foto.png" in m.as_string()]
     assert "Adjuntos a este correo:" in attached
     assert "inicie sesión para abrirlos" in linked
+
+
+def test_a_file_deleted_since_the_reply_is_left_out(factory, smtp):
+    alice = factory.customer(email="alice@example.com")
+    ticket = factory.ticket(alice)
+    admin = factory.staff()
+    label, photo = upload_file(admin.actor, "label.pdf", PDF), upload_file(admin.actor)
+    service.add_message(admin.actor, ticket.id, "Two files", attachments=[label.id, photo.id])
+    db.session.delete(db.session.get(Attachment, photo.id))
+    db.session.commit()
+    outbox.deliver_due()
+    assert [name for name, _t, _d in files_of(only_reply(smtp))] == ["label.pdf"]
+    assert replied(ticket.id)[0].status == "sent"

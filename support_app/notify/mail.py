@@ -232,7 +232,7 @@ def prepare_email(event: events.DomainEvent) -> events.Write | None:
     if template == STAFF_REPLIED:
         message = db.session.get(Message, event.data.get("message_id"))
         context["reply"] = message.body if message else ""
-        if message is not None:
+        if message is not None and message.attachments:  # no files: no query
             files = mail_files.for_message(message.id)
     context.update(attached=[row.filename for row in files.attached], linked=files.linked)
     row = render_email(template, ticket, **context)

@@ -22,6 +22,9 @@ from support_app.tickets import events
 
 from .factories import Factory
 from .log_guard import SecretGuard
+# Fixtures several modules use, shared from here rather than imported test to test.
+from .mail_server import mail_config, smtp  # noqa: F401
+from .sla_helpers import clock, desk  # noqa: F401
 
 KEEP_TABLES = {
     "ab_permission", "ab_view_menu", "ab_permission_view", "ab_role",

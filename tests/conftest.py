@@ -135,7 +135,9 @@ def _clean_database(app):
                 for table in tables:
                     conn.execute(table.delete())
     from support_app.extensions import limiter
+    from support_app.tickets import rule_cache
 
+    rule_cache.clear_all()  # the rules' rows just went
     with app.app_context():
         limiter.reset()
     yield

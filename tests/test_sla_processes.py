@@ -29,7 +29,7 @@ from support_app.tickets import sla
 from .conftest import require_service
 from .live import (GunicornCommand, Listener, WorkerCommand, app_env, wait_for_subscribers,
                    wait_until)
-from .test_outbound_email import Sink, mail_config, smtp  # noqa: F401 (fixtures)
+from .mail_server import Sink
 
 TICKETS = 5
 TARGETS = ("first_response", "resolution")
@@ -72,7 +72,7 @@ def _wait_for_rounds(processes: list, rounds: int) -> None:
 
 
 def test_two_web_processes_and_the_worker_fire_each_transition_once(
-        services, app, factory, smtp, tmp_path: Path):  # noqa: F811
+        services, app, factory, smtp, tmp_path: Path):
     redis_url = services
     _one_minute_policy()
     admin = factory.staff(roles.ADMIN)  # sees every ticket; the only manager: every alert

@@ -225,18 +225,29 @@ class SlaClocks:
     each computed once on the policy's calendar."""
 
     def __init__(self, rule: Any, now: dt.datetime) -> None:
+        from support_app.models import TARGETS
+        from support_app.tickets.business_time import add_business_minutes
+
+        self.add_business_minutes = add_business_minutes
         self.rule = rule
         self.now = now
         self.paused_at = now - ON_HOLD_FOR
+        self.targets = [t for t in ("first_response", "resolution") if rule.minutes[t]]
+        self._blank: dict[str, Any] = {"sla_policy_id": rule.id, "sla_paused_at": None,
+                                       "sla_due_at": None, "sla_state": None,
+                                       "sla_check_at": None}
+        for target in TARGETS:
+            self._blank.update({f"{target}_due_at": None, f"{target}_state": None,
+                                f"{target}_breached": False})
         self._memo: dict[tuple[dt.datetime, float], dt.datetime] = {}
 
     def _add(self, anchor: dt.datetime, minutes: float) -> dt.datetime:
-        from support_app.tickets.business_time import add_business_minutes
-
         key = (anchor, minutes)
-        if key not in self._memo:
-            self._memo[key] = add_business_minutes(self.rule.calendar, anchor, minutes)
-        return self._memo[key]
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = self.add_business_minutes(self.rule.calendar, anchor,
+                                                                minutes)
+        return found
 
     def _left(self, target: str, state: str, i: int) -> float:
         """Business minutes left on an open target in `state`, one of eight steps."""
@@ -248,14 +259,8 @@ class SlaClocks:
 
     def columns(self, i: int, status: str, created: dt.datetime, responded: dt.datetime | None,
                 resolved: dt.datetime | None) -> dict[str, Any]:
-        from support_app.models import TARGETS
-
-        out: dict[str, Any] = {"sla_policy_id": self.rule.id, "sla_paused_at": None,
-                               "sla_due_at": None, "sla_state": None, "sla_check_at": None}
-        for target in TARGETS:
-            out.update({f"{target}_due_at": None, f"{target}_state": None,
-                        f"{target}_breached": False})
-        targets = [t for t in ("first_response", "resolution") if self.rule.minutes[t]]
+        out = dict(self._blank)
+        targets = self.targets
         if resolved is not None:  # finishing met every open target and paused the clock
             out["sla_paused_at"] = resolved
             for target in targets:

@@ -1,4 +1,4 @@
-"""`python -m bench run|seed|check-generator`: see bench/README.md."""
+"""`python -m bench run|seed|check-generator|reports`: see bench/README.md."""
 from __future__ import annotations
 
 import argparse
@@ -61,9 +61,28 @@ def main(argv: list[str] | None = None) -> None:
     check_p = sub.add_parser("check-generator", help="Python generator vs wrk on one GET workload")
     _common(check_p)
 
+    reports_p = sub.add_parser("reports", help="time the Reports screen and the SLA filter")
+    reports_p.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    reports_p.add_argument("--tickets", type=int, default=10_000)
+    reports_p.add_argument("--days", type=int, default=30,
+                           help="the range, ending on the newest ticket's day")
+    reports_p.add_argument("--repeat", type=int, default=5, help="runs per grouping")
+    reports_p.add_argument("--workdir", type=Path, default=Path("/tmp/support-bench"))
+    reports_p.add_argument("--reuse-seed", action="store_true",
+                           help="keep the seeded template database and reuse it next time")
+
     args = parser.parse_args(argv)
     if args.cmd == "seed":
         _seed(args)
+        return
+    if args.cmd == "reports":
+        if not 1 <= args.days <= 366:
+            parser.error("--days is 1 to 366 (the screen's longest range)")
+        from .report_timing import time_reports
+        from .runner import Options
+
+        time_reports(Options(db=args.db, tickets=args.tickets, workdir=args.workdir,
+                             reuse_seed=args.reuse_seed), args.days, args.repeat)
         return
     from . import runner
 

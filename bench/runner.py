@@ -22,8 +22,8 @@ from typing import Iterator
 
 from . import infra, report
 from .load import percentile
-from .seed import SeedInfo
-from .workloads import ORDER, WORKLOADS, Context
+from .seed import SEED_VERSION, SeedInfo
+from .workloads import ORDER, WORKLOADS, Context, acting_users
 
 
 @dataclass
@@ -72,8 +72,11 @@ def seed_template(opts: Options, secret: str) -> tuple[str, SeedInfo]:
     url = infra.database_url(opts.db, name, opts.workdir)
     info_path = opts.workdir / f"{name}.seed.json"
     if opts.reuse_seed and info_path.exists() and infra.database_exists(url):
-        say(f"reusing seeded {url}")
-        return url, SeedInfo.from_json(info_path.read_text())
+        info = SeedInfo.from_json(info_path.read_text())
+        if info.version == SEED_VERSION:
+            say(f"reusing seeded {url}")
+            return url, info
+        say(f"the kept seed is version {info.version}, not {SEED_VERSION}: seeding again")
     infra.create_empty(url)
     say(f"seeding {opts.tickets:,} tickets into {url}")
     log = opts.workdir / f"{name}.seed.log"
@@ -163,6 +166,9 @@ def run_round(opts: Options, n: int, template: str, ctx: Context, secret: str) -
         order = list(opts.targets) if n % 2 == 0 else list(reversed(opts.targets))
         for key in opts.workloads:
             for target in order:
+                if target == "baseline" and not WORKLOADS[key].baseline:
+                    results[target][key] = {"missing": "app only"}
+                    continue
                 results[target][key] = measure(opts, servers[target], key, ctx)
     return results
 
@@ -287,8 +293,7 @@ def run(opts: Options) -> dict:
     }
     template, info = seed_template(opts, secret)
     meta["seed_seconds"] = info.seconds
-    users = [info.admin_user_id, *info.agent_user_ids, *info.account_user_ids]
-    ctx = Context(info, {uid: infra.access_token(secret, uid) for uid in users})
+    ctx = Context(info, {uid: infra.access_token(secret, uid) for uid in acting_users(info)})
     run_data: dict = {"meta": meta, "workloads": list(opts.workloads), "results": {},
                       "ratios": {}, "rounds": [], "realtime": []}
     try:

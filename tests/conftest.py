@@ -22,6 +22,9 @@ from support_app.tickets import events
 
 from .factories import Factory
 from .log_guard import SecretGuard
+# Fixtures several modules use, shared from here rather than imported test to test.
+from .mail_server import mail_config, smtp  # noqa: F401
+from .sla_helpers import clock, desk  # noqa: F401
 
 KEEP_TABLES = {
     "ab_permission", "ab_view_menu", "ab_permission_view", "ab_role",
@@ -132,7 +135,9 @@ def _clean_database(app):
                 for table in tables:
                     conn.execute(table.delete())
     from support_app.extensions import limiter
+    from support_app.tickets import rule_cache
 
+    rule_cache.clear_all()  # the rules' rows just went
     with app.app_context():
         limiter.reset()
     yield

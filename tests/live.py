@@ -226,13 +226,18 @@ class ServeCommand:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log()[-3000:]}")
-            try:
-                urllib.request.urlopen(self.url + "/api/openapi.json", timeout=2)
+            if self.ready():
                 return self
-            except OSError:
-                time.sleep(0.2)
+            time.sleep(0.2)
         self.stop()
-        raise RuntimeError("server did not start in time")
+        raise RuntimeError(f"{self.command()[-1]} did not start in time: {self.log()[-3000:]}")
+
+    def ready(self) -> bool:
+        try:
+            urllib.request.urlopen(self.url + "/api/openapi.json", timeout=2)
+            return True
+        except OSError:
+            return False
 
     def log(self) -> str:
         self._log.flush()
@@ -264,6 +269,43 @@ class GunicornCommand(ServeCommand):
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
+
+
+class WorkerCommand(ServeCommand):
+    """`flask --app wsgi support worker` (README, "SLA"), the SLA checks beside the web
+    processes; ready once it says it is checking."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        super().__init__({**env, "PYTHONUNBUFFERED": "1"})  # its banner reaches the log at once
+        self.log_path = self.log_path.with_name(f"worker-{self.port}.log")
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "flask", "--app", "wsgi", "support", "worker"]
+
+    def ready(self) -> bool:
+        return "SLA worker: checking" in self.log()
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 90) -> None:
+    """Poll until `check()` holds (waiting for something to happen, never a timing
+    assertion); fails with `what` after a generous deadline."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.3)
+
+
+def wait_for_subscribers(redis_url: str, channel: str, count: int = 1) -> None:
+    """A server process listens on the Redis channel once its first client connected:
+    wait until `count` of them do, so an event published elsewhere reaches them all."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        wait_until(lambda: dict(client.pubsub_numsub(channel)).get(channel.encode(), 0) >= count,
+                   f"fewer than {count} server(s) subscribed to Redis", TIMEOUT)
+    finally:
+        client.close()
 
 
 class TcpProxy:

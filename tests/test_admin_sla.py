@@ -9,7 +9,7 @@ from support_app.security import roles
 from support_app.tickets import service
 
 from .admin_helpers import desk_client, login
-from .sla_helpers import clock, desk, move  # noqa: F401  (fixtures)
+from .sla_helpers import move
 from .test_i18n import tr
 
 

@@ -16,7 +16,7 @@ from support_app.security import roles
 from support_app.tickets import service, sla_checks
 
 from .admin_helpers import desk_client, login, page_token
-from .sla_helpers import clock, desk, move  # noqa: F401  (fixtures)
+from .sla_helpers import move
 
 
 def _manager(app, factory):

@@ -8,7 +8,7 @@ import pytest
 from support_app.security import roles
 from support_app.tickets import service
 
-from .sla_helpers import clock, desk, move  # noqa: F401  (fixtures)
+from .sla_helpers import move
 
 
 def sla_of(client, factory, person, ticket_id) -> dict:

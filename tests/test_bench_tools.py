@@ -6,23 +6,27 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bench.baseline.app import create_baseline_app
 from bench.infra import access_token
-from bench.seed import OWNED_EVERY, SeedInfo, seed
-from bench.workloads import WORKLOADS, Context
+from bench.seed import OWNED_EVERY, TAG_NAMES, SeedInfo, seed
+from bench.workloads import WORKLOADS, Context, acting_users
 from support_app.extensions import db
-from support_app.models import Customer, Message, SupportUser, Ticket, TicketEvent
+from support_app.models import (
+    TARGETS, Customer, Feedback, Message, SupportUser, Tag, Ticket, TicketEvent, TicketTag, utcnow,
+)
 from support_app.security.current import actor_for_user, user_from_token
-from support_app.tickets import service
+from support_app.tickets import service, sla, sla_checks
+from tests.conftest import KEEP_TABLES
 
 TICKETS = 300
+LONG_HISTORY = 40
 
 
 @pytest.fixture
 def seeded(app) -> SeedInfo:
-    return seed(app, TICKETS, accounts=4, agents=2)
+    return seed(app, TICKETS, accounts=4, agents=2, long_history=LONG_HISTORY)
 
 
 @pytest.fixture
@@ -34,8 +38,8 @@ def baseline(app, database_url):
 
 @pytest.fixture
 def ctx(app, seeded) -> Context:
-    users = [seeded.admin_user_id, *seeded.agent_user_ids, *seeded.account_user_ids]
-    return Context(seeded, {uid: access_token(app.config["JWT_SECRET_KEY"], uid) for uid in users})
+    return Context(seeded, {uid: access_token(app.config["JWT_SECRET_KEY"], uid)
+                            for uid in acting_users(seeded)})
 
 
 def auth(token: str) -> dict[str, str]:
@@ -88,8 +92,29 @@ def test_bench_tokens_are_accepted_by_the_app(app_ctx, seeded):
     assert user.id == seeded.admin_user_id
 
 
+def test_every_workload_request_gets_its_expected_status_from_the_app(app, ctx):
+    client = app.test_client()
+    for key, workload in WORKLOADS.items():
+        for worker, n in ((0, 0), (3, 7)):
+            req = workload.build(ctx, worker, n)
+            resp = client.open(req.path, method=req.method, data=req.body,
+                               headers={**auth(req.token), "Content-Type": "application/json"})
+            assert resp.status_code == workload.expect, (key, resp.get_json())
+
+
+def test_the_sla_filter_workload_lists_the_seeded_at_risk_tickets(app, ctx):
+    req = WORKLOADS["W6"].build(ctx, 0, 0)
+    listed = app.test_client().get(req.path, headers=auth(req.token)).get_json()["data"]
+    with app.app_context():
+        at_risk = list(db.session.scalars(select(Ticket.id).where(Ticket.sla_state == "at_risk")
+                                          .order_by(Ticket.sla_due_at, Ticket.id)))
+    assert at_risk and [t["ticket_id"] for t in listed] == at_risk[:50]
+
+
 def test_every_workload_request_gets_its_expected_status_from_the_baseline(baseline, ctx):
     for key, workload in WORKLOADS.items():
+        if not workload.baseline:
+            continue
         for worker, n in ((0, 0), (3, 7)):
             req = workload.build(ctx, worker, n)
             resp = baseline.open(req.path, method=req.method, data=req.body,
@@ -224,3 +249,109 @@ def test_realtime_percentiles_are_over_every_delivery_of_every_round():
     # 2 slow deliveries of 300 are under 1%: the p99 of all events is 20 ms, not 600
     assert pooled["p50_ms"] == 10.0 and pooled["p99_ms"] == 20.0 and pooled["max_ms"] == 600.0
     assert "latencies_ms" not in pooled and pooled["slowest_tickets_ms"] == [600.0, 20.0, 20.0]
+
+
+def _owned_by(user_id: int) -> int:
+    customer = db.session.scalar(select(Customer.id).where(Customer.user_id == user_id))
+    return db.session.scalar(select(func.count()).select_from(Ticket)
+                             .where(Ticket.customer_id == customer))
+
+
+def test_long_history_and_new_accounts(app_ctx, seeded, ctx):
+    """Issue 25: one account owns many tickets, one none, and every load thread of W1H /
+    W1N creates as that one account."""
+    assert seeded.long_history_tickets == LONG_HISTORY
+    assert _owned_by(seeded.long_history_user_id) == LONG_HISTORY
+    assert _owned_by(seeded.no_history_user_id) == 0
+    for key, user in (("W1H", seeded.long_history_user_id), ("W1N", seeded.no_history_user_id)):
+        assert {WORKLOADS[key].build(ctx, worker, 0).token for worker in range(16)} == {
+            ctx.tokens[user]}
+    assert user not in seeded.account_user_ids and user not in seeded.owned_ticket_ids
+
+
+def test_seeded_sla_clocks_are_what_the_policy_says_now(app_ctx, seeded):
+    """Every unfinished ticket's stored states are the states `sla.view` computes from
+    its due times under the default policy, the background check has nothing to fire,
+    and a few percent are at risk or breached; finished tickets met every target, late
+    exactly when the due time is before the moment it was met."""
+    now = utcnow()
+    tickets = list(db.session.scalars(select(Ticket)))
+    rule = sla.rules.get()[0]
+    assert rule.name == "Default" and all(t.sla_policy_id == rule.id for t in tickets)
+    states = {"at_risk": 0, "breached": 0}
+    for ticket in tickets:
+        shown = {v.target: v for v in sla.view(ticket, now)}
+        if ticket.status in ("resolved", "closed"):
+            assert ticket.sla_paused_at == ticket.resolved_at and ticket.sla_state is None
+            for target in ("first_response", "resolution"):
+                met = ticket.resolved_at if target == "resolution" else (
+                    ticket.first_response_at or ticket.resolved_at)
+                assert shown[target].state == "met"
+                assert shown[target].breached == (getattr(ticket, f"{target}_due_at") < met)
+            continue
+        if ticket.status == "on_hold":
+            assert ticket.sla_paused_at is not None and ticket.sla_due_at is None
+            continue
+        assert ticket.sla_paused_at is None and ticket.sla_check_at is None or \
+            ticket.sla_check_at > now
+        assert not sla_checks.transitions(ticket, rule, now)
+        open_views = [v for v in shown.values() if v.state != "met"]
+        for target in TARGETS:
+            if target in shown:
+                assert shown[target].state == getattr(ticket, f"{target}_state"), ticket.id
+        worst = next(s for s in ("breached", "at_risk", "running")
+                     if s in {v.state for v in open_views})
+        assert ticket.sla_state == worst
+        assert ticket.sla_due_at == min(v.due_at for v in open_views)
+        states[worst] = states.get(worst, 0) + 1
+    unfinished = sum(t.status in ("open", "in_progress") for t in tickets)
+    assert 0 < states["at_risk"] < unfinished * 0.1 and 0 < states["breached"] < unfinished * 0.1
+
+
+def test_seeded_feedback_and_tags(app_ctx, seeded):
+    finished = {t.id: t for t in db.session.scalars(
+        select(Ticket).where(Ticket.status.in_(("resolved", "closed"))))}
+    ratings = list(db.session.scalars(select(Feedback)))
+    assert seeded.feedback == len(ratings)
+    assert 0.2 * len(finished) < len(ratings) < 0.4 * len(finished)
+    assert {f.rating for f in ratings} == {1, 2, 3, 4, 5}
+    for rating in ratings:
+        ticket = finished[rating.ticket_id]  # only resolved or closed tickets are rated
+        assert rating.customer_id == ticket.customer_id and rating.created_at > ticket.resolved_at
+    assert sorted(db.session.scalars(select(Tag.name))) == sorted(TAG_NAMES)
+    per_ticket = dict(db.session.execute(
+        select(TicketTag.ticket_id, func.count()).group_by(TicketTag.ticket_id)).all())
+    assert seeded.tagged_tickets == len(per_ticket)
+    assert 0.3 * TICKETS < len(per_ticket) < 0.5 * TICKETS
+    assert set(per_ticket.values()) == {1, 2}
+
+
+def test_seed_is_the_same_every_time(app):
+    """Two seeds of an empty database hold the same tickets, owners, SLA states,
+    ratings and tags (due times move with the moment of seeding)."""
+    def snapshot() -> tuple:
+        with app.app_context():
+            seed(app, 120, accounts=2, agents=1, long_history=10)
+            rows = db.session.execute(select(
+                Ticket.id, Customer.email, Ticket.status, Ticket.sla_state, Ticket.sla_due_at,
+                Ticket.first_response_breached, Ticket.resolution_breached)
+                .join(Customer).order_by(Ticket.id)).all()
+            rated = db.session.execute(select(Feedback.ticket_id, Feedback.rating)
+                                       .order_by(Feedback.ticket_id)).all()
+            tags = db.session.execute(select(TicketTag.ticket_id, Tag.name).join(Tag)
+                                      .order_by(TicketTag.ticket_id, Tag.name)).all()
+            db.session.remove()
+            tables = [t for t in reversed(db.metadata.sorted_tables)
+                      if t.name not in KEEP_TABLES]
+            with db.engine.begin() as conn:  # empty again, as the suite's fixture leaves it
+                if conn.dialect.name == "postgresql":
+                    names = ", ".join(f'"{t.name}"' for t in tables)
+                    conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+                else:
+                    for table in tables:
+                        conn.execute(table.delete())
+            return rows, rated, tags
+
+    first, second = snapshot(), snapshot()
+    assert [r[:4] + r[5:] for r in first[0]] == [r[:4] + r[5:] for r in second[0]]
+    assert first[1:] == second[1:]

@@ -16,13 +16,12 @@ from support_app.notify import outbox
 from support_app.security import roles, survey_links
 from support_app.tickets import events, feedback, service
 
-from .test_outbound_email import Sink, mail_config, smtp  # noqa: F401 (fixtures)
 
 SURVEY = feedback.SURVEY_TEMPLATE
 
 
 @pytest.fixture(autouse=True)
-def mail_server(smtp):  # noqa: F811
+def mail_server(smtp):
     """A real SMTP server on loopback: mail is queued (without one it is `not_sent`)."""
     return smtp
 

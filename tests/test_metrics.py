@@ -7,7 +7,6 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Callable
 
 import requests
 from prometheus_client import REGISTRY
@@ -19,7 +18,8 @@ from support_app.models import WebhookDelivery, WebhookEndpoint, utcnow
 from support_app.realtime.dispatch import dispatcher
 
 from .factories import PASSWORD
-from .live import TIMEOUT, GunicornCommand, Listener, LiveServer, app_env, closed_port
+from .live import (TIMEOUT, GunicornCommand, Listener, LiveServer, app_env, closed_port,
+                   wait_until)
 
 TOKEN = "scrape-token-1"
 Samples = dict[tuple[str, frozenset], float]
@@ -110,13 +110,6 @@ def pool_size_of(directory: Path, pid: int) -> float:
         return 0.0
     return sum(value for key, value, _ts, _pos in MmapedDict.read_all_values_from_file(str(path))
                if "support_db_pool_size" in key)
-
-
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.3)
 
 
 def test_gunicorn_two_workers_sum_their_metrics(app, factory, tmp_path):

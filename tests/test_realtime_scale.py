@@ -16,7 +16,8 @@ from support_app.extensions import db
 from support_app.models import Notification
 
 from .conftest import require_service
-from .live import ROOT, TIMEOUT, Listener, ServerProcess, closed_port, listeners
+from .live import (ROOT, TIMEOUT, Listener, ServerProcess, closed_port, listeners,
+                   wait_for_subscribers)
 
 
 @pytest.fixture
@@ -30,18 +31,6 @@ def _notice_id(person) -> int:
 
 def _token(person) -> str:
     return person.headers["Authorization"].split(" ", 1)[1]
-
-
-def _wait_for_subscriber(redis_url: str, channel: str) -> None:
-    """Process A listens on the channel once its first client connected."""
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    deadline = time.monotonic() + TIMEOUT
-    while dict(client.pubsub_numsub(channel)).get(channel.encode(), 0) < 1:
-        assert time.monotonic() < deadline, "server A never subscribed to Redis"
-        time.sleep(0.05)
-    client.close()
 
 
 OPEN_TICKET_SCRIPT = """
@@ -94,7 +83,7 @@ def test_request_to_process_b_reaches_client_on_process_a(app, factory, opened, 
         listener = Listener(a.url, auth={"token": _token(customer)})
         opened.append(listener)
         listener.connect()
-        _wait_for_subscriber(redis_url, channel)
+        wait_for_subscribers(redis_url, channel)
 
         response = requests.post(f"{b.url}/api/notifications/{notice_id}/read",
                                  headers=customer.headers, timeout=TIMEOUT)

@@ -21,7 +21,7 @@ from support_app.models import EmailLog, Notification, SlaEscalationRule, Suppor
 from support_app.security import roles
 from support_app.tickets import service, sla_checks
 
-from .sla_helpers import at, clock, desk, fresh, move  # noqa: F401  (fixtures)
+from .sla_helpers import at, fresh, move
 
 
 def _kinds(ticket_id: int, prefix: str = "sla") -> list[tuple[str, str | None, str | None]]:

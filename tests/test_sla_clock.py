@@ -18,7 +18,7 @@ from support_app.tickets import service, sla
 from support_app.tickets.errors import ValidationFailed
 
 from .querycount import count_queries
-from .sla_helpers import at, clock, desk, fresh, move  # noqa: F401  (fixtures)
+from .sla_helpers import at, fresh, move
 
 
 def test_a_new_ticket_gets_the_default_policy_and_its_due_times(desk, factory):

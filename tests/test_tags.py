@@ -144,6 +144,28 @@ def test_inactive_rule_does_nothing(factory):
     assert names(factory.ticket(factory.customer(), subject="refund please").id) == []
 
 
+def test_rules_are_read_once_per_process_and_dropped_by_a_change(app, factory):
+    """Every ticket that opens reads the rules: a process keeps a copy. Its own
+    committed change applies at once; another process's, once the copy is old."""
+    customer = factory.customer()
+    assert names(factory.ticket(customer, subject="refund please").id) == []  # copy made: none
+    rule("refund", "refund")  # committed here: the copy goes
+    assert names(factory.ticket(customer, subject="refund please").id) == ["refund"]
+
+    late = tags.ensure_tags(["late"])[0]
+    db.session.commit()
+    with db.engine.begin() as other_process:  # not through this process's session
+        other_process.execute(AutoTagRule.__table__.insert().values(
+            name="rule late", match="keywords", expression="late", field="both",
+            is_active=True, tag_id=late.id, created_at=utcnow()))
+    assert names(factory.ticket(customer, subject="late refund").id) == ["refund"]
+    app.config["AUTO_TAG_CACHE_SECONDS"] = 0
+    try:
+        assert names(factory.ticket(customer, subject="late refund").id) == ["late", "refund"]
+    finally:
+        app.config["AUTO_TAG_CACHE_SECONDS"] = 30
+
+
 @pytest.mark.parametrize("pattern", [r"(a+)+$", r"(a|aa)*b", r"(.*)*", r"(\w)\1", r"(?=x)y",
                                      r".*a.*b", r"a{1,500}", "x" * 201, "(", ""])
 def test_risky_or_broken_patterns_are_refused(pattern):

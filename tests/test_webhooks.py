@@ -18,7 +18,7 @@ from support_app.security import roles
 from support_app.tickets import Actor, events, service, sla_checks, verification
 from support_app.webhooks import delivery, guard
 
-from .sla_helpers import clock, desk, move  # noqa: F401  (fixtures)
+from .sla_helpers import move
 from .webhook_receiver import Receiver
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")

@@ -16,12 +16,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-import threading
-import time
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from flask import current_app
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
@@ -32,6 +29,7 @@ from ..models import (
 from . import lifecycle
 from .business_time import Calendar, CalendarError, add_business_minutes, business_minutes_between
 from .errors import ValidationFailed
+from .rule_cache import RuleCache
 
 log = logging.getLogger(__name__)
 
@@ -63,32 +61,6 @@ class Rule:
         return (self.minutes[target] or 0) * (1 - self.at_risk_share)
 
 
-class _Rules:
-    """The active rules in position order, loaded at most every `SLA_CACHE_SECONDS`."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._rules: tuple[Rule, ...] | None = None
-        self._loaded = 0.0
-
-    def get(self) -> tuple[Rule, ...]:
-        rules = self._rules
-        ttl = current_app.config["SLA_CACHE_SECONDS"]
-        if rules is None or time.monotonic() - self._loaded > ttl:
-            with self._lock:  # one thread reloads; the others then take its copy
-                rules = self._rules
-                if rules is None or time.monotonic() - self._loaded > ttl:
-                    rules = self._rules = _load_rules()
-                    self._loaded = time.monotonic()
-        return rules
-
-    def clear(self) -> None:
-        self._rules = None
-
-
-rules = _Rules()
-
-
 def _load_rules() -> tuple[Rule, ...]:
     calendars: dict[int | None, Calendar] = {}
     for row in db.session.scalars(select(SlaCalendar)):
@@ -117,15 +89,16 @@ def _load_rules() -> tuple[Rule, ...]:
     return tuple(loaded)
 
 
+# Read on every ticket write: each process keeps a copy (rule_cache.py).
+rules: RuleCache[tuple[Rule, ...]] = RuleCache(_load_rules, (SlaPolicy, SlaCalendar),
+                                               "SLA_CACHE_SECONDS")
+
+
 @event.listens_for(Session, "before_flush")
 def _check_rule_changes(session: Session, _context: Any, _instances: Any) -> None:
-    """Refuse unusable calendars and policies before they are written, and note that
-    this process's copy must be dropped once they are committed."""
+    """Refuse unusable calendars and policies before they are written."""
     changed = [obj for obj in (*session.new, *session.dirty, *session.deleted)
                if isinstance(obj, (SlaPolicy, SlaCalendar))]
-    if not changed:
-        return
-    session.info["sla_rules_changed"] = True
     for obj in changed:
         if obj in session.deleted:
             continue
@@ -152,12 +125,6 @@ def _policy_errors(policy: SlaPolicy) -> dict[str, list[str]]:
     return {name: [f"{getattr(policy, name)!r} is not one of {', '.join(allowed)}"]
             for name, allowed in MATCH_VALUES.items()
             if getattr(policy, name) is not None and getattr(policy, name) not in allowed}
-
-
-@event.listens_for(Session, "after_commit")
-def _drop_rules_on_change(session: Session) -> None:
-    if session.info.pop("sla_rules_changed", False):
-        rules.clear()
 
 
 def _match(fields: dict[str, Any]) -> Rule | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, Sequence
 
@@ -25,6 +26,7 @@ from ..models.tags import TAG_NAME_MAX as TAG_NAME_MAX_LEN
 from . import events, service
 from .actor import Actor
 from .errors import ValidationFailed
+from .rule_cache import RuleCache
 
 AUTO_TAGGER = "auto-tag"
 MAX_TAGS_PER_CALL = 20
@@ -245,7 +247,30 @@ def _matcher(match: str, expression: str):
     return lambda text: any(word in text.casefold() for word in words)
 
 
-def rule_matches(rule: AutoTagRule, subject: str, first_message: str) -> bool:
+@dataclass(frozen=True)
+class TagRule:
+    """An active auto-tag rule as each process keeps it (rule_cache.py)."""
+
+    tag_id: int
+    match: str
+    expression: str
+    field: str
+
+
+def _load_rules() -> tuple[TagRule, ...]:
+    columns = AutoTagRule.__table__.c
+    rows = db.session.execute(select(columns.tag_id, columns.match, columns.expression,
+                                     columns.field)
+                              .where(columns.is_active.is_(True)).order_by(columns.id))
+    return tuple(TagRule(*row) for row in rows)
+
+
+# Read by every ticket that opens: each process keeps a copy.
+rules: RuleCache[tuple[TagRule, ...]] = RuleCache(_load_rules, (AutoTagRule,),
+                                                  "AUTO_TAG_CACHE_SECONDS")
+
+
+def rule_matches(rule: AutoTagRule | TagRule, subject: str, first_message: str) -> bool:
     test = _matcher(rule.match, rule.expression)
     if test is None:
         return False
@@ -256,9 +281,7 @@ def rule_matches(rule: AutoTagRule, subject: str, first_message: str) -> bool:
 
 def apply_rules(ticket: Ticket, origin: str) -> list[str]:
     """Inside `open_ticket`'s transaction: the active rules' tags for a new ticket."""
-    rules = db.session.scalars(select(AutoTagRule).where(AutoTagRule.is_active.is_(True))
-                               .order_by(AutoTagRule.id)).all()
-    tag_ids = {rule.tag_id for rule in rules
+    tag_ids = {rule.tag_id for rule in rules.get()
                if rule_matches(rule, ticket.subject, ticket.description)}
     if not tag_ids:
         return []

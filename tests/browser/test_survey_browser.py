@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from support_app.extensions import db
 from support_app.models import EmailLog, Feedback
-from support_app.security import roles
 from support_app.tickets import feedback, service
 from tests import test_i18n
 

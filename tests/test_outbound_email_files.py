@@ -16,10 +16,7 @@ from support_app.notify import outbox
 from support_app.tickets import service
 
 from .attachment_helpers import PDF, PNG, upload_file
-from . import test_outbound_email as outbound
-from .test_outbound_email import Sink
-
-mail_config, smtp = outbound.mail_config, outbound.smtp  # the real SMTP server fixtures
+from .mail_server import Sink  # `smtp`, the real SMTP server, is a conftest fixture
 
 NOTES = "Lieferschein Nr. 42 – geprüft\n".encode()
 

@@ -36,7 +36,7 @@ SERVICE_TYPES = ("order", "ride", "booking", "delivery", "event_service", "in_di
 class Ticket(TimestampMixin, Model):
     __tablename__ = "tickets"
     __table_args__ = (
-        Index("ix_tickets_status_created", "status", "created_at"),
+        Index("ix_tickets_status_created", "status", "created_at", postgresql_include=["id"]),
         # Staff lists filtered by status and priority count their rows (the page total).
         Index("ix_tickets_status_priority", "status", "priority"),
         Index("ix_tickets_customer_created", "customer_id", "created_at"),

@@ -179,7 +179,10 @@ class Satisfaction:
 
 def csat(span: Span) -> dict[Hashable, Satisfaction]:
     """Ratings given in each group (the ticket's feedback): average and share of 4-5."""
-    source = Feedback.__table__.join(Ticket.__table__, Feedback.ticket_id == Ticket.id)
+    # Per time bucket the ratings are read alone: every rating has its ticket, and the
+    # join made PostgreSQL scan every ticket (it misjudges the bucket join's size).
+    source = Feedback.__table__ if span.by_time else \
+        Feedback.__table__.join(Ticket.__table__, Feedback.ticket_id == Ticket.id)
     stmt, key = keyed(span, Feedback.created_at, func.count(), func.avg(Feedback.rating),
                       func.sum(case((Feedback.rating >= 4, 1), else_=0)), source=source)
     return {k: Satisfaction(n, _float(avg), int(good or 0))

@@ -11,7 +11,9 @@ rooms, and lets other capabilities join what they keep per ticket (its `merged_i
 
 From then on A's id and number resolve to B on every surface (`queries.resolves_to`).
 Refused: into itself, across customers, into a closed ticket, from or into an already
-merged one, and for unverified tickets (their sender is not proven to be B's customer).
+merged one, for unverified tickets (their sender is not proven to be B's customer), and
+between tickets about different services when either has group participants (they may
+read only tickets about the ride, order or booking they share).
 """
 from __future__ import annotations
 
@@ -72,7 +74,22 @@ def _refusal(source: Ticket, target: Ticket) -> str | None:
         return _("A ticket cannot be merged into a closed ticket")
     if source.unverified_reason is not None or target.unverified_reason is not None:
         return _("Verify the sender of both tickets before merging them")
+    if _service(source) != _service(target) and _has_group(source, target):
+        return _("A ticket shared with group members can only be merged with a ticket "
+                 "about the same order, ride or booking")
     return None
+
+
+def _service(ticket: Ticket) -> tuple[int | None, int | None, int | None]:
+    return ticket.order_id, ticket.ride_id, ticket.booking_id
+
+
+def _has_group(source: Ticket, target: Ticket) -> bool:
+    """Either ticket has group participants: they read it because they share its
+    service (`groups`), so merging across services would show them the owner's other
+    thread, or show the owner's other ticket to them."""
+    return db.session.scalar(select(TicketParticipant.ticket_id).where(
+        TicketParticipant.ticket_id.in_((source.id, target.id))).limit(1)) is not None
 
 
 @dataclass
@@ -185,8 +202,8 @@ def _follow_read_flags(source: Ticket, target: Ticket, now) -> None:
 
 def suggestions(actor: Actor, ticket: Ticket) -> list[Ticket]:
     """Where `ticket` could be merged: the customer's other tickets that are not
-    closed or merged and that the actor may work, those about the same order (ride,
-    booking) first, newest first."""
+    closed or merged, that the actor may work and the merge would not refuse, those
+    about the same order (ride, booking) first, newest first."""
     same_service = [ref == value for ref, value in (
         (Ticket.order_id, ticket.order_id), (Ticket.ride_id, ticket.ride_id),
         (Ticket.booking_id, ticket.booking_id)) if value is not None]
@@ -198,4 +215,5 @@ def suggestions(actor: Actor, ticket: Ticket) -> list[Ticket]:
             .order_by(*([first] if first is not None else []),
                       Ticket.created_at.desc(), Ticket.id.desc())
             .limit(SUGGESTIONS))
-    return [t for t in db.session.scalars(stmt) if policy.can_work(actor, t)]
+    return [t for t in db.session.scalars(stmt)
+            if policy.can_work(actor, t) and _refusal(ticket, t) is None]

@@ -262,6 +262,11 @@ def test_a_note_queued_for_an_endpoint_no_longer_internal_is_not_sent(factory, r
     "http://172.16.5.4/", "http://169.254.169.254/latest/meta-data/", "http://[::1]/",
     "http://[::ffff:127.0.0.1]/", "http://0.0.0.0/", "http://224.0.0.1/", "http://240.0.0.1/",
     "ftp://93.184.216.34/", "file:///etc/passwd", "gopher://93.184.216.34/", "http:///nohost",
+    # Shared address space (carrier NAT; Alibaba Cloud's metadata service is 100.100.100.200)
+    "http://100.100.100.200/latest/meta-data/", "http://100.64.0.1/",
+    # IPv6 forms that carry a private IPv4 address: 6to4, Teredo, IPv4-compatible
+    "http://[2002:a9fe:a9fe::1]/", "http://[2002:7f00:1::]/", "http://[::a9fe:a9fe]/",
+    "http://[2001:0:4136:e378:8000:63bf:5601:fffe]/",
 ])
 def test_private_and_non_http_urls_are_refused(app_ctx, url):
     with pytest.raises(guard.RefusedURL):

@@ -4,7 +4,8 @@ In one transaction, with both rows locked in id order (on SQLite: the writer tur
 A's thread messages (and its opening description, as a customer message at the time
 it was written) and internal notes move to B, keeping their times, so B's thread reads
 in time order; A's group participants join B; A's email log and notifications follow
-(a reply to A's mail threads onto B); A is closed with `merged_into_id = B` and both
+(a reply to A's mail threads onto B), A's held-back survey cancelled (B is surveyed
+when B is resolved; a link of A already sent rates B); A is closed with `merged_into_id = B` and both
 carry an audit entry. One `ticket.merged` event on B tells the customer once, in their
 language (notification and email), pushes `support:ticket:merged` to both tickets'
 rooms, and lets other capabilities join what they keep per ticket (its `merged_id`).
@@ -34,7 +35,7 @@ from ..models import (
     TicketParticipant,
     utcnow,
 )
-from . import counters, events, lifecycle, policy, sla, tags
+from . import counters, events, feedback, lifecycle, policy, sla, tags
 from .actor import Actor
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .queries import visible_tickets
@@ -116,6 +117,7 @@ def merge(actor: Actor, ticket_id: int, into_id: int, *, origin: str = "api") ->
         if refusal:
             raise Conflict(refusal)
         now = utcnow()
+        feedback.cancel_pending(ticket_id=source.id)  # B is surveyed when B is resolved
         _move_thread(source, target)
         _join_participants(source, target)
         tags.attach(target, actor, tags.tags_of(source.id), origin)  # A's tags join B

@@ -12,6 +12,7 @@ from support_app.attachments.store import path_of
 from support_app.extensions import db
 from support_app.models import (
     Attachment,
+    Macro,
     STATUSES,
     EmailLog,
     InternalNote,
@@ -252,9 +253,19 @@ def test_every_seed_surface_reads_the_old_id_as_the_survivor(factory, app):
     # 004
     mtxi = client.get(f"/api/customer/mtxi/support/{a.id}", headers=owner.headers)
     assert mtxi.status_code == 200 and mtxi.get_json()["data"]["ticketId"] == b.id
-    # our own: the SLA view
+    # our own: the SLA view, tags and macros answer the ticket they changed
     assert client.get(f"/api/tickets/{a.id}/sla",
                       headers=admin.headers).get_json()["data"]["ticket_id"] == b.id
+    tagged = client.put(f"/api/tickets/{a.id}/tags/vip", headers=admin.headers).get_json()
+    assert tagged["data"] == {"ticket_id": b.id, "tags": ["vip"]}
+    untagged = client.delete(f"/api/tickets/{a.id}/tags/vip", headers=admin.headers)
+    assert untagged.get_json()["data"]["ticket_id"] == b.id
+    macro = Macro(name="Thanks", body_en="Thanks, {customer_name}.", is_active=True)
+    db.session.add(macro)
+    db.session.commit()
+    preview = client.post(f"/api/tickets/{a.id}/apply-macro", json={"macro_id": macro.id},
+                          headers=admin.headers)
+    assert preview.get_json()["data"]["ticket_id"] == b.id
     db.session.expire_all()
     assert db.session.get(Ticket, b.id).message_count == 3
     # Notifications about A now lead to B.

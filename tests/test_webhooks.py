@@ -16,7 +16,7 @@ from support_app.extensions import db
 from support_app.models import Notification, WebhookDelivery, WebhookEndpoint
 from support_app.security import roles
 from support_app.tickets import Actor, events, service, sla_checks, verification
-from support_app.webhooks import delivery, guard
+from support_app.webhooks import delivery, endpoints, guard
 
 from .sla_helpers import move
 from .webhook_receiver import Receiver
@@ -239,6 +239,28 @@ def test_an_unverified_tickets_events_reach_internal_endpoints_only(factory, rec
     assert {r.path for r in receiver.requests} == {"/hook?who=inside"}
     assert {d.endpoint_id for d in deliveries()} == {inside.id}
     assert outside.id != inside.id
+
+
+def test_an_unverified_tickets_event_queued_while_internal_is_not_sent_outside(
+        factory, receiver):
+    """Queued for an internal endpoint, then the endpoint is no longer internal (or an
+    admin resends the row): an unverified ticket's event is still for staff only."""
+    hook = endpoint(receiver.url, [events.TICKET_CREATED], internal=True)
+    customer = factory.customer()
+    service.open_ticket(
+        Actor.system("contact form"), customer_id=customer.customer.id, subject="Refund?",
+        description="Please refund order 1001", channel="contact_form",
+        unverified_reason=verification.CONTACT_FORM)
+    hook.is_internal = False
+    db.session.commit()
+    assert delivery.deliver_due() == 1
+    assert receiver.requests == []
+    [row] = deliveries()
+    assert row.status == "failed" and "internal" in row.error
+    db.session.add(endpoints.queue_resend(row))
+    db.session.commit()
+    delivery.deliver_due()
+    assert receiver.requests == []
 
 
 def test_a_note_queued_for_an_endpoint_no_longer_internal_is_not_sent(factory, receiver):

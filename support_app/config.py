@@ -176,6 +176,7 @@ class Config:
         # where the files live (a folder every server process shares, at scale).
         self.ATTACHMENT_MAX_BYTES = int(env.get("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024))
         self.ATTACHMENTS_PER_MESSAGE = int(env.get("ATTACHMENTS_PER_MESSAGE", 10))
+        self.ATTACHMENT_UNUSED_MAX = int(env.get("ATTACHMENT_UNUSED_MAX", 20))
         self.ATTACHMENT_TYPES = _list(env.get("ATTACHMENT_TYPES")) or None  # None: defaults
         self.ATTACHMENT_STORAGE_PATH = env.get("ATTACHMENT_STORAGE_PATH") or str(
             INSTANCE / "attachments")

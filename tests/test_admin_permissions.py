@@ -207,6 +207,35 @@ def test_every_dashboard_post_needs_the_csrf_token(app, factory):
     assert db.session.query(FAQ).count() == 0
 
 
+def test_dashboard_forms_refuse_nul_characters(app, factory):
+    """A NUL in any dashboard form field is a 400 and nothing is written: PostgreSQL
+    cannot store it, and the screens' forms (macros, SLA calendars, ...) passed it to
+    the database, a 500. The sign-in form keeps its own refusal (a failed login)."""
+    from sqlalchemy import func, select
+
+    from support_app.extensions import db
+    from support_app.models import FAQ, Macro, Message, SlaCalendar
+
+    admin = factory.staff(roles.ADMIN)
+    ticket = factory.ticket(factory.customer())
+    client = desk_client(app)
+    login(client, admin.user.email)
+    token = page_token(client, "/macros/add")
+    for url, data in [
+        ("/macros/add", {"name": "Sorry\x00", "body_en": "x", "is_active": "y"}),
+        ("/macros/add", {"name": "Sorry", "body_en": "a\x00b", "is_active": "y"}),
+        ("/sla-calendars/add", {"name": "Office\x00", "timezone": "UTC"}),
+        ("/faqs/add", {"question": "q\x00", "answer": "a", "category": "other",
+                       "language": "en"}),
+        (f"/tickets/reply/{ticket.id}", {"body": "hello\x00"}),
+    ]:
+        refused = client.post(url, data={**data, "csrf_token": token})
+        assert refused.status_code == 400, url
+    db.session.expire_all()
+    for model in (Macro, SlaCalendar, FAQ, Message):
+        assert db.session.scalar(select(func.count()).select_from(model)) == 0, model
+
+
 def test_login_is_rate_limited(app, factory, monkeypatch):
     staff = factory.staff(roles.STORE_MANAGER)
     client = desk_client(app)

@@ -96,6 +96,24 @@ def test_empty_missing_and_over_limit_files(client, factory, app, monkeypatch):
     assert count(Attachment) == 0
 
 
+def test_unused_uploads_per_account_are_capped(client, factory, app, monkeypatch):
+    """Uploads nobody's message takes stay a day: without a cap one account could fill
+    the disk in that day (10 MB a request). Past ATTACHMENT_UNUSED_MAX unused uploads
+    the next is refused (nothing stored) until a message takes some."""
+    monkeypatch.setitem(app.config, "ATTACHMENT_UNUSED_MAX", 2)
+    jane, omar = factory.customer(), factory.customer()
+    first, _second = uploaded(client, jane), uploaded(client, jane)
+    stored = set(Path(app.config["ATTACHMENT_STORAGE_PATH"]).rglob("*"))
+    refused = post_file(client, jane, "third.png", PNG)
+    assert refused.status_code == 422 and "unused" in refused.get_json()["errors"]["file"][0]
+    assert count(Attachment) == 2
+    assert set(Path(app.config["ATTACHMENT_STORAGE_PATH"]).rglob("*")) == stored  # no bytes
+    uploaded(client, omar)  # a cap per account
+    ticket = factory.ticket(jane)
+    assert reply(client, jane, ticket.id, first["url"]).status_code == 201
+    uploaded(client, jane)  # a message took one: room again
+
+
 def test_the_default_limit_is_ten_megabytes(client, factory):
     jane = factory.customer()
     response = post_file(client, jane, "scan.pdf", PDF + b"0" * (10 * 1024 * 1024))

@@ -352,6 +352,29 @@ def test_a_reopened_tickets_link_waits_and_bad_comments_are_4xx(client, factory,
     assert db.session.scalars(select(Feedback.comment)).one() is None
 
 
+def test_a_merged_tickets_survey_is_the_survivors(client, factory, desk):
+    """A resolved ticket merged into another before its survey went out: the held-back
+    survey is cancelled (the survivor gets its own when it is resolved), and a link of
+    the merged ticket already sent speaks for the survivor: it waits while the survivor
+    is open (the page offers no rating it would refuse) and then rates the survivor."""
+    from support_app.tickets import merge
+
+    mia = factory.customer()
+    a, b = desk.ticket(mia), desk.ticket(mia)
+    desk.resolve(a)
+    link = survey_links_for(a)[4]
+    merge.merge(desk.admin.actor, a.id, b.id)
+    assert [row.status for row in surveys(b.id)] == ["cancelled"]  # A's row, now on B
+    page = client.get(link)
+    assert page.status_code == 409 and "once the ticket is resolved" in page.get_data(as_text=True)
+    desk.resolve(b)
+    assert [row.status for row in surveys(b.id)] == ["cancelled", "queued"]
+    _page, done = rate(client, link)
+    assert done.status_code == 200
+    db.session.expire_all()
+    assert [(f.ticket_id, f.rating) for f in db.session.scalars(select(Feedback))] == [(b.id, 4)]
+
+
 # --------------------------------------------------------------------------- staff
 
 

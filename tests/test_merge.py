@@ -12,6 +12,7 @@ from support_app.attachments.store import path_of
 from support_app.extensions import db
 from support_app.models import (
     Attachment,
+    Macro,
     STATUSES,
     EmailLog,
     InternalNote,
@@ -101,14 +102,44 @@ def test_messages_and_notes_move_in_time_order(factory):
 def test_participants_join_and_keep_reading(factory):
     owner, admin = factory.customer(), factory.staff(roles.ADMIN)
     friend, other = factory.customer(), factory.customer()
-    a = factory.ticket(owner, participant_customer_ids=[friend.customer.id, other.customer.id])
-    b = factory.ticket(owner, participant_customer_ids=[other.customer.id])
+    ride = factory.ride(owner.customer, members=[friend.customer.id, other.customer.id])
+    a = factory.ticket(owner, ride_id=ride.id,
+                       participant_customer_ids=[friend.customer.id, other.customer.id])
+    b = factory.ticket(owner, ride_id=ride.id, participant_customer_ids=[other.customer.id])
     merge.merge(admin.actor, a.id, b.id)
     members = set(db.session.scalars(select(TicketParticipant.customer_id)
                                      .where(TicketParticipant.ticket_id == b.id)))
     assert members == {friend.customer.id, other.customer.id}
     # The friend reads the merged ticket's old id as the survivor.
     assert service.get_ticket(friend.actor, a.id).id == b.id
+
+
+def test_a_shared_ticket_merges_only_with_one_about_the_same_service(factory, app):
+    """Group members read a ticket because they share its ride (order, booking): a merge
+    with a ticket about something else would show them the owner's other thread, or
+    show the owner's private ticket to the other ticket's group. Refused, nothing moved."""
+    owner, admin, friend = factory.customer(), factory.staff(roles.ADMIN), factory.customer()
+    shared = factory.ticket(owner, participant_customer_ids=[friend.customer.id])
+    private = factory.ticket(owner, subject="My other order", description="Deliver to 4 Elm St",
+                             order_id=factory.order(owner.customer).id)
+    plain = factory.ticket(owner, subject="No service at all")
+    for source, target in ((shared, private), (private, shared), (plain, shared)):
+        with pytest.raises(Conflict, match="same order, ride or booking"):
+            merge.merge(admin.actor, source.id, target.id)
+    client = app.test_client()
+    for ticket_id in (private.id, plain.id):
+        denied = client.get(f"/api/support-tickets/{ticket_id}", headers=friend.headers)
+        assert denied.status_code in (403, 404)
+    db.session.expire_all()
+    assert _thread(private.id) == []  # its description stays its own, no message moved in
+    assert db.session.scalar(select(func.count()).select_from(Ticket)
+                             .where(Ticket.merged_into_id.is_not(None))) == 0
+    assert set(db.session.scalars(select(TicketParticipant.ticket_id))) == {shared.id}
+    # The dashboard does not offer them; two tickets without a group still merge
+    # whatever they are about.
+    assert merge.suggestions(admin.actor, shared) == []
+    assert [t.id for t in merge.suggestions(admin.actor, private)] == [plain.id]
+    merge.merge(admin.actor, plain.id, private.id)
 
 
 def test_refusals(factory):
@@ -222,9 +253,19 @@ def test_every_seed_surface_reads_the_old_id_as_the_survivor(factory, app):
     # 004
     mtxi = client.get(f"/api/customer/mtxi/support/{a.id}", headers=owner.headers)
     assert mtxi.status_code == 200 and mtxi.get_json()["data"]["ticketId"] == b.id
-    # our own: the SLA view
+    # our own: the SLA view, tags and macros answer the ticket they changed
     assert client.get(f"/api/tickets/{a.id}/sla",
                       headers=admin.headers).get_json()["data"]["ticket_id"] == b.id
+    tagged = client.put(f"/api/tickets/{a.id}/tags/vip", headers=admin.headers).get_json()
+    assert tagged["data"] == {"ticket_id": b.id, "tags": ["vip"]}
+    untagged = client.delete(f"/api/tickets/{a.id}/tags/vip", headers=admin.headers)
+    assert untagged.get_json()["data"]["ticket_id"] == b.id
+    macro = Macro(name="Thanks", body_en="Thanks, {customer_name}.", is_active=True)
+    db.session.add(macro)
+    db.session.commit()
+    preview = client.post(f"/api/tickets/{a.id}/apply-macro", json={"macro_id": macro.id},
+                          headers=admin.headers)
+    assert preview.get_json()["data"]["ticket_id"] == b.id
     db.session.expire_all()
     assert db.session.get(Ticket, b.id).message_count == 3
     # Notifications about A now lead to B.

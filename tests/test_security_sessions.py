@@ -197,3 +197,44 @@ def test_nul_in_a_login_name_is_a_failed_login_on_every_login_route(app, factory
     response = dashboard.post("/login/", data={"username": name, "password": PASSWORD,
                                                "csrf_token": token})
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_session_writes_to_the_api_need_the_dashboards_csrf_token(app, factory):
+    """The dashboard's cookie also signs in to the staff APIs that accept it; a change
+    made with that cookie alone (a page of another site of the same site, a script
+    that rides the cookie) is refused on every such route, nothing written, until the
+    request carries the session's CSRF token in X-CSRFToken, as the 000 admin routes
+    and notifications ask. Bearer calls need none."""
+    from sqlalchemy import func, select
+
+    from support_app.models import Macro, Ticket, TicketTag
+
+    admin, owner = factory.staff(roles.ADMIN), factory.customer()
+    a, b = factory.ticket(owner), factory.ticket(owner)
+    macro = Macro(name="Thanks", body_en="Thank you, {customer_name}.", is_active=True)
+    db.session.add(macro)
+    db.session.commit()
+    client = desk_client(app)
+    login(client, admin.user.email)
+    writes = [("put", f"/api/tickets/{a.id}/tags/forged", None),
+              ("delete", f"/api/tickets/{a.id}/tags/forged", None),
+              ("post", f"/api/tickets/{a.id}/apply-macro", {"macro_id": macro.id, "mode": "send"}),
+              ("post", f"/api/tickets/{a.id}/merge", {"into": b.id}),
+              ("post", "/api/notifications/read-all", None)]
+    for method, url, body in writes:
+        refused = getattr(client, method)(url, json=body)
+        assert refused.status_code == 403, (url, refused.get_json())
+        assert refused.get_json()["success"] is False
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(TicketTag)) == 0
+    assert db.session.get(Ticket, a.id).message_count == 0  # no macro reply
+    assert db.session.scalar(select(func.count()).select_from(Ticket)
+                             .where(Ticket.merged_into_id.is_not(None))) == 0
+    # Reads need no token; with the session's token, and with a bearer token, writes pass.
+    assert client.get(f"/api/tickets/{a.id}/sla").status_code == 200
+    token = {"X-CSRFToken": page_token(client, f"/tickets/show/{a.id}")}
+    assert client.put(f"/api/tickets/{a.id}/tags/vip", headers=token).status_code == 200
+    assert client.post(f"/api/tickets/{a.id}/merge", json={"into": b.id},
+                       headers=token).status_code == 200
+    assert client.put(f"/api/tickets/{b.id}/tags/bearer",
+                      headers=admin.headers).status_code == 200

@@ -16,7 +16,7 @@ from support_app.extensions import db
 from support_app.models import Notification, WebhookDelivery, WebhookEndpoint
 from support_app.security import roles
 from support_app.tickets import Actor, events, service, sla_checks, verification
-from support_app.webhooks import delivery, guard
+from support_app.webhooks import delivery, endpoints, guard
 
 from .sla_helpers import move
 from .webhook_receiver import Receiver
@@ -241,6 +241,28 @@ def test_an_unverified_tickets_events_reach_internal_endpoints_only(factory, rec
     assert outside.id != inside.id
 
 
+def test_an_unverified_tickets_event_queued_while_internal_is_not_sent_outside(
+        factory, receiver):
+    """Queued for an internal endpoint, then the endpoint is no longer internal (or an
+    admin resends the row): an unverified ticket's event is still for staff only."""
+    hook = endpoint(receiver.url, [events.TICKET_CREATED], internal=True)
+    customer = factory.customer()
+    service.open_ticket(
+        Actor.system("contact form"), customer_id=customer.customer.id, subject="Refund?",
+        description="Please refund order 1001", channel="contact_form",
+        unverified_reason=verification.CONTACT_FORM)
+    hook.is_internal = False
+    db.session.commit()
+    assert delivery.deliver_due() == 1
+    assert receiver.requests == []
+    [row] = deliveries()
+    assert row.status == "failed" and "internal" in row.error
+    db.session.add(endpoints.queue_resend(row))
+    db.session.commit()
+    delivery.deliver_due()
+    assert receiver.requests == []
+
+
 def test_a_note_queued_for_an_endpoint_no_longer_internal_is_not_sent(factory, receiver):
     hook = endpoint(receiver.url, [events.NOTE_ADDED], internal=True)
     agent = factory.agent()
@@ -262,6 +284,11 @@ def test_a_note_queued_for_an_endpoint_no_longer_internal_is_not_sent(factory, r
     "http://172.16.5.4/", "http://169.254.169.254/latest/meta-data/", "http://[::1]/",
     "http://[::ffff:127.0.0.1]/", "http://0.0.0.0/", "http://224.0.0.1/", "http://240.0.0.1/",
     "ftp://93.184.216.34/", "file:///etc/passwd", "gopher://93.184.216.34/", "http:///nohost",
+    # Shared address space (carrier NAT; Alibaba Cloud's metadata service is 100.100.100.200)
+    "http://100.100.100.200/latest/meta-data/", "http://100.64.0.1/",
+    # IPv6 forms that carry a private IPv4 address: 6to4, Teredo, IPv4-compatible
+    "http://[2002:a9fe:a9fe::1]/", "http://[2002:7f00:1::]/", "http://[::a9fe:a9fe]/",
+    "http://[2001:0:4136:e378:8000:63bf:5601:fffe]/",
 ])
 def test_private_and_non_http_urls_are_refused(app_ctx, url):
     with pytest.raises(guard.RefusedURL):

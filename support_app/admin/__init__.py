@@ -5,9 +5,10 @@ every ticket change goes through `tickets.service` with the signed-in user's Act
 """
 from __future__ import annotations
 
-from flask import Flask, current_app, request
+from flask import Flask, abort, current_app, request
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.api import BaseApi
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 
@@ -97,3 +98,14 @@ def _protect_dashboard_posts(app: Flask, appbuilder: AppBuilder) -> None:
                            if not isinstance(view, BaseApi) and view.blueprint is not None)
         if request.blueprint in screens:
             csrf.protect()
+            _refuse_nul(appbuilder)
+
+
+def _refuse_nul(appbuilder: AppBuilder) -> None:
+    """A NUL character in a dashboard form field is a 400 before any screen reads it:
+    PostgreSQL cannot store one, so a form that passed it on was a 500. The sign-in form
+    keeps its own answer (a failed login)."""
+    if request.blueprint == appbuilder.sm.auth_view.blueprint.name:
+        return
+    if any("\x00" in value for values in request.form.listvalues() for value in values):
+        abort(400, description=_("A form field contains a NUL character."))

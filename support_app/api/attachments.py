@@ -58,7 +58,8 @@ def _allow_file_sized_bodies() -> None:
 @blp.alt_response(413, schema=DefaultErrorSchema,
                   description="Larger than ATTACHMENT_MAX_BYTES (10 MB by default)")
 @blp.alt_response(422, schema=DefaultErrorSchema,
-                  description="No file, an empty file, or a type not accepted (from its bytes)")
+                  description="No file, an empty file, a type not accepted (from its bytes), "
+                              "or ATTACHMENT_UNUSED_MAX uploads no message uses yet")
 def upload() -> Any:
     """Store a file for a message of mine; unused uploads are removed after a day."""
     actor = require_actor()

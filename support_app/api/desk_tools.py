@@ -18,6 +18,7 @@ from ..security import roles
 from ..security.current import require_actor
 from ..tickets import macros, tags
 from ..tickets.errors import Forbidden
+from ..tickets.queries import survivor_id
 from .ids import MAX_ID
 from .openapi import Blueprint
 from .schemas import DefaultErrorSchema
@@ -90,7 +91,8 @@ def _staff() -> Any:
 
 
 def _tags_answer(ticket_id: int, names: list[str]) -> dict[str, Any]:
-    return {"success": True, "data": {"ticket_id": ticket_id, "tags": names}}
+    """`ticket_id`: the ticket changed (a merged ticket's id names the survivor)."""
+    return {"success": True, "data": {"ticket_id": survivor_id(ticket_id), "tags": names}}
 
 
 TAG_ROUTE = f"/tickets/<int(max={MAX_ID}):ticket_id>/tags/<string(maxlength=200):name>"
@@ -158,7 +160,8 @@ def apply_macro(payload: dict[str, Any], ticket_id: int) -> dict[str, Any]:
     else:
         result = macros.preview(actor, ticket_id, payload["macro_id"])
     return {"success": True, "data": {
-        "ticket_id": ticket_id, "macro_id": result.macro.id, "mode": payload["mode"],
+        "ticket_id": survivor_id(ticket_id), "macro_id": result.macro.id,
+        "mode": payload["mode"],
         "language": result.language, "body": result.body, "missing": result.missing,
         "sendable": not result.missing,
         "message_id": result.message.id if result.message is not None else None,

@@ -46,7 +46,8 @@ class MergeResponseSchema(Schema):
 @blp.arguments(MergeBodySchema)
 @blp.response(200, MergeResponseSchema)
 @blp.alt_response(400, schema=DefaultErrorSchema,
-                  description="Refused: other customer, closed or merged ticket, unverified sender")
+                  description="Refused: other customer, closed or merged ticket, unverified sender, "
+                              "a group ticket with one about another order, ride or booking")
 @blp.alt_response(401, schema=DefaultErrorSchema, description="Missing, bad or expired token")
 @blp.alt_response(403, schema=DefaultErrorSchema, description="Not staff who may work both tickets")
 @blp.alt_response(404, schema=DefaultErrorSchema, description="No such ticket")

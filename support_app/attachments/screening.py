@@ -1,6 +1,7 @@
 """Which files we keep, decided from their bytes: the type comes from the content
 (magic bytes, `filetype`), never from the declared type or the name; the limits are
-settings (ATTACHMENT_MAX_BYTES, ATTACHMENTS_PER_MESSAGE, ATTACHMENT_TYPES)."""
+settings (ATTACHMENT_MAX_BYTES, ATTACHMENTS_PER_MESSAGE, ATTACHMENT_TYPES,
+ATTACHMENT_UNUSED_MAX)."""
 from __future__ import annotations
 
 import unicodedata
@@ -13,6 +14,7 @@ from flask_babel import gettext as _
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_PER_MESSAGE = 10
+DEFAULT_UNUSED_MAX = 20  # an account's uploads no message took yet (two messages' worth)
 DEFAULT_TYPES = (
     "image/png", "image/jpeg", "image/gif", "image/webp", "image/heic",
     "application/pdf", "text/plain",
@@ -50,6 +52,10 @@ def max_bytes() -> int:
 
 def per_message() -> int:
     return int(current_app.config.get("ATTACHMENTS_PER_MESSAGE") or DEFAULT_PER_MESSAGE)
+
+
+def unused_max() -> int:
+    return int(current_app.config.get("ATTACHMENT_UNUSED_MAX") or DEFAULT_UNUSED_MAX)
 
 
 def allowed_types() -> frozenset[str]:

@@ -9,13 +9,14 @@ from typing import IO, Iterator, Sequence
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import update
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
 
 from .. import database
 from ..extensions import db
 from ..models import Attachment, utcnow
 from ..tickets.actor import Actor
-from .screening import THUMBNAIL_TYPES, Refused, Screened, read_limited, screen
+from .screening import THUMBNAIL_TYPES, Refused, Screened, read_limited, screen, unused_max
 from .storage import storage
 
 log = logging.getLogger(__name__)
@@ -78,9 +79,24 @@ def _row(screened: Screened, key: str, owner_id: int | None) -> Attachment:
                       storage_key=key, created_at=utcnow())
 
 
+def _check_room(actor: Actor) -> None:
+    """Refused once the actor holds ATTACHMENT_UNUSED_MAX uploads no message or note
+    took: they stay a day (`cleanup`), and one account must not fill the disk meanwhile.
+    (Two uploads racing past the last place may both pass: a bound, not a count.)"""
+    limit = unused_max()
+    unused = db.session.scalar(select(func.count()).select_from(Attachment).where(
+        Attachment.owner_id == actor.user_id, Attachment.message_id.is_(None),
+        Attachment.note_id.is_(None)))
+    if unused >= limit:
+        raise Refused(_("You have %(count)d uploaded files no message uses yet: send "
+                        "them with a message first (unused files are removed after a day).",
+                        count=unused))
+
+
 def upload(actor: Actor, raw_name: str | None, stream: IO[bytes]) -> Attachment:
     """Keep an uploaded file for the actor (Refused if we do not take it). It belongs
     to nobody else until a message or note of the actor carries it."""
+    _check_room(actor)
     screened = screen(raw_name, read_limited(stream))
     files = storage()
     key = files.save(screened.data)

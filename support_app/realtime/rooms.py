@@ -30,7 +30,7 @@ from ..security import roles
 from ..tickets import policy
 from ..tickets.actor import Actor
 from ..tickets.events import TicketSnapshot
-from ..tickets.queries import resolves_to
+from ..tickets.queries import resolves_to, survivor_id
 
 STAFF = "staff"
 STAFF_ALL = "staff:all"
@@ -120,7 +120,7 @@ def unsubscribe(data: Any) -> dict[str, Any]:
         return {"ok": False, "code": "INVALID_REQUEST",
                 "error": _("ticketId must be a positive integer")}
     # A merged ticket's id leaves the ticket its subscribe joined.
-    ticket_id = db.session.scalar(select(Ticket.id).where(resolves_to(ticket_id))) or ticket_id
+    ticket_id = survivor_id(ticket_id)
     leave_room(ticket_room(ticket_id), sid=request.sid)
     leave_room(ticket_staff_room(ticket_id), sid=request.sid)
     return {"ok": True, "ticketId": ticket_id}

@@ -31,6 +31,7 @@ from sqlalchemy import Select, bindparam, literal, select
 from ..extensions import db
 from ..models import AgentProfile, Customer, SupportUser
 from ..tickets.actor import Actor
+from ..tickets.errors import Forbidden
 from . import roles, tokens
 
 
@@ -209,12 +210,32 @@ def actor_for_user(user: SupportUser) -> Actor:
     return identity.actor
 
 
-def _resolve(header: str | None, allow_session: bool) -> Identity:
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def _session_proves_dashboard(method: str) -> None:
+    """A change made with the dashboard's session cookie carries that session's CSRF
+    token (`X-CSRFToken`): a browser sends the cookie on requests other pages make too,
+    a bearer token it never sends by itself. One rule for every API route that takes
+    the session (Forbidden in the route's own error format)."""
+    if method in SAFE_METHODS:
+        return
+    from flask_wtf.csrf import CSRFError
+
+    from ..extensions import csrf
+    try:
+        csrf.protect()
+    except CSRFError as err:
+        raise Forbidden(_("The CSRF token is missing or invalid.")) from err
+
+
+def _resolve(header: str | None, allow_session: bool, method: str) -> Identity:
     token = bearer_token(header)
     claims: Mapping[str, Any] | None = None
     if token:
         user_id, claims = verified_token(token, "access")
     elif allow_session and session_user and getattr(session_user, "is_authenticated", False):
+        _session_proves_dashboard(method)
         user_id = session_user.id
     elif header:
         raise AuthError(_("Invalid authorization header"))
@@ -232,7 +253,9 @@ def _resolve(header: str | None, allow_session: bool) -> Identity:
 
 
 def require_actor(*, allow_session: bool = False) -> Actor:
-    """The authenticated Actor for this request (cached), or AuthError."""
+    """The authenticated Actor for this request (cached), or AuthError; with
+    `allow_session`, the dashboard's session cookie too (a change then needs its CSRF
+    token: `_session_proves_dashboard`)."""
     from flask import request
 
     # Cached per request, not per app context: a test client reuses the test's
@@ -240,7 +263,7 @@ def require_actor(*, allow_session: bool = False) -> Actor:
     cached: Any = request.environ.get("support.actor")
     if cached is not None:
         return cached
-    identity = _resolve(request.headers.get("Authorization"), allow_session)
+    identity = _resolve(request.headers.get("Authorization"), allow_session, request.method)
     request.environ["support.actor"] = identity.actor
     request.environ["support.user_locale"] = identity.user_locale  # for the locale selector
     refresh_locale()  # anything translated from here on is in the user's language

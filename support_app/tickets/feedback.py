@@ -21,6 +21,7 @@ from ..security import roles
 from . import events, lifecycle, policy
 from .actor import Actor
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
+from .queries import survivor_id
 from .service import MAX_BODY, _audit, _publish, _transaction, get_ticket
 
 SURVEY_TEMPLATE = "csat_survey"
@@ -75,7 +76,9 @@ def submit(actor: Actor, ticket_id: int, rating: int, comment: str | None = None
 
 def check_survey_open(ticket_id: int) -> None:
     """Conflict unless the ticket can take its feedback now (what a survey page says
-    before the customer confirms): the same rule `_record` applies."""
+    before the customer confirms): the same rule `_record` applies, to the same ticket
+    (a merged ticket's link rates the ticket it was merged into)."""
+    ticket_id = survivor_id(ticket_id)
     status = db.session.scalar(select(Ticket.status).where(Ticket.id == ticket_id))
     has_feedback = db.session.scalar(
         select(Feedback.id).where(Feedback.ticket_id == ticket_id)) is not None

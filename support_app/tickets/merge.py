@@ -4,14 +4,17 @@ In one transaction, with both rows locked in id order (on SQLite: the writer tur
 A's thread messages (and its opening description, as a customer message at the time
 it was written) and internal notes move to B, keeping their times, so B's thread reads
 in time order; A's group participants join B; A's email log and notifications follow
-(a reply to A's mail threads onto B); A is closed with `merged_into_id = B` and both
+(a reply to A's mail threads onto B), A's held-back survey cancelled (B is surveyed
+when B is resolved; a link of A already sent rates B); A is closed with `merged_into_id = B` and both
 carry an audit entry. One `ticket.merged` event on B tells the customer once, in their
 language (notification and email), pushes `support:ticket:merged` to both tickets'
 rooms, and lets other capabilities join what they keep per ticket (its `merged_id`).
 
 From then on A's id and number resolve to B on every surface (`queries.resolves_to`).
 Refused: into itself, across customers, into a closed ticket, from or into an already
-merged one, and for unverified tickets (their sender is not proven to be B's customer).
+merged one, for unverified tickets (their sender is not proven to be B's customer), and
+between tickets about different services when either has group participants (they may
+read only tickets about the ride, order or booking they share).
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ from ..models import (
     TicketParticipant,
     utcnow,
 )
-from . import counters, events, lifecycle, policy, sla, tags
+from . import counters, events, feedback, lifecycle, policy, sla, tags
 from .actor import Actor
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .queries import visible_tickets
@@ -72,7 +75,22 @@ def _refusal(source: Ticket, target: Ticket) -> str | None:
         return _("A ticket cannot be merged into a closed ticket")
     if source.unverified_reason is not None or target.unverified_reason is not None:
         return _("Verify the sender of both tickets before merging them")
+    if _service(source) != _service(target) and _has_group(source, target):
+        return _("A ticket shared with group members can only be merged with a ticket "
+                 "about the same order, ride or booking")
     return None
+
+
+def _service(ticket: Ticket) -> tuple[int | None, int | None, int | None]:
+    return ticket.order_id, ticket.ride_id, ticket.booking_id
+
+
+def _has_group(source: Ticket, target: Ticket) -> bool:
+    """Either ticket has group participants: they read it because they share its
+    service (`groups`), so merging across services would show them the owner's other
+    thread, or show the owner's other ticket to them."""
+    return db.session.scalar(select(TicketParticipant.ticket_id).where(
+        TicketParticipant.ticket_id.in_((source.id, target.id))).limit(1)) is not None
 
 
 @dataclass
@@ -99,6 +117,7 @@ def merge(actor: Actor, ticket_id: int, into_id: int, *, origin: str = "api") ->
         if refusal:
             raise Conflict(refusal)
         now = utcnow()
+        feedback.cancel_pending(ticket_id=source.id)  # B is surveyed when B is resolved
         _move_thread(source, target)
         _join_participants(source, target)
         tags.attach(target, actor, tags.tags_of(source.id), origin)  # A's tags join B
@@ -185,8 +204,8 @@ def _follow_read_flags(source: Ticket, target: Ticket, now) -> None:
 
 def suggestions(actor: Actor, ticket: Ticket) -> list[Ticket]:
     """Where `ticket` could be merged: the customer's other tickets that are not
-    closed or merged and that the actor may work, those about the same order (ride,
-    booking) first, newest first."""
+    closed or merged, that the actor may work and the merge would not refuse, those
+    about the same order (ride, booking) first, newest first."""
     same_service = [ref == value for ref, value in (
         (Ticket.order_id, ticket.order_id), (Ticket.ride_id, ticket.ride_id),
         (Ticket.booking_id, ticket.booking_id)) if value is not None]
@@ -198,4 +217,5 @@ def suggestions(actor: Actor, ticket: Ticket) -> list[Ticket]:
             .order_by(*([first] if first is not None else []),
                       Ticket.created_at.desc(), Ticket.id.desc())
             .limit(SUGGESTIONS))
-    return [t for t in db.session.scalars(stmt) if policy.can_work(actor, t)]
+    return [t for t in db.session.scalars(stmt)
+            if policy.can_work(actor, t) and _refusal(ticket, t) is None]

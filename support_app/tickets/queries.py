@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import aliased
 
+from ..extensions import db
 from ..models import Ticket
 from .actor import Actor
 from .policy import visible_clause
@@ -24,6 +25,12 @@ def resolves_to(ticket_id: Any) -> ColumnElement[bool]:
     old = aliased(Ticket)  # not correlated with the outer query's tickets
     return Ticket.id == (select(func.coalesce(old.merged_into_id, old.id))
                          .where(old.id == ticket_id).scalar_subquery())
+
+
+def survivor_id(ticket_id: int) -> int:
+    """The id a ticket id answers for: itself, or the ticket it was merged into (an
+    unknown id stays as it is)."""
+    return db.session.scalar(select(Ticket.id).where(resolves_to(ticket_id))) or ticket_id
 
 
 def resolves_number(number: str) -> ColumnElement[bool]:

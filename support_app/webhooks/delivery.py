@@ -79,9 +79,11 @@ def attempt(row: WebhookDelivery, config: Mapping[str, Any]) -> None:
     try:
         if not endpoint.is_active:
             raise AttemptFailed("endpoint disabled", permanent=True)
-        if row.event in endpoints.INTERNAL_ONLY and not endpoint.is_internal:
-            # Queued while the endpoint was internal; it is not any more.
-            raise AttemptFailed("endpoint no longer receives internal notes", permanent=True)
+        if not endpoint.is_internal and endpoints.staff_only(
+                row.event, row.ticket is not None and row.ticket.unverified_reason is not None):
+            # Queued while the endpoint was internal (or resent since); it is not any more.
+            raise AttemptFailed("endpoint is no longer internal: this event is for internal "
+                                "endpoints only", permanent=True)
         target = guard.check_url(endpoint.url, bool(config.get("WEBHOOK_ALLOW_PRIVATE")))
         timestamp = int(time.time())
         code = post(target, row.body.encode(), signing.headers(

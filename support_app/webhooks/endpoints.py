@@ -45,6 +45,13 @@ EVENTS = {
 INTERNAL_ONLY = frozenset({events.NOTE_ADDED})
 
 
+def staff_only(event: str, ticket_unverified: bool) -> bool:
+    """Whether only internal endpoints may receive this event: an internal note, or
+    anything about an unverified ticket (`tickets/verification.py`: an integration
+    might act towards the customer). Checked when queued and again when sent."""
+    return event in INTERNAL_ONLY or ticket_unverified
+
+
 def ticket_payload(t: TicketSnapshot) -> dict[str, Any]:
     return {"id": t.id, "number": t.number, "status": t.status, "priority": t.priority,
             "category": t.category, "channel": t.channel, "customer_id": t.customer_id,
@@ -89,12 +96,9 @@ def prepare_deliveries(e: DomainEvent) -> events.Write | None:
     if e.ticket is None or e.name not in EVENTS:
         return None
     rows = db.session.connection().execute(ACTIVE).all()
-    # An unverified ticket's events reach staff only (tickets/verification.py): an
-    # integration might act towards the customer, so only internal endpoints get them.
-    staff_only = e.ticket.unverified
+    internal_only = staff_only(e.name, e.ticket.unverified)
     wanted = [endpoint_id for endpoint_id, chosen, internal in rows
-              if e.name in (chosen or [])
-              and (internal or (e.name not in INTERNAL_ONLY and not staff_only))]
+              if e.name in (chosen or []) and (internal or not internal_only)]
     if not wanted:
         return None
     data, ticket = _data(e), e.ticket

@@ -30,17 +30,23 @@ class Target:
 
 
 def _forbidden(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    mapped = getattr(ip, "ipv4_mapped", None)  # ::ffff:127.0.0.1 is loopback too
-    if mapped is not None:
-        ip = mapped
-    return (ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_multicast
-            or ip.is_reserved or ip.is_unspecified)
+    """Anything but a global unicast address: besides loopback, private, link-local
+    and the like, the shared address space 100.64.0.0/10 (carrier NAT, and a cloud
+    metadata service: Alibaba's 100.100.100.200), and an IPv6 address that carries
+    such an IPv4 one (::ffff:127.0.0.1, 6to4's 2002:7f00:1::, Teredo's client)."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        teredo = ip.teredo
+        carried = (ip.ipv4_mapped, ip.sixtofour, teredo[1] if teredo else None)
+        if any(v4 is not None and _forbidden(v4) for v4 in carried):
+            return True
+    return (not ip.is_global or ip.is_loopback or ip.is_private or ip.is_link_local
+            or ip.is_multicast or ip.is_reserved or ip.is_unspecified)
 
 
 def check_url(url: str, allow_private: bool = False) -> Target:
     """Parse and resolve `url`; refuse a non-http(s) URL, an unresolvable host, or a
-    host with any address on loopback, private, link-local, multicast or reserved
-    ranges (unless `allow_private`)."""
+    host with any address that is not global unicast (`_forbidden`) unless
+    `allow_private`."""
     try:
         parts = urlsplit((url or "").strip())
         port = parts.port

@@ -180,6 +180,12 @@ class Config:
         self.ATTACHMENT_TYPES = _list(env.get("ATTACHMENT_TYPES")) or None  # None: defaults
         self.ATTACHMENT_STORAGE_PATH = env.get("ATTACHMENT_STORAGE_PATH") or str(
             INSTANCE / "attachments")
+        # `s3`: an S3-compatible bucket instead (attachments/s3.py, the `s3` extra);
+        # credentials from boto3's own chain (AWS_* variables, ~/.aws, instance role).
+        self.ATTACHMENT_STORAGE = env.get("ATTACHMENT_STORAGE", "local").strip().lower()
+        self.ATTACHMENT_S3_BUCKET = env.get("ATTACHMENT_S3_BUCKET") or None
+        self.ATTACHMENT_S3_ENDPOINT_URL = env.get("ATTACHMENT_S3_ENDPOINT_URL") or None
+        self.ATTACHMENT_S3_PREFIX = env.get("ATTACHMENT_S3_PREFIX", "")
         self.ATTACHMENT_ORPHAN_HOURS = float(env.get("ATTACHMENT_ORPHAN_HOURS", 24))
         self.ATTACHMENT_CLEANUP_SECONDS = float(env.get("ATTACHMENT_CLEANUP_SECONDS", 3600))
         self.ATTACHMENT_CLEANUP_BACKGROUND = _bool("ATTACHMENT_CLEANUP_BACKGROUND", True)

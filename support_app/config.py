@@ -160,6 +160,9 @@ class Config:
         # A staff reply's files ride in its email up to this total; above it, links.
         self.MAIL_ATTACHMENT_MAX_BYTES = int(env.get("MAIL_ATTACHMENT_MAX_BYTES",
                                                      10 * 1024 * 1024))
+        # Those links (security/file_links.py): signed per file and customer, no sign-in.
+        self.FILE_LINK_MAX_AGE = int(env.get("FILE_LINK_MAX_AGE", 30 * 86400))
+        self.FILE_LINK_RATE_LIMIT = env.get("FILE_LINK_RATE_LIMIT", "30 per minute")
         self.MAILGUN_SIGNING_KEY = env.get("MAILGUN_SIGNING_KEY") or None
         self.MAILGUN_MAX_AGE = int(env.get("MAILGUN_MAX_AGE", 15 * 60))
         # Email ownership (security/email_ownership.py)

@@ -140,8 +140,6 @@ def test_a_second_process_serves_what_the_first_stored(client, factory, app, buc
                 "ATTACHMENT_STORAGE": "s3", "ATTACHMENT_S3_BUCKET": BUCKET,
                 "ATTACHMENT_S3_ENDPOINT_URL": endpoint, "ATTACHMENT_S3_PREFIX": PREFIX,
                 "ATTACHMENT_STORAGE_PATH": str(tmp_path / "other-host")}
-    if app.config.get("REDIS_URL"):
-        settings["REDIS_URL"] = None  # its own limiter and channel: nothing shared but the bucket
     env = dict(os.environ, FILE_URL=f"{URL}/{data['id']}",
                FILE_AUTH=jane.headers["Authorization"], SUPPORT_INSTANCE_PATH=str(tmp_path))
     answer = subprocess.run([sys.executable, "-c", SECOND_PROCESS, json.dumps(settings)],

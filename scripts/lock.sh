@@ -44,6 +44,7 @@ PY
 fi
 compile requirements/base.txt -c requirements/test.txt
 compile requirements/scale.txt --extra scale -c requirements/test.txt
+compile requirements/s3.txt --extra scale --extra s3 -c requirements/test.txt
 compile requirements/bench.txt --extra bench -c requirements/test.txt
 compile requirements/mutation.txt --extra test --extra scale --extra mutation -c requirements/test.txt
 echo "locked: $(ls requirements/*.txt | tr '\n' ' ')"

@@ -74,7 +74,9 @@ def test_a_guest_opens_the_mailed_files_without_signing_in(browser, client, fact
         signed_in = client.get(f"/api/attachments/{attachment.id}", headers=admin.headers)
         assert {h: opened.headers.get(h) for h in COPIED} == \
             {h: signed_in.headers.get(h) for h in COPIED}
-    assert browser.get(links[0]).headers["Content-Disposition"].startswith("inline")
+    opened = browser.get(links[0])
+    assert opened.headers["Content-Disposition"].startswith("inline")
+    assert opened.headers["Referrer-Policy"] == "no-referrer"  # a PDF's links leak no token
 
 
 def test_refused_links_are_one_404_page(browser, factory, smtp, app):

@@ -50,4 +50,6 @@ def download(token: str) -> Response | tuple[str, int]:
         data = store.content(attachment)
     except FileNotFoundError:
         return _not_found()
-    return serve.send(data, attachment)
+    response = serve.send(data, attachment)
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token is a key: never pass it on
+    return response

@@ -17,12 +17,34 @@ compile() {  # compile OUTPUT [uv pip compile options...]
     --python-version 3.11 --python-platform linux \
     --custom-compile-command "scripts/lock.sh" "$@" -o "$output"
 }
+# LOCK_CONSTRAINTS: optional constraint files (space-separated) for the test lock, e.g. a
+# copy of the previous requirements/test.txt, so that adding a dependency moves no pin.
+constraints=()
+for file in ${LOCK_CONSTRAINTS:-}; do constraints+=(-c "$file"); done
 rm -f requirements/*.txt
 # The test lock is resolved first; the others are held to its versions so that what
 # the tests ran with is what runs.
-compile requirements/test.txt --extra test --extra scale
+compile requirements/test.txt --extra test --extra scale --extra s3 "${constraints[@]}"
+if [ -n "${LOCK_CONSTRAINTS:-}" ]; then  # their paths are no source of any pin: drop them
+  python3 - requirements/test.txt ${LOCK_CONSTRAINTS} <<'PY'
+import sys
+path, drop = sys.argv[1], {f"    #   -c {name}" for name in sys.argv[2:]}
+lines = [line for line in open(path).read().splitlines() if line not in drop]
+out = []
+for i, line in enumerate(lines):
+    after = lines[i + 2] if i + 2 < len(lines) else ""
+    if (line == "    # via" and lines[i + 1].startswith("    #   ")
+            and not after.startswith("    #   ")):
+        out.append("    # via " + lines[i + 1][len("    #   "):])
+        lines[i + 1] = None
+    elif line is not None:
+        out.append(line)
+open(path, "w").write("\n".join(out) + "\n")
+PY
+fi
 compile requirements/base.txt -c requirements/test.txt
 compile requirements/scale.txt --extra scale -c requirements/test.txt
+compile requirements/s3.txt --extra scale --extra s3 -c requirements/test.txt
 compile requirements/bench.txt --extra bench -c requirements/test.txt
 compile requirements/mutation.txt --extra test --extra scale --extra mutation -c requirements/test.txt
 echo "locked: $(ls requirements/*.txt | tr '\n' ' ')"

@@ -62,6 +62,9 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     from .api import survey
 
     app.register_blueprint(survey.page_blp)  # the survey links' HTML page
+    from .api import file_links
+
+    app.register_blueprint(file_links.page_blp)  # emailed file links (no sign-in)
 
     from .notify import register_notify
     from .realtime import register_realtime

@@ -160,6 +160,9 @@ class Config:
         # A staff reply's files ride in its email up to this total; above it, links.
         self.MAIL_ATTACHMENT_MAX_BYTES = int(env.get("MAIL_ATTACHMENT_MAX_BYTES",
                                                      10 * 1024 * 1024))
+        # Those links (security/file_links.py): signed per file and customer, no sign-in.
+        self.FILE_LINK_MAX_AGE = int(env.get("FILE_LINK_MAX_AGE", 30 * 86400))
+        self.FILE_LINK_RATE_LIMIT = env.get("FILE_LINK_RATE_LIMIT", "30 per minute")
         self.MAILGUN_SIGNING_KEY = env.get("MAILGUN_SIGNING_KEY") or None
         self.MAILGUN_MAX_AGE = int(env.get("MAILGUN_MAX_AGE", 15 * 60))
         # Email ownership (security/email_ownership.py)
@@ -180,6 +183,12 @@ class Config:
         self.ATTACHMENT_TYPES = _list(env.get("ATTACHMENT_TYPES")) or None  # None: defaults
         self.ATTACHMENT_STORAGE_PATH = env.get("ATTACHMENT_STORAGE_PATH") or str(
             INSTANCE / "attachments")
+        # `s3`: an S3-compatible bucket instead (attachments/s3.py, the `s3` extra);
+        # credentials from boto3's own chain (AWS_* variables, ~/.aws, instance role).
+        self.ATTACHMENT_STORAGE = env.get("ATTACHMENT_STORAGE", "local").strip().lower()
+        self.ATTACHMENT_S3_BUCKET = env.get("ATTACHMENT_S3_BUCKET") or None
+        self.ATTACHMENT_S3_ENDPOINT_URL = env.get("ATTACHMENT_S3_ENDPOINT_URL") or None
+        self.ATTACHMENT_S3_PREFIX = env.get("ATTACHMENT_S3_PREFIX", "")
         self.ATTACHMENT_ORPHAN_HOURS = float(env.get("ATTACHMENT_ORPHAN_HOURS", 24))
         self.ATTACHMENT_CLEANUP_SECONDS = float(env.get("ATTACHMENT_CLEANUP_SECONDS", 3600))
         self.ATTACHMENT_CLEANUP_BACKGROUND = _bool("ATTACHMENT_CLEANUP_BACKGROUND", True)

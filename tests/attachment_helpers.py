@@ -21,6 +21,20 @@ HTML = b"<!doctype html><html><body><script>alert(document.cookie)</script></bod
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"></svg>'
 
 
+URL = "/api/attachments"
+
+
+def post_file(client, person, name, data, field="file"):
+    """POST /api/attachments as `person` (a factory person with bearer headers)."""
+    return client.post(URL, headers=person.headers, data={field: (io.BytesIO(data), name)})
+
+
+def uploaded(client, person, name="photo.png", data=PNG) -> dict:
+    response = post_file(client, person, name, data)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["data"]
+
+
 def upload_file(actor: Actor, name: str = "photo.png", data: bytes = PNG):
     """An upload of `actor`, as POST /api/attachments would keep it."""
     return store.upload(actor, name, io.BytesIO(data))

@@ -20,21 +20,9 @@ from support_app.tickets import service
 from support_app.tickets.errors import ValidationFailed
 
 from .admin_helpers import csrf_from, desk_client, login
-from .attachment_helpers import HTML, PDF, PNG, SVG, png_bytes, upload_file
+from .attachment_helpers import (HTML, PDF, PNG, SVG, URL, png_bytes, post_file, upload_file,
+                                 uploaded)
 from .inbound_payloads import deliver, payload, with_files
-
-URL = "/api/attachments"
-
-
-def post_file(client, person, name, data, field="file"):
-    return client.post(URL, headers=person.headers, data={field: (io.BytesIO(data), name)})
-
-
-def uploaded(client, person, name="photo.png", data=PNG) -> dict:
-    response = post_file(client, person, name, data)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["data"]
-
 
 def reply(client, person, ticket_id, *urls):
     return client.post(f"/api/support-tickets/{ticket_id}/messages", headers=person.headers,

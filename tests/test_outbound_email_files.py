@@ -1,5 +1,5 @@
 """A staff reply's files reach the customer by email (issue 26): attached when together
-they fit MAIL_ATTACHMENT_MAX_BYTES, else linked to the download route; internal-note
+they fit MAIL_ATTACHMENT_MAX_BYTES, else as signed links (`/files/<token>`); internal-note
 files never. The outbox row names the files by id and the sender reads their bytes at
 send time, delivered to a real SMTP server on loopback."""
 from __future__ import annotations
@@ -86,14 +86,15 @@ def test_files_over_the_mail_limit_are_links_the_customer_can_open(client, facto
     outbox.deliver_due()
     msg = only_reply(smtp)
     assert files_of(msg) == []
-    links = [current_app.config["PUBLIC_URL"] + f"/api/attachments/{f.id}" for f in (label, photo)]
     text, html = text_of(msg), msg.get_body(("html",)).get_content()
-    assert f"- label.pdf: {links[0]}" in text and f"- photo.png: {links[1]}" in text
+    links = [line.split(": ", 1)[1] for line in text.splitlines()
+             if line.startswith(("- label.pdf: ", "- photo.png: "))]
+    assert len(links) == 2 and "/api/attachments/" not in text
     assert f'<a href="{links[0]}">label.pdf</a>' in html
-    # The links are the download route: the customer (signed in) opens them.
+    # Signed links (tests/test_file_links.py): they open without signing in.
     for attachment, link in zip((label, photo), links):
-        response = client.get(link.removeprefix(current_app.config["PUBLIC_URL"]),
-                              headers=alice.headers)
+        assert link.startswith(current_app.config["PUBLIC_URL"] + "/files/")
+        response = client.get(link.removeprefix(current_app.config["PUBLIC_URL"]))
         assert response.status_code == 200 and response.data == store.content(attachment)
     # At the limit exactly, they are attached again.
     monkeypatch.setitem(app.config, "MAIL_ATTACHMENT_MAX_BYTES", len(PDF) + len(PNG))
@@ -121,6 +122,7 @@ def test_internal_note_files_are_never_mailed(factory, smtp):
     everything = b"".join(m.as_bytes() for m in smtp.messages)
     assert b"fraud-check" not in everything and b"Chargeback" not in everything
     assert f"/api/attachments/{secret.id}".encode() not in everything
+    assert b"/files/" not in everything  # both fit the mail: attached, no links
 
 
 def test_a_file_missing_from_storage_is_retried_not_sent_without_it(factory, smtp):
@@ -156,7 +158,7 @@ def test_the_file_list_is_in_the_customers_language(factory, smtp, app, monkeypa
     attached, linked = [text_of(m) for m in smtp.messages if "etiqueta" in m.as_string()
                         or "foto.png" in m.as_string()]
     assert "Adjuntos a este correo:" in attached
-    assert "inicie sesión para abrirlos" in linked
+    assert "ábralos con estos enlaces" in linked
 
 
 def test_a_file_deleted_since_the_reply_is_left_out(factory, smtp):

@@ -5,11 +5,13 @@
 no name a user chose ever reaches the file system, and a key that is not of that form
 is refused before any path is built.
 
-Scale-out: several server processes must share the files. Mount one shared folder
-(NFS, a volume) as ATTACHMENT_STORAGE_PATH, or plug an object store in: anything with
-`save`, `read` and `delete` over these keys will do (an S3-compatible bucket via boto3
-is a few lines: put_object / get_object / delete_object with the key as object name).
-No S3 backend ships here: boto3 is a heavy dependency this project does not take yet.
+Scale-out: several server processes must share the files. Either mount one shared
+folder (NFS, a volume) as ATTACHMENT_STORAGE_PATH, or set ATTACHMENT_STORAGE=s3:
+`S3Storage` (`attachments.s3`, the `s3` extra: boto3) keeps the same keys as objects
+`<ATTACHMENT_S3_PREFIX><key>` in ATTACHMENT_S3_BUCKET on AWS S3 or any S3-compatible
+store (MinIO, Ceph, ...: ATTACHMENT_S3_ENDPOINT_URL). Credentials come from boto3's own
+chain (environment, ~/.aws, instance role), never from this app's settings. boto3 is
+imported only when s3 is configured.
 """
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ import re
 import secrets
 import tempfile
 from pathlib import Path
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from flask import current_app
 
@@ -36,6 +39,18 @@ class Storage(Protocol):
         """Remove a key; absent keys are no error."""
 
 
+def checked(key: str) -> str:
+    """The key if it is one this module could have made (else ValueError): no name a
+    caller passes ever becomes a path or an object name of its choosing."""
+    if not isinstance(key, str) or not KEY.match(key):
+        raise ValueError("not an attachment storage key")
+    return key
+
+
+def new_key() -> str:
+    return secrets.token_hex(16)
+
+
 class LocalStorage:
     """Files on disk: `<root>/<first two hex digits>/<key>`, written atomically."""
 
@@ -43,12 +58,11 @@ class LocalStorage:
         self.root = Path(root).resolve()
 
     def path(self, key: str) -> Path:
-        if not isinstance(key, str) or not KEY.match(key):
-            raise ValueError("not an attachment storage key")
+        checked(key)
         return self.root / key[:2] / key
 
     def save(self, data: bytes) -> str:
-        key = secrets.token_hex(16)
+        key = new_key()
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
@@ -73,7 +87,19 @@ def storage() -> Storage:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     found = app.extensions.get("attachment_storage")
     if found is None:
-        root = app.config.get("ATTACHMENT_STORAGE_PATH") or os.path.join(
-            app.instance_path, "attachments")
-        found = app.extensions["attachment_storage"] = LocalStorage(root)
+        found = app.extensions["attachment_storage"] = configured(app.config)
     return found
+
+
+def configured(config: Mapping[str, Any]) -> Storage:
+    """The storage ATTACHMENT_STORAGE names: `local` (default) or `s3`."""
+    kind = (config.get("ATTACHMENT_STORAGE") or "local").strip().lower()
+    if kind == "s3":
+        from .s3 import S3Storage  # boto3 only where s3 is configured
+
+        return S3Storage.from_config(config)
+    if kind != "local":
+        raise ValueError(f"ATTACHMENT_STORAGE must be local or s3, not {kind!r}")
+    root = config.get("ATTACHMENT_STORAGE_PATH") or os.path.join(
+        current_app.instance_path, "attachments")
+    return LocalStorage(root)

@@ -233,7 +233,7 @@ def prepare_email(event: events.DomainEvent) -> events.Write | None:
         message = db.session.get(Message, event.data.get("message_id"))
         context["reply"] = message.body if message else ""
         if message is not None and message.attachments:  # no files: no query
-            files = mail_files.for_message(message.id)
+            files = mail_files.for_message(message.id, ticket.customer_id)
     context.update(attached=[row.filename for row in files.attached], linked=files.linked)
     row = render_email(template, ticket, **context)
     row["attachment_ids"] = files.attachment_ids

@@ -2,8 +2,10 @@
 
 When the reply is queued (`mail.prepare_email`), its files go either into the email as
 MIME attachments, if together they stay within MAIL_ATTACHMENT_MAX_BYTES, or into its
-body as links to the download route (`/api/attachments/<id>`, the ticket policy
-decides who may open them). Only the message's own files are considered: internal-note
+body as signed links (`security.file_links`: `/files/<token>`, one per file and the
+ticket's customer), which open without signing in (a guest who wrote through the
+contact form or by email has no account) while the ticket policy still lets that
+customer read the file. Only the message's own files are considered: internal-note
 files have no message and never reach a mail. The outbox row keeps the attached files'
 ids (`EmailLog.attachment_ids`); the sender reads their bytes from the attachment
 storage at send time (`attach`), so a durable row rebuilds the same email anywhere.
@@ -20,6 +22,7 @@ from sqlalchemy import select
 from ..attachments import store
 from ..extensions import db
 from ..models import Attachment
+from ..security import file_links
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
@@ -47,16 +50,17 @@ def max_bytes() -> int:
     return DEFAULT_MAX_BYTES if value is None else int(value)
 
 
-def for_message(message_id: int) -> ReplyFiles:
+def for_message(message_id: int, customer_id: int) -> ReplyFiles:
     """All of the message's files attached if their total fits the limit, else all
-    linked: one rule for the whole email, so the customer finds every file one way."""
+    linked (signed for `customer_id`, the recipient): one rule for the whole email, so
+    the customer finds every file one way."""
     rows = list(db.session.scalars(
         select(Attachment).where(Attachment.message_id == message_id).order_by(Attachment.id)))
     if not rows:
         return ReplyFiles()
     if sum(row.size for row in rows) <= max_bytes():
         return ReplyFiles(attached=rows)
-    return ReplyFiles(linked=[Linked(row.filename, store.public_url(store.path_of(row.id)))
+    return ReplyFiles(linked=[Linked(row.filename, file_links.url(row.id, customer_id))
                               for row in rows])
 
 

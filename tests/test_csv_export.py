@@ -36,7 +36,9 @@ def _csv(response) -> list[list[str]]:
 @pytest.mark.parametrize("text, written", [
     ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"), ("+1+1", "'+1+1"),
     ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"), ("\tcmd", "'\tcmd"), ("\rcmd", "'\rcmd"),
-    ("plain", "plain"), ("a=b", "a=b"), ("", ""), (None, ""), (-5, -5), (2.5, 2.5),
+    (" =1+1", "' =1+1"), ("\u00a0@SUM(A1)", "'\u00a0@SUM(A1)"), ("＝1+1", "'＝1+1"),
+    ("\u3000＋cmd", "'\u3000＋cmd"), ("－2", "'－2"),
+    ("plain", "plain"), ("a=b", "a=b"), (" plain", " plain"), ("１２", "１２"), ("", ""), (None, ""), (-5, -5), (2.5, 2.5),
 ])
 def test_cells_that_would_start_a_formula_get_an_apostrophe(text, written):
     assert cell(text) == written

@@ -1,13 +1,15 @@
 """CSV as spreadsheet programs open it: UTF-8 with a byte-order mark (Excel reads
 Arabic and Bengali right), the csv module's quoting, and no formulas: a cell that
 starts with = + - @, a tab or a carriage return gets a leading apostrophe, so a
-subject like `=HYPERLINK(...)` stays text. Streamed: one line at a time from an
+subject like `=HYPERLINK(...)` stays text; so does one that starts so after spaces or
+in full-width forms (`＝`), which some spreadsheet programs read as the same. Streamed: one line at a time from an
 iterator of rows, so memory stays flat whatever the row count."""
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import io
+import unicodedata
 from typing import Any, Iterable, Iterator
 
 from flask import Response, stream_with_context
@@ -28,7 +30,10 @@ def cell(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    # NFKC folds full-width signs (＝ ＋ － ＠) into ASCII and the ideographic space.
+    probe = unicodedata.normalize("NFKC", text[:64]).lstrip(" \u00a0")
+    risky = text.startswith(FORMULA_STARTS) or probe.startswith(FORMULA_STARTS)
+    return "'" + text if risky else text
 
 
 def lines(header: Iterable[Any], rows: Iterable[Iterable[Any]]) -> Iterator[str]:

@@ -47,7 +47,8 @@ def test_tag_names_are_unique_case_insensitively(factory):
     assert db.session.scalar(select(func.count()).select_from(TicketEvent)) == before
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "a,b", "x/y", "bell\x07", "n\x00l", "x" * 51, 7])
+@pytest.mark.parametrize("bad", ["", "   ", "a,b", "x/y", "bell\x07", "n\x00l", "x" * 51, 7,
+                                 "caf\ufffd"])
 def test_bad_tag_names_are_refused_and_nothing_written(factory, bad):
     admin = factory.staff(roles.ADMIN)
     ticket = factory.ticket(factory.customer())
@@ -110,6 +111,8 @@ def test_api_refuses_customers_bad_names_and_unknown_tickets(client, factory):
     assert r.status_code == 422 and r.get_json()["success"] is False
     r = client.put(f"/api/tickets/{ticket.id}/tags/" + "x" * 60, headers=manager.headers)
     assert r.status_code == 422
+    r = client.put(f"/api/tickets/{ticket.id}/tags/caf%C3", headers=manager.headers)
+    assert r.status_code == 422  # undecodable bytes in the path
     r = client.put("/api/tickets/999999/tags/x", headers=manager.headers)
     assert r.status_code == 404
     r = client.put(f"/api/tickets/{ticket.id}/tags/x")

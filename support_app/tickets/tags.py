@@ -40,12 +40,13 @@ SCANNED = 1000  # characters of the subject / first message a rule reads
 
 def clean_name(value: object) -> str:
     """A tag name as stored: trimmed, inner spaces collapsed; refused when empty, too
-    long, or holding a comma, a slash or a control character."""
+    long, or holding a comma, a slash, a control character or U+FFFD."""
     if not isinstance(value, str):
         raise ValidationFailed({"tag": [_("A tag must be text.")]})
     name = " ".join(value.split())
+    # U+FFFD is what undecodable bytes (a bad URL path) became: not a name anyone typed.
     bad = any(unicodedata.category(ch).startswith("C") for ch in name) or any(
-        ch in name for ch in ",/")
+        ch in name for ch in ",/\ufffd")
     if not name or len(name) > TAG_NAME_MAX_LEN or bad:
         raise ValidationFailed({"tag": [_(
             "A tag is 1 to %(max)d characters, without commas, slashes or control characters.",

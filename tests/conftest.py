@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from pathlib import Path
 
 import pytest
 from flask import g, request_started
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.engine import make_url
 
 from support_app import create_app
@@ -117,6 +119,30 @@ def secret_guard(app):
     assert not guard.leaks, f"secrets in {len(guard.leaks)} log record(s): {guard.leaks[:3]}"
 
 
+def _truncate(names: str) -> None:
+    """TRUNCATE waits for every lock on the tables. A connection the previous test left
+    inside a transaction (seen twice in a PostgreSQL run, at the browser sweep, source
+    not yet found) would hold it past the statement timeout: after 5 s the connections
+    in a transaction for seconds are named in a warning and ended, and it runs again."""
+    for attempt in (1, 2):
+        try:
+            with db.engine.begin() as conn:
+                conn.execute(text("SET LOCAL lock_timeout = '5s'"))
+                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            return
+        except OperationalError:
+            if attempt == 2:
+                raise
+        with db.engine.begin() as conn:
+            stuck = conn.execute(text(
+                "SELECT pid, state, now() - xact_start, left(query, 200) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " AND xact_start < now() - interval '4 seconds'")).all()
+            warnings.warn(f"ended connections in a transaction for seconds before TRUNCATE: {stuck}")
+            for pid, *_ in stuck:
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+
 @pytest.fixture(autouse=True)
 def _clean_database(app):
     """Every test starts from the seeded roles and nothing else (emptied before, not
@@ -127,11 +153,10 @@ def _clean_database(app):
     with app.app_context():
         db.session.remove()
         tables = [t for t in reversed(db.metadata.sorted_tables) if t.name not in KEEP_TABLES]
-        with db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                names = ", ".join(f'"{t.name}"' for t in tables)
-                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-            else:
+        if db.engine.dialect.name == "postgresql":
+            _truncate(", ".join(f'"{t.name}"' for t in tables))
+        else:
+            with db.engine.begin() as conn:
                 for table in tables:
                     conn.execute(table.delete())
     from support_app.extensions import limiter

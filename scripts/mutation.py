@@ -62,7 +62,7 @@ TARGETS = (
     Target("api-errors", ("support_app/api/errors.py",),
            ("tests/test_api_error_dispatch.py", "tests/test_bad_input.py",
             "tests/test_faults.py", "tests/test_api_agent_desk.py",
-            "tests/test_api_munch.py")),
+            "tests/test_api_munch.py", "tests/test_request_logs.py")),
     # security/ in four parts, each with its modules' tests, so that each finishes in
     # one sitting.
     Target("security-tokens", ("support_app/security/tokens.py", "support_app/security/current.py"),

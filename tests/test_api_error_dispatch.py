@@ -81,3 +81,42 @@ def test_unknown_api_path_is_a_json_404_and_a_page_outside_the_api(client):
     assert response.get_json() == {"success": False, "message": "Not found"}
     page = client.get("/nothing-here")
     assert page.status_code == 404 and page.get_json(silent=True) is None
+
+
+def test_each_refusal_is_worded_in_the_surface_format(app, client, factory):
+    """What the 002 surface answers, whole, for each error a client meets before its
+    request reaches the domain: no credentials, a malformed body, too large a body,
+    too many attempts (with the Retry-After the limiter set)."""
+    customer = factory.customer()
+    assert client.get("/api/support-tickets").get_json() == {
+        "success": False, "message": "Unauthenticated"}
+    bad = client.post("/api/support-tickets", data="{bad", content_type="application/json",
+                      headers=customer.headers)
+    assert (bad.status_code, bad.get_json()) == (400, {
+        "success": False, "message": "Bad request", "errors": {"_request": ["Invalid JSON body."]}})
+    app.config["MAX_CONTENT_LENGTH"] = 50
+    try:
+        big = client.post("/api/support-tickets", data="x" * 100, content_type="application/json",
+                          headers=customer.headers)
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = 10 * 1024 * 1024
+    assert (big.status_code, big.get_json()) == (413, {
+        "success": False, "message": "Request body too large"})
+    for _ in range(12):
+        limited = client.post("/api/auth/login", json={"email": "a@example.com",
+                                                       "password": "wrong-pass-1"})
+    assert (limited.status_code, limited.get_json()) == (429, {
+        "success": False, "message": "Too many requests"})
+    assert int(limited.headers["Retry-After"]) > 0
+    assert limited.headers["Content-Type"] == "application/json"  # not the HTML error page's
+
+
+def test_routing_errors_carry_their_code_on_a_surface_that_shows_codes(client):
+    """The 000 surface (storefront admin) shows a code: the HTTP error's name."""
+    missing = client.get("/api/admin/support/nothing-here")
+    assert (missing.status_code, missing.get_json()) == (404, {
+        "success": False, "message": "Not found", "code": "NOT_FOUND"})
+    wrong = client.delete("/api/admin/support")
+    assert (wrong.status_code, wrong.get_json()) == (405, {
+        "success": False, "message": "Method not allowed", "code": "METHOD_NOT_ALLOWED"})
+    assert "GET" in wrong.headers["Allow"]

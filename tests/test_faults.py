@@ -123,6 +123,8 @@ def test_a_connection_lost_mid_transaction_is_503_whatever_the_driver_calls_it(c
     finally:
         event.remove(db.engine, "do_execute", hook)
     assert response.status_code == 503, response.get_json()
+    assert response.get_json() == {"success": False, "message": "Service temporarily unavailable",
+                                   "request_id": response.headers["X-Request-ID"]}
     # At least the 503's 5 s; register is rate-limited, and Flask-Limiter raises the
     # header to its window's reset when that comes later.
     assert int(response.headers["Retry-After"]) >= 5

@@ -68,7 +68,7 @@ def _joined(socket) -> set[str]:
     return set(socketio.server.manager.get_rooms(sid, "/")) - {sid}
 
 
-def test_unsubscribe_leaves_the_tickets_public_and_staff_rooms(connect, factory):
+def test_subscribe_joins_and_unsubscribe_leaves_the_tickets_public_and_staff_rooms(connect, factory):
     from support_app.security import roles
 
     admin = factory.staff(roles.ADMIN)

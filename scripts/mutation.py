@@ -12,6 +12,7 @@ rewritten from every target's results and tests/mutation/equivalent.txt.
 from __future__ import annotations
 
 import configparser
+import fnmatch
 import os
 import re
 import subprocess
@@ -200,13 +201,35 @@ def surviving(target: Target) -> list[str]:
                   if s not in ("killed", "timeout", "not checked") and m not in why)
 
 
+def _mutated_file(mutant: str) -> str:
+    """support_app.tickets.policy.x_can_view__mutmut_3 -> support_app/tickets/policy.py"""
+    return re.split(r"\.x[_ǁ]", mutant, maxsplit=1)[0].replace(".", "/") + ".py"
+
+
+def earlier(target: Target) -> tuple[str | None, list[str]]:
+    """The target's row and mutant lines in the committed report, for a target whose
+    results are not in this checkout's build/ (run in another worktree): kept, not
+    erased."""
+    if not REPORT.exists():
+        return None, []
+    lines = REPORT.read_text().splitlines()
+    row = next((line for line in lines if line.startswith(f"| {target.name} |")), None)
+    if row is None or "| not run |" in row:
+        return None, []
+    mutants = [line for line in lines if line.startswith("| `") and any(
+        fnmatch.fnmatch(_mutated_file(line.split("`")[1]), glob) for glob in target.mutate)]
+    return row, mutants
+
+
 def report() -> None:
     why = equivalents()
     rows, details = [], []
     for target in TARGETS:
         statuses = results(target)
         if not statuses:
-            rows.append(f"| {target.name} | not run | | | | | | | {target.note} |")
+            row, mutants = earlier(target)
+            rows.append(row or f"| {target.name} | not run | | | | | | | {target.note} |")
+            details += mutants
             continue
         killed = sum(s in ("killed", "timeout") for s in statuses.values())
         unchecked = sum(s == "not checked" for s in statuses.values())
@@ -227,6 +250,7 @@ def report() -> None:
         "\"Mutation testing\" section. Score = killed (or timed out) / (mutants checked -",
         "equivalent); \"not checked\" = a run stopped before reaching them;",
         "minutes = wall time of the target's last run, niced on the shared 2-core machine.",
+        "A target not run in this checkout keeps its row and mutants from the report before.",
         "",
         "| target | mutants | killed | equivalent | surviving | not checked | score | minutes | note |",
         "|---|---|---|---|---|---|---|---|---|",

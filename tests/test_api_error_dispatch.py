@@ -3,10 +3,21 @@ for a path, how webargs' nested messages become field errors, and the documented
 format for routing errors (mutants the surface tests let live, issue 28)."""
 from __future__ import annotations
 
+import logging
+
 import pytest
+from flask import Flask
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException
 
 from support_app.api import errors
 from support_app.api.errors import Surface, flatten_messages, surface_for_path
+from support_app.extensions import db
+from support_app.models import Ticket
+from support_app.security.current import AuthError
+from support_app.tickets.errors import DomainError
 
 
 @pytest.mark.parametrize("path, name", [
@@ -120,3 +131,85 @@ def test_routing_errors_carry_their_code_on_a_surface_that_shows_codes(client):
     assert (wrong.status_code, wrong.get_json()) == (405, {
         "success": False, "message": "Method not allowed", "code": "METHOD_NOT_ALLOWED"})
     assert "GET" in wrong.headers["Allow"]
+
+
+@pytest.mark.parametrize("testing", [True, False])
+def test_install_sends_each_error_class_to_its_handler(testing):
+    """The catch-all only outside tests: under test a bug raises into the test."""
+    bare = Flask(__name__)
+    bare.testing = testing
+    errors.install(bare)
+    expected = {DomainError: errors.handle_domain_error, AuthError: errors.handle_auth_error,
+                HTTPException: errors.handle_http_error, DBAPIError: errors.handle_database_error,
+                PoolTimeout: errors.handle_database_down}
+    if not testing:
+        expected[Exception] = errors.handle_unexpected
+    assert bare.error_handler_spec[None][None] == expected
+
+
+def _failing(statement_part: str):
+    """A `do_execute` hook: the driver's generic error (no disconnect) on the statement
+    containing `statement_part`, as a bug in a query would raise."""
+    dbapi = db.engine.dialect.dbapi
+
+    def fail(cursor, statement, parameters, context) -> None:
+        if statement_part in statement:
+            raise dbapi.DatabaseError("injected fault")
+    return fail
+
+
+@pytest.mark.parametrize("surface", ["002", "001"])
+def test_a_database_error_that_is_a_bug_is_a_500_in_the_surface_format(app, client, factory,
+                                                                        caplog, surface):
+    """Not a lost connection: in production the surface's 500 with the request id, the
+    request's writes rolled back and the error logged with its traceback; under test it
+    raises, so the test sees the bug."""
+    customer = factory.customer()
+    if surface == "002":
+        method, path, statement = "POST", "/api/support-tickets", "INSERT INTO tickets"
+        def send():
+            return client.post(path, json={"subject": "Lost", "description": "The insert fails."},
+                               headers=customer.headers)
+    else:
+        method, path, statement = "GET", "/api/customer/munch/support/ticket/9/status", "FROM tickets"
+        def send():
+            return client.get(path, headers=customer.headers)
+    fail = _failing(statement)
+    event.listen(db.engine, "do_execute", fail)
+    try:
+        with pytest.raises(DBAPIError):
+            send()
+        db.session.rollback()
+        app.testing = False
+        with caplog.at_level(logging.ERROR, logger="support_app.api.errors"):
+            response = send()
+    finally:
+        app.testing = True
+        event.remove(db.engine, "do_execute", fail)
+    rid = response.headers["X-Request-ID"]
+    assert (response.status_code, response.get_json()) == (500, {
+        "002": {"success": False, "message": "Server error", "request_id": rid},
+        "001": {"status": "error", "code": "SERVER_ERROR", "message": "Server error", "request_id": rid},
+    }[surface])
+    [logged] = [r for r in caplog.records if r.name == "support_app.api.errors"]
+    assert logged.getMessage() == f"unhandled error on {method} {path}"
+    assert "injected fault" in str(logged.exc_info[1])
+    db.session.remove()
+    assert db.session.scalar(select(func.count()).select_from(Ticket)) == 0
+
+
+def test_a_database_bug_on_a_page_is_flasks_500_page_logging_the_error_itself(app, client, caplog):
+    """Outside the API the dispatcher re-raises the error it was given: Flask's own 500
+    page, its log record carrying the database error (not one the handler made)."""
+    fail = _failing("FROM tickets")
+    event.listen(db.engine, "do_execute", fail)
+    try:
+        app.testing = False
+        with caplog.at_level(logging.ERROR):
+            response = client.get("/survey/TKT-1/some-token")
+    finally:
+        app.testing = True
+        event.remove(db.engine, "do_execute", fail)
+    assert response.status_code == 500 and response.get_json(silent=True) is None
+    [logged] = [r for r in caplog.records if r.exc_info]
+    assert isinstance(logged.exc_info[1], DBAPIError) and "injected fault" in str(logged.exc_info[1])

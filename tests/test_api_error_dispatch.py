@@ -213,3 +213,39 @@ def test_a_database_bug_on_a_page_is_flasks_500_page_logging_the_error_itself(ap
     assert response.status_code == 500 and response.get_json(silent=True) is None
     [logged] = [r for r in caplog.records if r.exc_info]
     assert isinstance(logged.exc_info[1], DBAPIError) and "injected fault" in str(logged.exc_info[1])
+
+
+def test_the_api_root_itself_is_a_json_404(client):
+    response = client.get("/api")
+    assert (response.status_code, response.get_json()) == (404, {"success": False, "message": "Not found"})
+
+
+def test_a_body_the_schema_refuses_is_the_surfaces_validation_error(client, factory):
+    response = client.post("/api/support-tickets", json={"subject": 5},
+                           headers=factory.customer().headers)
+    assert (response.status_code, response.get_json()) == (422, {
+        "success": False, "message": "Validation failed",
+        "errors": {"subject": ["The subject must be a string."],
+                   "description": ["The description field is required."]}})
+
+
+def test_a_lost_database_is_a_503_with_code_and_retry_after(client, factory):
+    """On a surface that shows codes and a route with no rate limit (whose Retry-After
+    would stand in for the dispatcher's)."""
+    customer = factory.customer()
+
+    def drop(cursor, statement, parameters, context) -> None:
+        if "FROM tickets" in statement:
+            context.root_connection.connection.dbapi_connection.close()
+
+    event.listen(db.engine, "do_execute", drop)
+    try:
+        response = client.get("/api/customer/munch/support/ticket/9/status",
+                              headers=customer.headers)
+    finally:
+        event.remove(db.engine, "do_execute", drop)
+        db.session.remove()
+    assert (response.status_code, response.get_json()) == (503, {
+        "status": "error", "code": "UNAVAILABLE", "message": "Service temporarily unavailable",
+        "request_id": response.headers["X-Request-ID"]})
+    assert response.headers["Retry-After"] == "5"

@@ -221,12 +221,17 @@ def test_the_api_root_itself_is_a_json_404(client):
 
 
 def test_a_body_the_schema_refuses_is_the_surfaces_validation_error(client, factory):
-    response = client.post("/api/support-tickets", json={"subject": 5},
-                           headers=factory.customer().headers)
+    """In each surface's status, with the fields and, where the surface shows one, the code."""
+    customer = factory.customer()
+    response = client.post("/api/support-tickets", json={"subject": 5}, headers=customer.headers)
     assert (response.status_code, response.get_json()) == (422, {
         "success": False, "message": "Validation failed",
         "errors": {"subject": ["The subject must be a string."],
                    "description": ["The description field is required."]}})
+    response = client.post("/api/customer/support", json={"subject": 5}, headers=customer.headers)
+    assert (response.status_code, response.get_json()) == (400, {
+        "success": False, "message": "Validation failed", "code": "INVALID_REQUEST",
+        "errors": {"subject": ["Not a valid string."], "message": ["Missing data for required field."]}})
 
 
 def test_a_lost_database_is_a_503_with_code_and_retry_after(client, factory):

@@ -17,7 +17,7 @@ from support_app.api.errors import Surface, flatten_messages, surface_for_path
 from support_app.extensions import db
 from support_app.models import Ticket
 from support_app.security.current import AuthError
-from support_app.tickets.errors import DomainError
+from support_app.tickets import errors as domain
 
 
 @pytest.mark.parametrize("path, name", [
@@ -139,7 +139,7 @@ def test_install_sends_each_error_class_to_its_handler(testing):
     bare = Flask(__name__)
     bare.testing = testing
     errors.install(bare)
-    expected = {DomainError: errors.handle_domain_error, AuthError: errors.handle_auth_error,
+    expected = {domain.DomainError: errors.handle_domain_error, AuthError: errors.handle_auth_error,
                 HTTPException: errors.handle_http_error, DBAPIError: errors.handle_database_error,
                 PoolTimeout: errors.handle_database_down}
     if not testing:
@@ -254,3 +254,31 @@ def test_a_lost_database_is_a_503_with_code_and_retry_after(client, factory):
         "status": "error", "code": "UNAVAILABLE", "message": "Service temporarily unavailable",
         "request_id": response.headers["X-Request-ID"]})
     assert response.headers["Retry-After"] == "5"
+
+
+@pytest.mark.parametrize("path, error, status, body", [
+    ("/api/support-tickets", domain.NotFound("ticket", "No ticket 9"), 404,
+     {"success": False, "message": "No ticket 9"}),
+    ("/api/support-tickets", domain.Forbidden("Not yours"), 403,
+     {"success": False, "message": "Not yours"}),
+    ("/api/support-tickets", domain.ValidationFailed({"a": ["b"]}, "Own words"), 422,
+     {"success": False, "message": "Validation failed", "errors": {"a": ["b"]}}),
+    ("/api/support-tickets", domain.InvalidTransition("Closed"), 400,
+     {"success": False, "message": "Closed"}),
+    ("/api/support-tickets", domain.DomainError("Something else"), 400,
+     {"success": False, "message": "Something else"}),
+    ("/api/customer/support", domain.ValidationFailed({"a": ["b"]}, "Own words"), 400,
+     {"success": False, "message": "Validation failed", "code": "VALIDATION_FAILED",
+      "errors": {"a": ["b"]}}),
+    ("/api/customer/support", domain.Conflict("Twice"), 400,
+     {"success": False, "message": "Twice", "code": "CONFLICT"}),
+    ("/api/customer/support", domain.NotFound("ticket", "No ticket 9"), 404,
+     {"success": False, "message": "No ticket 9", "code": "NOT_FOUND"}),
+])
+def test_a_domain_refusal_is_answered_in_the_surface_of_its_path(app, path, error, status, body):
+    """Surfaces without their own mapping: the status by the refusal's class (a
+    validation failure in the surface's validation status, with its fields, in the
+    surface's words), the refusal's message and code."""
+    with app.test_request_context(path):
+        response = errors.handle_domain_error(error)
+    assert (response.status_code, response.get_json()) == (status, body)

@@ -232,6 +232,12 @@ def test_a_body_the_schema_refuses_is_the_surfaces_validation_error(client, fact
     assert (response.status_code, response.get_json()) == (400, {
         "success": False, "message": "Validation failed", "code": "INVALID_REQUEST",
         "errors": {"subject": ["Not a valid string."], "message": ["Missing data for required field."]}})
+    response = client.post("/api/customer/munch/support/ticket", json={"orderId": "abc"},
+                           headers=customer.headers)
+    assert (response.status_code, response.get_json()) == (400, {  # 001's own code and words
+        "status": "error", "code": "INVALID_REQUEST", "message": "Invalid request parameters",
+        "errors": {"orderId": ["Not a valid integer."], "issueType": ["Missing data for required field."],
+                   "description": ["Missing data for required field."]}})
 
 
 def test_a_lost_database_is_a_503_with_code_and_retry_after(client, factory):

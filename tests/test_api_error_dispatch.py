@@ -10,6 +10,7 @@ from flask import Flask
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug import exceptions
 from werkzeug.exceptions import HTTPException
 
 from support_app.api import errors
@@ -288,3 +289,18 @@ def test_a_domain_refusal_is_answered_in_the_surface_of_its_path(app, path, erro
     with app.test_request_context(path):
         response = errors.handle_domain_error(error)
     assert (response.status_code, response.get_json()) == (status, body)
+
+
+@pytest.mark.parametrize("path, error, body", [
+    ("/api/customer/support", exceptions.Forbidden(),
+     {"success": False, "message": "Forbidden", "code": "FORBIDDEN"}),
+    ("/api/customer/support", exceptions.Unauthorized(),
+     {"success": False, "message": "Unauthenticated.", "code": "UNAUTHORIZED"}),
+    ("/api/support/tickets/1/", exceptions.Unauthorized(),
+     {"error": "Authentication credentials were not provided."}),
+])
+def test_an_http_error_no_route_raises_yet_is_worded_by_its_surface(app, path, error, body):
+    """A 401 or 403 werkzeug error (a library's, an extension's): the surface's words."""
+    with app.test_request_context(path):
+        response = errors.handle_http_error(error)
+    assert (response.status_code, response.get_json()) == (error.code, body)

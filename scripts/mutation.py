@@ -1,4 +1,5 @@
-"""Mutation testing, one target at a time: `scripts/mutation.sh [target ...]`.
+"""Mutation testing, one target at a time: `scripts/mutation.sh [target ...]`, then
+`scripts/mutation.sh survivors target ...` to re-test what survived once tests are added.
 
 mutmut 3 copies the code into `mutants/` and runs the tests from there. Each target
 runs in its own folder, build/mutation/<target>/, which links the project's files and
@@ -11,6 +12,7 @@ rewritten from every target's results and tests/mutation/equivalent.txt.
 from __future__ import annotations
 
 import configparser
+import fnmatch
 import os
 import re
 import subprocess
@@ -36,10 +38,13 @@ class Target:
     # --noconftest for tests of pure functions: without the conftest's app (seconds to
     # build in every mutant's process) a mutant costs a fraction of a second.
     pytest_args: tuple[str, ...] = ()
+    # Each mutant's tests copy a database migrated and seeded once per run (the
+    # conftest's SUPPORT_TEST_DB_TEMPLATE) instead of seeding their own: False for a
+    # target whose code the seeding runs (roles, the security manager).
+    seeded_copy: bool = True
 
 
-# In the order they are run. security/ and inbound/ are last: other branches are
-# changing them, so their numbers need a fresh run once those land.
+# In the order they are run (the big tickets/ targets last).
 TARGETS = (
     Target("tickets-lifecycle", ("support_app/tickets/lifecycle.py",),
            ("tests/test_lifecycle.py", "tests/test_lifecycle_edges.py"),
@@ -58,7 +63,34 @@ TARGETS = (
     Target("api-errors", ("support_app/api/errors.py",),
            ("tests/test_api_error_dispatch.py", "tests/test_bad_input.py",
             "tests/test_faults.py", "tests/test_api_agent_desk.py",
-            "tests/test_api_munch.py")),
+            "tests/test_api_munch.py", "tests/test_request_logs.py")),
+    # security/ in four parts, each with its modules' tests, so that each finishes in
+    # one sitting.
+    Target("security-tokens", ("support_app/security/tokens.py", "support_app/security/current.py"),
+           ("tests/test_token_lifecycle.py", "tests/test_security_sessions.py",
+            "tests/test_foundation.py")),
+    Target("security-ownership", ("support_app/security/email_ownership.py",
+                                  "support_app/security/account_claim.py"),
+           ("tests/test_email_ownership.py", "tests/test_confirm_email_codes.py",
+            "tests/test_account_claim.py", "tests/test_redteam_preregistration.py")),
+    Target("security-roles", ("support_app/security/roles.py", "support_app/security/manager.py",
+                              "support_app/security/passwords.py"),
+           ("tests/test_admin_permissions.py", "tests/test_foundation.py",
+            "tests/test_security_sessions.py", "tests/test_login_limits.py"),
+           seeded_copy=False),
+    Target("security-surveys", ("support_app/security/survey_links.py",), ("tests/test_csat.py",)),
+    # inbound/ in two parts: the webhook's door (signature, intake), then the mail itself.
+    Target("inbound-webhook", tuple(f"support_app/inbound/{name}.py" for name in (
+        "webhook", "signature", "intake")),
+           ("tests/test_inbound_webhook.py", "tests/test_inbound_signature_edges.py",
+            "tests/test_inbound_concurrency.py")),
+    Target("inbound-mail", tuple(f"support_app/inbound/{name}.py" for name in (
+        "parse", "threading", "attachments", "sender_auth")),
+           ("tests/test_inbound_message_id.py", "tests/test_inbound_sender_auth.py",
+            "tests/test_inbound_webhook.py", "tests/test_redteam_inbound_input.py",
+            "tests/test_redteam_reply_address.py", "tests/test_attachments.py")),
+    Target("tickets-tags-macros", ("support_app/tickets/tags.py", "support_app/tickets/macros.py"),
+           ("tests/test_tags.py", "tests/test_macros.py")),
     Target("tickets-rest", tuple(f"support_app/tickets/{name}.py" for name in (
         "actor", "assignment", "badges", "counters", "errors", "gamification", "queries")),
            ("tests/test_service.py", "tests/test_assignment.py", "tests/test_api_mtxi.py",
@@ -68,16 +100,6 @@ TARGETS = (
             "tests/test_api_support_tickets.py", "tests/test_api_mtxi.py",
             "tests/test_api_munch.py", "tests/test_api_agent_desk.py",
             "tests/test_writer_turn.py")),
-    Target("tickets-tags-macros", ("support_app/tickets/tags.py", "support_app/tickets/macros.py"),
-           ("tests/test_tags.py", "tests/test_macros.py")),
-    Target("security", ("support_app/security/*",),
-           ("tests/test_security_sessions.py", "tests/test_admin_permissions.py",
-            "tests/test_foundation.py"),
-           note="refresh after the token-versions branch merges"),
-    Target("inbound", ("support_app/inbound/*",),
-           ("tests/test_inbound_webhook.py", "tests/test_inbound_signature_edges.py",
-            "tests/test_inbound_message_id.py"),
-           note="refresh after the sender-authentication branch merges"),
 )
 BY_NAME = {target.name: target for target in TARGETS}
 
@@ -100,14 +122,43 @@ def workdir(target: Target) -> Path:
     return folder
 
 
-def run(target: Target) -> None:
+SEED = """
+import sys
+from support_app import create_app
+from support_app.config import TestConfig
+from tests.conftest import migrate_and_seed
+migrate_and_seed(create_app(TestConfig("sqlite:///" + sys.argv[1])))
+"""
+
+
+def seeded_database(folder: Path, env: dict[str, str]) -> Path:
+    """A SQLite database migrated and seeded by the project's own (unmutated) code."""
+    path = folder / "tmp" / "seeded.db"
+    for stale in folder.glob("tmp/seeded.db*"):
+        stale.unlink()
+    subprocess.run([sys.executable, "-c", SEED, str(path)], cwd=ROOT, check=True,
+                   env={**env, "SUPPORT_INSTANCE_PATH": str(folder / "tmp" / "instance")},
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return path
+
+
+def run(target: Target, mutants: list[str] | None = None) -> None:
+    """Every mutant of the target not tested yet, or re-test the `mutants` named."""
     folder = workdir(target)
     env = {**os.environ, "TMPDIR": str(folder / "tmp")}
     (folder / "tmp").mkdir(exist_ok=True)
+    # Through the environment: a change of setup.cfg's pytest arguments makes mutmut
+    # discard every stored result.
+    env["PYTEST_PLUGINS"] = "tests.mutation.fastest_first"
+    env.pop("SUPPORT_TEST_DB_TEMPLATE", None)
+    if target.seeded_copy:
+        env["SUPPORT_TEST_DB_TEMPLATE"] = str(seeded_database(folder, env))
     children = os.environ.get("MUTATION_CHILDREN", "2")
     started = time.monotonic()
-    subprocess.run([MUTMUT, "run", "--max-children", children], cwd=folder, env=env, check=False)
-    (folder / "minutes").write_text(f"{(time.monotonic() - started) / 60:.0f}\n")
+    subprocess.run([MUTMUT, "run", "--max-children", children, *(mutants or ())], cwd=folder,
+                   env=env, check=False)
+    if mutants is None:
+        (folder / "minutes").write_text(f"{(time.monotonic() - started) / 60:.0f}\n")
 
 
 def minutes(target: Target) -> str:
@@ -143,19 +194,47 @@ def equivalents() -> dict[str, str]:
     return {name.strip(): reason.strip() for name, reason in pairs}
 
 
+def surviving(target: Target) -> list[str]:
+    """Mutants neither killed nor recorded as equivalent."""
+    why = equivalents()
+    return sorted(m for m, s in results(target).items()
+                  if s not in ("killed", "timeout", "not checked") and m not in why)
+
+
+def _mutated_file(mutant: str) -> str:
+    """support_app.tickets.policy.x_can_view__mutmut_3 -> support_app/tickets/policy.py"""
+    return re.split(r"\.x[_ǁ]", mutant, maxsplit=1)[0].replace(".", "/") + ".py"
+
+
+def earlier(target: Target) -> tuple[str | None, list[str]]:
+    """The target's row and mutant lines in the committed report, for a target whose
+    results are not in this checkout's build/ (run in another worktree): kept, not
+    erased."""
+    if not REPORT.exists():
+        return None, []
+    lines = REPORT.read_text().splitlines()
+    row = next((line for line in lines if line.startswith(f"| {target.name} |")), None)
+    if row is None or "| not run |" in row:
+        return None, []
+    mutants = [line for line in lines if line.startswith("| `") and any(
+        fnmatch.fnmatch(_mutated_file(line.split("`")[1]), glob) for glob in target.mutate)]
+    return row, mutants
+
+
 def report() -> None:
     why = equivalents()
     rows, details = [], []
     for target in TARGETS:
         statuses = results(target)
         if not statuses:
-            rows.append(f"| {target.name} | not run | | | | | | | {target.note} |")
+            row, mutants = earlier(target)
+            rows.append(row or f"| {target.name} | not run | | | | | | | {target.note} |")
+            details += mutants
             continue
         killed = sum(s in ("killed", "timeout") for s in statuses.values())
         unchecked = sum(s == "not checked" for s in statuses.values())
         equivalent = [m for m, s in statuses.items() if s != "killed" and m in why]
-        open_ = [m for m, s in statuses.items()
-                 if s not in ("killed", "timeout", "not checked") and m not in why]
+        open_ = surviving(target)
         judged = len(statuses) - len(equivalent) - unchecked
         score = f"{100 * killed / judged:.1f}%" if judged else "n/a"
         rows.append(f"| {target.name} | {len(statuses)} | {killed} | {len(equivalent)} | "
@@ -171,14 +250,11 @@ def report() -> None:
         "\"Mutation testing\" section. Score = killed (or timed out) / (mutants checked -",
         "equivalent); \"not checked\" = a run stopped before reaching them;",
         "minutes = wall time of the target's last run, niced on the shared 2-core machine.",
+        "A target not run in this checkout keeps its row and mutants from the report before.",
         "",
         "| target | mutants | killed | equivalent | surviving | not checked | score | minutes | note |",
         "|---|---|---|---|---|---|---|---|---|",
         *rows,
-        "",
-        "Targets `security` and `inbound` are configured but their numbers must be refreshed",
-        "after the token-versions and sender-authentication branches merge (both modules",
-        "were being rewritten when this report was made).",
         "",
         "## Surviving and equivalent mutants",
         "",
@@ -190,13 +266,22 @@ def report() -> None:
 
 
 def main(names: list[str]) -> int:
+    """`[target ...]`, `report`, or `survivors target ...`: re-test the surviving mutants
+    of those targets (after writing the tests that should kill them)."""
+    retry = names[:1] == ["survivors"]
+    names = names[1:] if retry else names
     unknown = [name for name in names if name not in BY_NAME and name != "report"]
-    if unknown:
+    if unknown or (retry and not names):
         print(f"unknown target(s) {unknown}; one of: {', '.join(BY_NAME)}, report",
               file=sys.stderr)
         return 2
     for name in names or list(BY_NAME):
-        if name != "report":
+        if name == "report":
+            pass
+        elif retry:
+            if mutants := surviving(BY_NAME[name]):
+                run(BY_NAME[name], mutants)
+        else:
             run(BY_NAME[name])
         report()
     return 0

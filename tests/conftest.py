@@ -7,6 +7,7 @@ With CI=true a PostgreSQL or Redis test that cannot reach its server fails.
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
 import warnings
 from pathlib import Path
@@ -64,10 +65,39 @@ def create_database(base_url: str, tmp_dir: Path) -> tuple[str, callable]:
     return f"sqlite:///{path}", lambda: None
 
 
+def migrate_and_seed(app) -> None:
+    """What the test database holds before any test: every migration, then FAB's and
+    our roles and permissions."""
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        from support_app.bootstrap import sync_permissions
+
+        upgrade()
+        sync_permissions()
+
+
+def _seeded_template() -> Path | None:
+    """SUPPORT_TEST_DB_TEMPLATE: a SQLite file already migrated and seeded by
+    migrate_and_seed (scripts/mutation.py makes one per run): each mutant's test process
+    copies it instead of migrating and seeding again, seconds each."""
+    template = os.environ.get("SUPPORT_TEST_DB_TEMPLATE")
+    if not template or not os.environ.get("TEST_DATABASE_URL", "sqlite://").startswith("sqlite"):
+        return None
+    return Path(template)
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
     base = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     url, drop = create_database(base, tmp_path_factory.mktemp("db"))
+    template = _seeded_template()
+    if template is not None:
+        # The backup API, not a file copy: it reads what the template's WAL still holds.
+        source, copy = sqlite3.connect(template), sqlite3.connect(make_url(url).database)
+        source.backup(copy)
+        source.close()
+        copy.close()
     yield url
     drop()
 
@@ -86,13 +116,8 @@ def app(database_url):
         config.RATELIMIT_STORAGE_OPTIONS = {"key_prefix": f"LIMITS_{_worker()}_{uuid.uuid4().hex[:8]}"}
     app = create_app(config)
     request_started.connect(_fresh_request_globals, app)
-    with app.app_context():
-        from flask_migrate import upgrade
-
-        from support_app.bootstrap import sync_permissions
-
-        upgrade()
-        sync_permissions()
+    if _seeded_template() is None:
+        migrate_and_seed(app)
     yield app
     from support_app.realtime.dispatch import dispatcher
 

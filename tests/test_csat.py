@@ -397,3 +397,53 @@ def test_staff_stop_and_allow_surveys_on_the_customers_screen(app, factory, role
                     data={"csrf_token": token})
         db.session.expire_all()
         assert db.session.get(Customer, mia.customer.id).survey_opt_out is False
+
+
+def test_signed_links_carry_their_ticket_and_refuse_every_alteration(app_ctx):
+    """The links as functions (security/survey_links.py): what a genuine link reads as,
+    and each refusal's code and message, rating bounds included (issue 28 mutants)."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    def refused(read, token, ticket_id):
+        with pytest.raises(survey_links.LinkRefused) as caught:
+            read(token, ticket_id)
+        return caught.value.code, caught.value.message
+
+    invalid = ("TOKEN_INVALID", "This survey link is not valid.")
+    for rating in (1, 5):
+        token = survey_links.rating_token(7, 3, rating)
+        assert survey_links.read_rating(token, 7) == survey_links.RatingLink(7, 3, rating)
+        assert refused(survey_links.read_rating, token, 8) == invalid
+        assert refused(survey_links.read_rating, token, None) == invalid
+        assert refused(survey_links.read_followup, token, 7) == invalid  # another purpose's salt
+    for rating in (0, 6):
+        assert refused(survey_links.read_rating, survey_links.rating_token(7, 3, rating), 7) == invalid
+    assert refused(survey_links.read_rating, survey_links.rating_token(7, 3, 5)[:-2], 7) == invalid
+
+    follow = survey_links.followup_token(11, 7, 3)
+    assert survey_links.read_followup(follow, 7) == survey_links.FollowUp(11, 7, 3)
+    assert refused(survey_links.read_followup, follow, 8) == invalid
+    assert refused(survey_links.read_rating, follow, 7) == invalid
+
+    def signed(salt, payload):  # a genuine signature over a payload no link carries
+        return URLSafeTimedSerializer(current_app.secret_key, salt=salt).dumps(payload)
+
+    for payload in ([7, 3, 5], {"t": 7, "c": 3}, {"t": 7, "c": True, "r": 5},
+                    {"t": 7, "c": "3", "r": 5}, {"t": 7, "c": 3, "r": 5.0}):
+        assert refused(survey_links.read_rating, signed(survey_links.RATING_SALT, payload), 7) == invalid
+    assert refused(survey_links.read_followup,
+                   signed(survey_links.FOLLOWUP_SALT, {"f": 11, "t": 7}), 7) == invalid
+
+    expired = ("TOKEN_EXPIRED", "This survey link has expired.")
+    rating = survey_links.rating_token(7, 3, 5)
+    ages = {name: current_app.config[name] for name in ("CSAT_LINK_MAX_AGE", "CSAT_FOLLOWUP_MAX_AGE")}
+    try:  # each kind of link past its own age, the other still good
+        current_app.config["CSAT_LINK_MAX_AGE"] = -1
+        assert refused(survey_links.read_rating, rating, 7) == expired
+        assert survey_links.read_followup(follow, 7).feedback_id == 11
+        current_app.config.update(ages, CSAT_FOLLOWUP_MAX_AGE=-1)
+        assert refused(survey_links.read_followup, follow, 7) == expired
+        assert survey_links.read_rating(rating, 7).rating == 5
+    finally:
+        current_app.config.update(ages)
+    assert survey_links.rating_url("TKT-7", "abc") == f"{current_app.config['PUBLIC_URL']}/survey/TKT-7/abc"

@@ -111,7 +111,8 @@ def _drop_connection_at(prefix: str):
     return hook
 
 
-def test_a_connection_lost_mid_transaction_is_503_whatever_the_driver_calls_it(client, app_ctx):
+def test_a_connection_lost_mid_transaction_is_503_whatever_the_driver_calls_it(client, app_ctx,
+                                                                             caplog):
     """Register writes the user, then the customer; the connection dies before the
     second INSERT. The client gets the surface's 503 (not a 500), nothing of the account
     is stored, the pool replaces the connection and the same request then succeeds."""
@@ -123,6 +124,11 @@ def test_a_connection_lost_mid_transaction_is_503_whatever_the_driver_calls_it(c
     finally:
         event.remove(db.engine, "do_execute", hook)
     assert response.status_code == 503, response.get_json()
+    assert response.get_json() == {"success": False, "message": "Service temporarily unavailable",
+                                   "request_id": response.headers["X-Request-ID"]}
+    # The log names the driver's error and the statement it failed on.
+    [logged] = [r.getMessage() for r in caplog.records if r.name == "support_app.api.errors"]
+    assert logged.startswith("database unavailable: (") and "INSERT INTO customers" in logged
     # At least the 503's 5 s; register is rate-limited, and Flask-Limiter raises the
     # header to its window's reset when that comes later.
     assert int(response.headers["Retry-After"]) >= 5

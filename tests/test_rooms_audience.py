@@ -14,12 +14,14 @@ AGENT = frozenset({roles.REPLY, roles.WORK})
 CUSTOMER = frozenset({roles.CREATE, roles.TRACK, roles.REPLY})
 
 
-def snapshot(assigned_to_id: int | None, participant_user_ids=(), customer_user_id=5):
+def snapshot(assigned_to_id: int | None, participant_user_ids=(), customer_user_id=5,
+             unverified=False):
     return TicketSnapshot(
         id=9, number="TKT-9", status="open", priority="medium", subject="s", customer_id=50,
         customer_user_id=customer_user_id, customer_email="c@example.org", customer_name="C",
         customer_locale="en", assigned_to_id=assigned_to_id,
-        participant_user_ids=list(participant_user_ids), channel="api", escalation_level=0)
+        participant_user_ids=list(participant_user_ids), channel="api", escalation_level=0,
+        unverified=unverified)
 
 
 @pytest.mark.parametrize("actor, expected", [
@@ -52,3 +54,17 @@ def test_notes_go_to_the_staff_rooms_and_the_assigned_agent_only():
     assert rooms.staff_audience(snapshot(None, participant_user_ids=[6])) == [
         "ticket:9:staff", "staff:notes"]
     assert rooms.staff_audience(snapshot(7)) == ["ticket:9:staff", "staff:notes", "user:7"]
+
+
+def test_an_unverified_tickets_events_reach_staff_only():
+    """Nobody has shown the customer wrote it: neither the customer's nor a
+    participant's room hears of it; the queue, the assignee and named users do."""
+    audience = rooms.ticket_audience(snapshot(None, participant_user_ids=[6], unverified=True), 8)
+    assert audience == ["ticket:9", "staff:all", "user:8", "staff"]
+    audience = rooms.ticket_audience(snapshot(7, participant_user_ids=[6], unverified=True))
+    assert audience == ["ticket:9", "staff:all", "user:7"]
+
+
+def test_sla_alerts_go_to_the_assigned_agent_and_staff_all_only():
+    assert rooms.alert_audience(snapshot(None, participant_user_ids=[6])) == ["staff:all"]
+    assert rooms.alert_audience(snapshot(7, participant_user_ids=[6])) == ["staff:all", "user:7"]

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .base import Model, TimestampMixin, utcnow
 from .commerce import Booking, Order, Ride
 from .people import Customer, SupportUser
+from .tags import Tag
 
 STATUSES = ("open", "in_progress", "on_hold", "resolved", "closed")
 PRIORITIES = ("low", "medium", "high", "urgent")
@@ -152,7 +153,7 @@ class Ticket(TimestampMixin, Model):
         return (self.sla_state, self.sla_due_at)
 
     @property
-    def headline(self) -> tuple[str, list["Tag"]]:  # noqa: F821
+    def headline(self) -> tuple[str, list[Tag]]:
         """The subject with the ticket's tags: the ticket list's one cell for both (a
         column of its own would not fit a 1366 px screen)."""
         return (self.subject, self.tags)

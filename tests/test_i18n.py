@@ -307,3 +307,7 @@ def test_names_subjects_and_dates_are_bidi_isolated_on_the_desk(app, factory):
     assert f"ليلى حسن &lt;{customer.user.email}&gt;</bdi>" in listing
     assert '<bdi class="desk-person"' in listing
     assert re.search(r'<bdi dir="ltr" class="desk-when">\d{4}-\d\d-\d\d \d\d:\d\d</bdi>', listing)
+    # An <option> holds no <bdi>: the new-ticket form's customer names are isolated by
+    # Unicode's first-strong isolate instead.
+    form = client.get("/tickets/new/").get_data(as_text=True)
+    assert f"\u2068ليلى حسن &lt;{customer.user.email}&gt;\u2069</option>" in form

@@ -82,7 +82,10 @@ class OpenTicketForm(FlaskForm):
         customers = db.session.execute(
             select(Customer.id, Customer.name, Customer.email).order_by(Customer.name).limit(1000)
         ).all()
-        self.customer.choices = [(str(cid), f"{name} <{email}>") for cid, name, email in customers]
+        # An <option> holds no <bdi>: Unicode's first-strong isolate keeps "Name <email>"
+        # in one run, so an Arabic page shows its brackets in place.
+        self.customer.choices = [(str(cid), f"\u2068{name} <{email}>\u2069")
+                                 for cid, name, email in customers]
 
 
 class TagsForm(FlaskForm):

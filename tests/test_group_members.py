@@ -5,11 +5,14 @@ refused alike (404 CUSTOMER_NOT_FOUND, same body): the list cannot probe which
 customers exist, and nothing is written."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from support_app.extensions import db
 from support_app.models import ServiceMember, Ticket, TicketParticipant
 from support_app.security import roles
+from support_app.tickets import service
+from support_app.tickets.errors import NotFound
 
 BASE = "/api/customer/mtxi/support/"
 
@@ -75,3 +78,18 @@ def test_the_commerce_sync_carries_the_group(client, factory):
     bad = client.put("/api/sync/rides/SHARED-1", headers=sync,
                      json={**body, "group_member_emails": ["not an email"]})
     assert bad.status_code == 422
+
+
+
+def test_a_ticket_about_no_service_takes_no_group(factory):
+    """The invariant `groups.may_have_participants` relies on (a ticket about no order,
+    ride or booking skips the participants query on every event): the ticket service,
+    which every channel opens through, refuses even a customer who shares one of the
+    owner's rides when the ticket is about none, and writes nothing."""
+    alice, bob = factory.customer(), factory.customer()
+    factory.ride(alice.customer, members=[bob.customer.id])
+    with pytest.raises(NotFound):
+        service.open_ticket(alice.actor, subject="Shared ride", description="Both charged.",
+                            participant_customer_ids=[bob.customer.id])
+    assert _tickets() == 0 and db.session.scalar(
+        select(func.count()).select_from(TicketParticipant)) == 0

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import false, or_, select
 
 from ..extensions import db
-from ..models import Booking, Customer, Order, Ride, ServiceMember
+from ..models import Booking, Customer, Order, Ride, ServiceMember, Ticket
 from .errors import NotFound
 
 
@@ -29,3 +29,10 @@ def participants(customer_ids: Iterable[int], owner_id: int, order: Order | None
     if len(found) != len(ids):
         raise NotFound("customer", _("Customer or group member not found"))
     return found
+
+
+def may_have_participants(ticket: Ticket) -> bool:
+    """Only a ticket about an order, ride or booking has group participants:
+    `participants` admits only customers who share one, and a merge joins groups only
+    between tickets about the same one. The others skip the participants query."""
+    return bool(ticket.order_id or ticket.ride_id or ticket.booking_id)

@@ -139,8 +139,9 @@ def _snapshot(ticket: Ticket,
     """`participant_user_ids`: given when the caller knows them (a ticket it just opened)."""
     customer = ticket.customer
     if participant_user_ids is None:
-        participant_user_ids = list(db.session.scalars(_participant_users(),
-                                                       {"ticket_id": ticket.id}))
+        participant_user_ids = list(db.session.scalars(
+            _participant_users(), {"ticket_id": ticket.id})
+        ) if groups.may_have_participants(ticket) else []
     return events.TicketSnapshot(
         id=ticket.id,
         number=ticket.number,

@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> None:
 
     run_p = sub.add_parser("run", help="seed, serve, load, report")
     _common(run_p)
-    run_p.add_argument("--targets", type=_names, default=("app", "baseline"))
+    run_p.add_argument("--targets", type=_names, default=("app", "baseline"),
+                       help="app, baseline and/or durable (the baseline that also writes "
+                            "the app's notification, email, counter and SLA rows)")
     run_p.add_argument("--rounds", type=int, default=3,
                        help="rounds on fresh copies; figures are medians over them")
     run_p.add_argument("--workloads", type=_names, default=ORDER)

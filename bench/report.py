@@ -50,10 +50,18 @@ def markdown(run: dict) -> str:
         "(CPU-seconds per second): the servers', then other processes' (PostgreSQL's "
         "own included) and the hypervisor's steal, the larger of the two targets' runs.",
         "",
+    ]
+    durable = "durable" in run["results"]
+    if durable:
+        lines += ["The durable baseline also writes what the app writes with each change "
+                  "(notification, queued email, counters, SLA columns): app/durable is the "
+                  "framework's share of the gap.", ""]
+    lines += [
         "| workload | app req/s | app p50 ms | app p99 ms | baseline req/s | baseline p50 ms "
-        "| baseline p99 ms | app/baseline | server CPU app / baseline | other / stolen CPU "
-        "| notes |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| baseline p99 ms | app/baseline | " + ("durable req/s | app/durable | " if durable else "")
+        + "server CPU app / baseline | other / stolen CPU | notes |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if durable else "")
+        + "---:|---:|---|",
     ]
     for key in run["workloads"]:
         app = run["results"].get("app", {}).get(key)
@@ -71,9 +79,13 @@ def markdown(run: dict) -> str:
         noise = "–" if not measured else (
             f"{max(r.get('other_cpu', 0) for r in measured)} / "
             f"{max(r.get('stolen_cpu', 0) for r in measured)}")
+        against_durable = ""
+        if durable:
+            rps = _cell(run["results"]["durable"].get(key))[0]
+            against_durable = f"{rps} | {_ratio(run.get('durable_ratios', {}).get(key))} | "
         lines.append(f"| {key} {WORKLOADS[key].title} | {' | '.join(_cell(app))} | "
                      f"{' | '.join(_cell(base))} | {_ratio(run.get('ratios', {}).get(key))} | "
-                     f"{cpu} | {noise} | {'; '.join(notes)} |")
+                     f"{against_durable}{cpu} | {noise} | {'; '.join(notes)} |")
     realtime = run.get("realtime") or []
     if realtime:
         lines += ["", "Realtime (REST create → Socket.IO event at each client, app only; "
@@ -107,7 +119,7 @@ def chart(run: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     keys = run["workloads"]
-    targets = [t for t in ("app", "baseline") if t in run["results"]]
+    targets = [t for t in ("app", "baseline", "durable") if t in run["results"]]
     fig, (ax_rps, ax_p99) = plt.subplots(1, 2, figsize=(11, 4.2))
     width = 0.8 / max(len(targets), 1)
     for n, target in enumerate(targets):

@@ -23,6 +23,7 @@ from typing import Iterator
 from . import infra, report
 from .load import percentile
 from .seed import SEED_VERSION, SeedInfo
+from .infra import BASELINES
 from .workloads import ORDER, WORKLOADS, Context, acting_users
 
 
@@ -166,7 +167,7 @@ def run_round(opts: Options, n: int, template: str, ctx: Context, secret: str) -
         order = list(opts.targets) if n % 2 == 0 else list(reversed(opts.targets))
         for key in opts.workloads:
             for target in order:
-                if target == "baseline" and not WORKLOADS[key].baseline:
+                if target in BASELINES and not WORKLOADS[key].baseline:
                     results[target][key] = {"missing": "app only"}
                     continue
                 results[target][key] = measure(opts, servers[target], key, ctx)
@@ -204,14 +205,21 @@ def summarise(rounds: list[dict], targets: tuple[str, ...], workloads: tuple[str
                 "sample_error": next((run["sample_error"] for run in runs if run["sample_error"]),
                                      None),
             }
+    return results, ratios_to(rounds, targets, workloads, "baseline")
+
+
+def ratios_to(rounds: list[dict], targets: tuple[str, ...], workloads: tuple[str, ...],
+              base: str) -> dict:
+    """Each workload's app/`base` throughput ratio: the median of the rounds' ratios,
+    with every round's beside it."""
     ratios: dict[str, dict] = {}
-    if {"app", "baseline"} <= set(targets):
+    if {"app", base} <= set(targets):
         for key in workloads:
-            pairs = [(r["app"][key], r["baseline"][key]) for r in rounds]
+            pairs = [(r["app"][key], r[base][key]) for r in rounds]
             if all(not a.get("missing") and not b.get("missing") and b["rps"] for a, b in pairs):
                 each = [round(a["rps"] / b["rps"], 2) for a, b in pairs]
                 ratios[key] = {"median": _median(each), "rounds": each}
-    return results, ratios
+    return ratios
 
 
 def run_realtime_round(opts: Options, template: str, ctx: Context, secret: str) -> list[dict]:
@@ -301,6 +309,8 @@ def run(opts: Options) -> dict:
             run_data["rounds"].append(run_round(opts, n, template, ctx, secret))
         run_data["results"], run_data["ratios"] = summarise(
             run_data["rounds"], opts.targets, opts.workloads)
+        run_data["durable_ratios"] = ratios_to(run_data["rounds"], opts.targets,
+                                               opts.workloads, "durable")
         if "app" in opts.targets and opts.realtime_clients:
             run_data["realtime"] = pool_realtime(
                 [run_realtime_round(opts, template, ctx, secret) for _ in range(opts.rounds)])

@@ -181,6 +181,54 @@ def test_baseline_writes_and_access_checks(app_ctx, baseline, ctx, seeded):
     assert detail["ticket_number"] == db.session.get(Ticket, own).number
 
 
+def test_the_durable_baseline_writes_what_the_app_writes_with_a_change(app_ctx, app,
+                                                                       database_url, ctx,
+                                                                       seeded):
+    """`durable=True`: a create also writes the SLA columns, the customer's notification
+    and queued receipt, and moves the desk counters; a reply notifies the assignee; a
+    reopening reply adds its audit row and moves the status counters."""
+    from support_app.models import EmailLog, Notification
+    from support_app.tickets import counters
+
+    client = create_baseline_app(database_url, app.config["JWT_SECRET_KEY"], durable=True)
+    try:
+        durable = client.test_client()
+        user = seeded.account_user_ids[0]
+        before = counters.read(counters.TOTAL, counters.ADMIN_UNREAD, counters.status_key("open"))
+        created = durable.post("/api/support-tickets", headers=auth(ctx.tokens[user]), json={
+            "subject": "Wrong size", "description": "The shoes are one size too small."})
+        assert created.status_code == 201
+        ticket = db.session.get(Ticket, created.get_json()["data"]["id"])
+        assert ticket.sla_state == "running" and ticket.first_response_due_at > ticket.created_at
+        assert db.session.scalars(select(Notification.kind).where(
+            Notification.ticket_id == ticket.id, Notification.user_id == user)).all() == [
+            "ticket_created"]
+        mail = db.session.scalars(select(EmailLog).where(EmailLog.ticket_id == ticket.id)).one()
+        assert (mail.template, mail.status, mail.direction) == ("ticket_received", "queued", "out")
+        db.session.expire_all()
+        after = counters.read(counters.TOTAL, counters.ADMIN_UNREAD, counters.status_key("open"))
+        assert {k: after[k] - before[k] for k in after} == {k: 1 for k in after}
+
+        owner_of = {tid: uid for uid, ids in seeded.owned_ticket_ids.items() for tid in ids}
+        finished = db.session.scalars(select(Ticket).where(
+            Ticket.id.in_(owner_of), Ticket.status == "resolved",
+            Ticket.assigned_to_id.is_not(None))).first()
+        reopened = durable.post(f"/api/support-tickets/{finished.id}/messages",
+                                headers=auth(ctx.tokens[owner_of[finished.id]]),
+                                json={"message": "Broke again."})
+        assert reopened.status_code == 201
+        assert db.session.scalar(select(Notification.user_id).where(
+            Notification.ticket_id == finished.id, Notification.kind == "message")) == \
+            finished.assigned_to_id
+        assert db.session.scalar(select(TicketEvent.new_value).where(
+            TicketEvent.ticket_id == finished.id, TicketEvent.kind == "status")) == "open"
+        db.session.expire_all()
+        assert counters.read(counters.status_key("open"))[counters.status_key("open")] == \
+            after[counters.status_key("open")] + 1
+    finally:
+        client.extensions["baseline_engine"].dispose()
+
+
 def test_seed_info_round_trips(seeded):
     again = SeedInfo.from_json(seeded.to_json())
     assert again == seeded and json.loads(seeded.to_json())["tickets"] == TICKETS
@@ -230,6 +278,20 @@ def test_rounds_are_reported_as_medians_with_every_rounds_ratio():
         "workloads": ["W1", "W2"], "results": results, "ratios": ratios, "realtime": []})
     assert "| 0.75× (0.75, 0.20, 0.78) |" in table
     assert "n/a (404: not served yet)" in table
+    assert "app/durable" not in table
+
+    for r, rps in zip(rounds, (350, 500, 400)):
+        r["durable"] = {"W1": _load(rps), "W2": _load(600)}
+    results, ratios = runner.summarise(rounds, ("app", "baseline", "durable"), ("W1", "W2"))
+    durable = runner.ratios_to(rounds, ("app", "baseline", "durable"), ("W1", "W2"), "durable")
+    assert durable == {"W1": {"median": 0.86, "rounds": [0.86, 0.2, 0.88]}}
+    table = report.markdown({
+        "meta": {"db": "sqlite", "tickets": 10, "when": "now", "machine": "m", "workers": 2,
+                 "threads": 8, "concurrency": 16, "duration": 15, "warmup": 2, "rounds": 3,
+                 "seed_seconds": 1, "command": "python -m bench run"},
+        "workloads": ["W1", "W2"], "results": results, "ratios": ratios,
+        "durable_ratios": durable, "realtime": []})
+    assert "| 0.75× (0.75, 0.20, 0.78) | 400 | 0.86× (0.86, 0.20, 0.88) |" in table
 
 
 def test_realtime_percentiles_are_over_every_delivery_of_every_round():

@@ -3,7 +3,14 @@ database work of the five benchmark workloads on support_app's own schema and da
 answering in the 002 shapes. The benchmark reports support_app as a ratio to it.
 
 Deliberately plain: one auth query per request, straightforward SQL, json responses;
-no extensions, no schema library, no caching, no denormalised counters."""
+no extensions, no schema library, no caching.
+
+`durable=True` (the benchmark's "durable" target) also writes, in the same
+transaction, the rows support_app writes with each create and reply: the SLA columns
+(plain arithmetic, no business calendar), a notification for whoever the change is
+for, the customer's queued receipt email, the desk counters, and a reopening reply's
+audit row. Against it, the app's ratio is what the framework costs (routing, schemas,
+events, rendering), not the work the desk must do anyway."""
 from __future__ import annotations
 
 import datetime as dt
@@ -22,6 +29,8 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, RowMapping
 
 PRIORITIES = ("low", "medium", "high", "urgent")
@@ -59,12 +68,13 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_size=16, max_overflow=8)
 
 
-def create_baseline_app(database_url: str, jwt_secret: str) -> Flask:
+def create_baseline_app(database_url: str, jwt_secret: str, durable: bool = False) -> Flask:
     app = Flask(__name__)
     engine = make_engine(database_url)
     meta = MetaData()
     meta.reflect(engine, only=["tickets", "ticket_messages", "ticket_events", "customers",
-                               "ab_user", "ab_user_role", "ab_role"])
+                               "ab_user", "ab_user_role", "ab_role", "notifications",
+                               "email_logs", "ticket_counters"])
     t = meta.tables["tickets"]
     m = meta.tables["ticket_messages"]
     ev = meta.tables["ticket_events"]
@@ -74,6 +84,7 @@ def create_baseline_app(database_url: str, jwt_secret: str) -> Flask:
     r = meta.tables["ab_role"]
     assignee = u.alias("assignee")
     app.extensions["baseline_engine"] = engine
+    writes = DurableWrites(meta, engine.dialect.name) if durable else None
 
     def fail(status: int, message: str, errors: dict | None = None):
         body: dict[str, Any] = {"success": False, "message": message}
@@ -160,12 +171,16 @@ def create_baseline_app(database_url: str, jwt_secret: str) -> Flask:
                 subject=subject, description=description, status="open", priority=priority,
                 category=category, channel="api", created_by_id=g.user_id, escalation_level=0,
                 message_count=0, is_customer_read=True, is_admin_read=False,
-                created_at=now, updated_at=now,
+                created_at=now, updated_at=now, **(writes.sla(now) if writes else {}),
             )).inserted_primary_key[0]
             conn.execute(ev.insert().values(ticket_id=ticket_id, actor_id=g.user_id,
                                             actor_type="customer", kind="created",
                                             new_value="open", created_at=now))
+            if writes:
+                writes.created(conn)
             row = conn.execute(ticket_query().where(t.c.id == ticket_id)).mappings().one()
+            if writes:
+                writes.receipt(conn, row, g.user_id, now)
         return jsonify({"success": True, "message": "Support ticket created successfully",
                         "data": ticket_json(row)}), 201
 
@@ -236,6 +251,8 @@ def create_baseline_app(database_url: str, jwt_secret: str) -> Flask:
                 is_read=False, created_at=now, updated_at=now,
             )).inserted_primary_key[0]
             conn.execute(t.update().where(t.c.id == ticket_id).values(**values))
+            if writes:
+                writes.replied(conn, row, desk, values.get("status"), g.user_id, now)
         return jsonify({"success": True, "message": "Message sent successfully", "data": {
             "id": message_id, "ticket_id": ticket_id,
             "customer_id": None if desk else row["customer_id"],
@@ -271,6 +288,72 @@ def create_baseline_app(database_url: str, jwt_secret: str) -> Flask:
     return app
 
 
-def app_from_env() -> Flask:
-    """For gunicorn: `gunicorn 'bench.baseline.app:app_from_env()'`."""
-    return create_baseline_app(os.environ["DATABASE_URL"], os.environ["JWT_SECRET_KEY"])
+class DurableWrites:
+    """The rows support_app writes with a create or a reply besides the ticket, the
+    message and the audit row, as plain Core INSERTs and UPDATEs."""
+
+    def __init__(self, meta: MetaData, dialect: str) -> None:
+        self.ev = meta.tables["ticket_events"]
+        self.notes = meta.tables["notifications"]
+        self.mail = meta.tables["email_logs"]
+        counters = meta.tables["ticket_counters"]
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        upsert = insert(counters)
+        self.bump = upsert.on_conflict_do_update(
+            index_elements=[counters.c.name],
+            set_={"value": counters.c.value + upsert.excluded.value})
+
+    @staticmethod
+    def sla(now: dt.datetime) -> dict[str, Any]:
+        """A new ticket's SLA columns: due in 4 and 120 hours, checked at 80%."""
+        first = now + dt.timedelta(hours=4)
+        return dict(first_response_due_at=first, first_response_state="running",
+                    resolution_due_at=now + dt.timedelta(hours=120), resolution_state="running",
+                    sla_due_at=first, sla_state="running",
+                    sla_check_at=now + dt.timedelta(hours=3, minutes=12))
+
+    def created(self, conn) -> None:
+        """The desk counters a new ticket moves (total, open, unread)."""
+        conn.execute(self.bump, [{"name": name, "value": 1}
+                                 for name in ("admin_unread", "status:open", "tickets")])
+
+    def receipt(self, conn, row: RowMapping, user_id: int, now: dt.datetime) -> None:
+        """The customer's notification and queued receipt email."""
+        number = row["number"]
+        self.notify(conn, user_id, row["id"], "ticket_created", f"Ticket {number} created",
+                    f'We received your request "{row["subject"]}".', number, "open", now)
+        conn.execute(self.mail.insert().values(
+            ticket_id=row["id"], direction="out", status="queued",
+            from_address="support@localhost", to_address=row["customer_email"],
+            subject=f"[{number}] {row['subject']}", template="ticket_received",
+            message_id=f"<tkt-{number}-{secrets.token_hex(16)}@localhost>",
+            body_text=f"We received your request \"{row['subject']}\".", attempts=0,
+            created_at=now))
+
+    def replied(self, conn, row: RowMapping, desk: bool, new_status: str | None,
+                user_id: int, now: dt.datetime) -> None:
+        """A notification for the other side; a reopening reply's audit row and
+        counters."""
+        recipient = row["assigned_to_id"] if not desk else None
+        if recipient:
+            self.notify(conn, recipient, row["id"], "message",
+                        f"New message on ticket {row['number']}", "reply", row["number"],
+                        new_status or row["status"], now)
+        if new_status:
+            conn.execute(self.ev.insert().values(
+                ticket_id=row["id"], actor_id=user_id, actor_type="admin" if desk else "customer",
+                kind="status", old_value=row["status"], new_value=new_status, created_at=now))
+            conn.execute(self.bump, [{"name": f"status:{row['status']}", "value": -1},
+                                     {"name": f"status:{new_status}", "value": 1}])
+
+    def notify(self, conn, user_id: int, ticket_id: int, kind: str, title: str, body: str,
+               number: str, status: str, now: dt.datetime) -> None:
+        conn.execute(self.notes.insert().values(
+            user_id=user_id, ticket_id=ticket_id, kind=kind, locale="en", title=title,
+            body=body, data={"ticket_number": number, "status": status}, created_at=now))
+
+
+def app_from_env(durable: bool = False) -> Flask:
+    """For gunicorn: `gunicorn 'bench.baseline.app:app_from_env()'` (or `(durable=True)`)."""
+    return create_baseline_app(os.environ["DATABASE_URL"], os.environ["JWT_SECRET_KEY"],
+                               durable)

@@ -105,7 +105,9 @@ TARGETS = (
         "merge", "groups")),
            ("tests/test_merge.py", "tests/test_group_members.py",
             "tests/test_policy_participants.py")),
-    Target("tickets-feedback", ("support_app/tickets/feedback.py",), ("tests/test_csat.py",)),
+    Target("tickets-feedback", ("support_app/tickets/feedback.py",),
+           ("tests/test_csat.py", "tests/test_api_agent_desk.py", "tests/test_service.py",
+            "tests/test_survey_feedback.py")),
     Target("tickets-files-verification", tuple(f"support_app/tickets/{name}.py" for name in (
         "attachments", "verification")),
            ("tests/test_attachments.py", "tests/test_attachments_surfaces.py",

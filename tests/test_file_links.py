@@ -150,3 +150,37 @@ def test_the_page_is_rate_limited_per_address(browser, app, factory, smtp):
     finally:
         app.config["FILE_LINK_RATE_LIMIT"] = saved
     assert answers == [200, 200, 200, 429] and elsewhere == 200
+
+
+@pytest.mark.parametrize("data", [{"a": 1, "c": 2}, {"t": 1, "c": 2, "r": 5}])
+def test_a_token_signed_for_another_purpose_opens_nothing(app_ctx, data):
+    """Signed with the app's own key but not with the link's salt (itsdangerous's
+    default one, or the other link's): neither kind of link takes it. A shared salt
+    would let a survey token open a file, or any signed value of the app a survey."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    from flask import current_app
+
+    unsalted = [URLSafeTimedSerializer(current_app.secret_key, **salt).dumps(data)
+                for salt in ({}, {"salt": None})]  # itsdangerous's two defaults
+    as_survey = URLSafeTimedSerializer(current_app.secret_key,
+                                       salt=survey_links.RATING_SALT).dumps(data)
+    for signed in (*unsalted, as_survey):
+        with pytest.raises(file_links.LinkRefused):
+            file_links.read(signed)
+    for signed in unsalted:
+        with pytest.raises(survey_links.LinkRefused):
+            survey_links.read_rating(signed, data.get("t"))
+    with pytest.raises(survey_links.LinkRefused):
+        survey_links.read_rating(file_links.token(1, 2), 1)
+
+
+@pytest.mark.parametrize("data", [[1, 2], {"a": "1", "c": 2}, {"a": True, "c": 2}, {"a": 1}])
+def test_a_well_signed_token_of_the_wrong_shape_is_refused(app_ctx, data):
+    from itsdangerous import URLSafeTimedSerializer
+
+    from flask import current_app
+
+    signed = URLSafeTimedSerializer(current_app.secret_key, salt=file_links.SALT).dumps(data)
+    with pytest.raises(file_links.LinkRefused):
+        file_links.read(signed)

@@ -49,6 +49,22 @@ def test_opening_and_replying_cost_no_query_for_the_policy_once_cached(desk, fac
     assert not [q for q in seen if "FROM sla_" in q]
 
 
+def test_a_reply_that_moves_no_clock_writes_no_sla_column_and_walks_no_calendar(
+        desk, factory, clock, monkeypatch):
+    """Most replies (a customer's while the first response is still owed) change no
+    target: the stored summary stands, with no business-time arithmetic for it."""
+    ticket = factory.ticket(desk.alice)
+    before = {name: getattr(fresh(ticket.id), name) for name in sla._COLUMNS}
+    move(clock, "2026-12-07 11:00")
+
+    def walked(*args, **kwargs):
+        raise AssertionError("the calendar was walked")
+    monkeypatch.setattr(sla, "business_minutes_between", walked)
+    monkeypatch.setattr(sla, "add_business_minutes", walked)
+    service.add_message(desk.alice.actor, ticket.id, "Any news?")
+    assert {name: getattr(fresh(ticket.id), name) for name in sla._COLUMNS} == before
+
+
 @pytest.mark.parametrize("reply_at,breached", [("2026-12-07 11:00", False),
                                                ("2026-12-08 09:30", True)])
 def test_the_first_staff_reply_meets_the_first_response_target(desk, factory, clock,

@@ -325,6 +325,10 @@ def after_reply(ticket: Ticket, role: str, new_status: str, now: dt.datetime) ->
     if role == "customer" and clock["first_response_state"] == MET \
             and clock["next_response_state"] not in OPEN_STATES:
         clock.set_due("next_response", rule.minutes["next_response"])
+    if clock.values == clock.before:
+        # Nothing moved (most replies): the stored summary stands; recomputing it
+        # would walk the calendar for the same answer.
+        return {}
     return clock.changes()
 
 

@@ -68,7 +68,11 @@ TARGETS = (
     # one sitting.
     Target("security-tokens", ("support_app/security/tokens.py", "support_app/security/current.py"),
            ("tests/test_token_lifecycle.py", "tests/test_security_sessions.py",
-            "tests/test_foundation.py")),
+            "tests/test_foundation.py", "tests/test_authorization_matrix.py",
+            "tests/test_login_limits.py", "tests/test_redteam_reused_user_id.py",
+            "tests/test_api_support_tickets.py", "tests/test_api_munch.py",
+            "tests/test_api_mtxi.py", "tests/test_api_agent_desk.py",
+            "tests/test_api_storefront.py")),
     Target("security-ownership", ("support_app/security/email_ownership.py",
                                   "support_app/security/account_claim.py"),
            ("tests/test_email_ownership.py", "tests/test_confirm_email_codes.py",

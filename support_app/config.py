@@ -216,6 +216,7 @@ class Config:
         # made in the process itself drops it at once).
         self.SLA_CACHE_SECONDS = float(env.get("SLA_CACHE_SECONDS", 30))
         self.AUTO_TAG_CACHE_SECONDS = float(env.get("AUTO_TAG_CACHE_SECONDS", 30))
+        self.WEBHOOK_CACHE_SECONDS = float(env.get("WEBHOOK_CACHE_SECONDS", 30))
         # The SLA checks (support_app/scheduler.py): `embedded` in each server process,
         # `off` when `support worker` runs them; how often they look for due tickets.
         self.SLA_SCHEDULER = env.get("SLA_SCHEDULER", "embedded").strip().lower()

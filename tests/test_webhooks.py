@@ -441,3 +441,37 @@ def test_an_sla_alert_is_sent_without_who_the_desk_notifies(desk, factory, recei
     assert (body["event"], body["ticket"]["id"]) == ("ticket.sla", ticket.id)
     assert (body["data"]["target"], body["data"]["state"]) == ("first_response", "at_risk")
     assert "recipients" not in body["data"]
+
+
+def test_the_endpoint_list_is_read_once_and_a_change_in_this_process_applies_at_once(
+        factory, receiver):
+    """Ticket changes read the active endpoints from the process's copy, not the table."""
+    from .querycount import count_queries
+    customer = factory.customer()
+    factory.ticket(customer)  # loads the (empty) list
+    with count_queries() as seen:
+        factory.ticket(customer)
+    assert not [q for q in seen if "FROM webhook_endpoints" in q]
+    endpoint(receiver.url)  # committed here: the copy goes
+    ticket = factory.ticket(customer)
+    assert [(row.event, row.ticket_id) for row in deliveries()] == [
+        (events.TICKET_CREATED, ticket.id)]
+
+
+@pytest.mark.parametrize("change", ["disabled", "deleted"])
+def test_an_endpoint_another_process_disabled_or_deleted_gets_no_delivery(
+        factory, receiver, change):
+    """Another process's change does not reach this one's copy (simulated by a Core
+    statement, which the copy does not see): the delivery row is written only for an
+    endpoint still active, and the ticket change itself goes through."""
+    kept, gone = endpoint(receiver.url, name="kept").id, endpoint(receiver.url, name="gone").id
+    customer = factory.customer()
+    factory.ticket(customer)  # both in this process's copy now
+    table = WebhookEndpoint.__table__
+    where = table.c.id == gone
+    db.session.execute(table.update().where(where).values(is_active=False)
+                       if change == "disabled" else table.delete().where(where))
+    db.session.commit()
+    assert gone in {endpoint_id for endpoint_id, *_ in endpoints.active.get()}  # stale
+    ticket = factory.ticket(customer)
+    assert [row.endpoint_id for row in deliveries(ticket_id=ticket.id)] == [kept]

@@ -1,5 +1,6 @@
-"""Desk rules every ticket write reads (SLA policies and calendars, auto-tag rules),
-kept by each process for a few seconds instead of queried on every write.
+"""Desk rules every ticket write reads (SLA policies and calendars, auto-tag rules,
+the active webhook endpoints), kept by each process for a few seconds instead of
+queried on every write.
 
 A change committed in this process drops its copy at once (the session notes which
 rule tables it wrote before the flush, and the copies go after the commit); other

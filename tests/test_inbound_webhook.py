@@ -477,3 +477,18 @@ def test_mail_the_desk_refuses_is_a_final_406_in_the_webhook_format(client, fact
     assert response.status_code == 406
     assert response.get_json()["success"] is False and response.get_json()["code"]
     assert thread(ticket.id) == [] and inbound_logs() == 0
+
+
+@pytest.mark.parametrize("sender", ["@", "a@", "@example.com", '"Jane" <@>'])
+def test_an_at_sign_with_nothing_around_it_is_no_sender(client, app_ctx, sender):
+    """An address with an empty name or domain part is no address: it must not become a
+    customer record's email (nor a held ticket for one)."""
+    from support_app.inbound.parse import normalize_address
+    assert normalize_address(sender) == ""
+    fields = payload("new_request", headers={"From": None})
+    fields.update({"from": sender, "sender": sender})
+    fields.pop("recipient")
+    response = deliver(client, fields)
+    assert response.get_json()["reason"] == "no sender address"
+    assert db.session.scalar(select(func.count()).select_from(Customer)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Ticket)) == 0

@@ -46,10 +46,12 @@ class InboundMail:
 
 
 def normalize_address(value: str | None) -> str:
-    """`"Bob" <Bob@Example.com>` → `bob@example.com`; "" when there is no address."""
+    """`"Bob" <Bob@Example.com>` → `bob@example.com`; "" when there is no address (an
+    "@" with nothing before or after it is none: it would become a customer's email)."""
     _name, address = parseaddr(value or "")
     address = address.strip().lower()
-    return address if "@" in address and " " not in address else ""
+    local, _at, domain = address.rpartition("@")
+    return address if local and domain and " " not in address else ""
 
 
 def message_ids(value: str | None) -> list[str]:

@@ -91,7 +91,7 @@ TARGETS = (
     Target("inbound-webhook", tuple(f"support_app/inbound/{name}.py" for name in (
         "webhook", "signature", "intake")),
            ("tests/test_inbound_webhook.py", "tests/test_inbound_signature_edges.py",
-            "tests/test_inbound_concurrency.py")),
+            "tests/test_inbound_concurrency.py", "tests/test_inbound_webhook_mutants.py")),
     Target("inbound-mail", tuple(f"support_app/inbound/{name}.py" for name in (
         "parse", "threading", "attachments", "sender_auth")),
            ("tests/test_inbound_message_id.py", "tests/test_inbound_sender_auth.py",

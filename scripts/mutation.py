@@ -72,7 +72,7 @@ TARGETS = (
             "tests/test_login_limits.py", "tests/test_redteam_reused_user_id.py",
             "tests/test_api_support_tickets.py", "tests/test_api_munch.py",
             "tests/test_api_mtxi.py", "tests/test_api_agent_desk.py",
-            "tests/test_api_storefront.py")),
+            "tests/test_api_storefront.py", "tests/test_tokens_mutants.py")),
     Target("security-ownership", ("support_app/security/email_ownership.py",
                                   "support_app/security/account_claim.py"),
            ("tests/test_email_ownership.py", "tests/test_confirm_email_codes.py",

@@ -98,7 +98,7 @@ TARGETS = (
             "tests/test_inbound_webhook.py", "tests/test_redteam_inbound_input.py",
             "tests/test_redteam_reply_address.py", "tests/test_attachments.py")),
     Target("tickets-tags-macros", ("support_app/tickets/tags.py", "support_app/tickets/macros.py"),
-           ("tests/test_tags.py", "tests/test_macros.py")),
+           ("tests/test_tags.py", "tests/test_macros.py", "tests/test_tags_macros_mutants.py")),
     # The capabilities that landed with issues 22-26, one target each.
     Target("tickets-sla", tuple(f"support_app/tickets/{name}.py" for name in (
         "business_time", "sla")),

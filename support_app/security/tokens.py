@@ -109,9 +109,12 @@ def revoke(key: str, expires_at: float) -> bool:
     table = RevokedToken.__table__
     now = int(time.time())
     db.session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now))
-    result = db.session.execute(
-        dialect.insert(table).values(key=key, expires_at=expires).on_conflict_do_nothing())
-    return bool(result.rowcount)
+    # RETURNING, not rowcount: an ORM-session INSERT reports rowcount -1 on psycopg, which
+    # read as "newly revoked" every time (a reused refresh token was accepted).
+    inserted = db.session.execute(
+        dialect.insert(table).values(key=key, expires_at=expires).on_conflict_do_nothing()
+        .returning(table.c.key)).first()
+    return inserted is not None
 
 
 def revoked_in_redis(keys: Iterable[str]) -> bool:

@@ -492,3 +492,21 @@ def test_an_at_sign_with_nothing_around_it_is_no_sender(client, app_ctx, sender)
     assert response.get_json()["reason"] == "no sender address"
     assert db.session.scalar(select(func.count()).select_from(Customer)) == 0
     assert db.session.scalar(select(func.count()).select_from(Ticket)) == 0
+
+
+def test_nul_characters_reach_no_stored_row(client, app_ctx):
+    """NUL in any field (subject, text, From's name, a JSON-escaped header) is dropped
+    when the mail is read: PostgreSQL refuses it in every text column, so the inbound
+    log's INSERT failed and every retry of the mail with it."""
+    fields = payload("new_request", headers={"In-Reply-To": "<a\x00b@x>",
+                                             "From": "Ja\x00ne <jane@example.org>"})
+    fields.update({"from": "Ja\x00ne <jane@example.org>",
+                   "subject": "Broken\x00 lid", "stripped-text": "Hello\x00 there",
+                   "body-plain": "Hello\x00 there\n-- \nJane"})
+    assert deliver(client, fields).get_json()["outcome"] == "created"
+    [log] = db.session.scalars(select(EmailLog).where(EmailLog.direction == "in"))
+    [ticket] = db.session.scalars(select(Ticket))
+    stored = [log.subject, log.body_text, log.in_reply_to, log.from_address,
+              ticket.subject, ticket.description, ticket.customer.name]
+    assert not [value for value in stored if value and "\x00" in value]
+    assert (ticket.subject, ticket.description) == ("Broken lid", "Hello there")

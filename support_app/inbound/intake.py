@@ -84,7 +84,7 @@ def _body(mail: InboundMail, refused: list[str]) -> str:
     if refused:
         notes = "\n\n" + _("Attachments not accepted:") + "\n" + "\n".join(
             f"- {line}" for line in refused)
-    text = mail.body.replace("\x00", "") or _("(no text)")
+    text = mail.body or _("(no text)")
     room = service.MAX_BODY - len(notes)
     if len(text) > room:
         text = text[: room - 2].rstrip() + "\n…"
@@ -92,7 +92,7 @@ def _body(mail: InboundMail, refused: list[str]) -> str:
 
 
 def _subject(mail: InboundMail) -> str:
-    subject = threading.new_ticket_subject(mail.subject.replace("\x00", ""))
+    subject = threading.new_ticket_subject(mail.subject)
     return (subject or _("Email from %(sender)s", sender=mail.from_address))[: service.MAX_SUBJECT]
 
 

@@ -59,13 +59,19 @@ def message_ids(value: str | None) -> list[str]:
     return MESSAGE_ID_RE.findall(value or "")
 
 
+def _without_nul(value: str) -> str:
+    """NUL is no character of mail text, and PostgreSQL refuses it in every text column
+    (the inbound log's too): dropped from every field the mail is read from."""
+    return value.replace("\x00", "")
+
+
 def _headers(form: MultiDict) -> list[tuple[str, str]]:
     try:
         raw = json.loads(form.get("message-headers") or "[]")
     except (ValueError, RecursionError):  # malformed, or nested past the parser's depth
         raw = []
     pairs = [
-        (str(item[0]), str(item[1]))
+        (_without_nul(str(item[0])), _without_nul(str(item[1])))
         for item in raw if isinstance(item, (list, tuple)) and len(item) == 2
     ] if isinstance(raw, list) else []
     if not pairs:
@@ -118,6 +124,7 @@ def _synthetic_message_id(form: MultiDict) -> str:
 
 
 def parse(form: MultiDict) -> InboundMail:
+    form = MultiDict([(key, _without_nul(value)) for key, value in form.items(multi=True)])
     headers = _headers(form)
     lookup = {key.lower(): value for key, value in reversed(headers)}
     from_field = form.get("from") or lookup.get("from") or form.get("sender") or ""

@@ -473,5 +473,14 @@ def test_an_endpoint_another_process_disabled_or_deleted_gets_no_delivery(
                        if change == "disabled" else table.delete().where(where))
     db.session.commit()
     assert gone in {endpoint_id for endpoint_id, *_ in endpoints.active.get()}  # stale
-    ticket = factory.ticket(customer)
+    seen = []
+
+    def record(event):
+        seen.append(event.produced.get(endpoints.PRODUCED_KEY))
+    events.publisher.subscribe_after_commit(record)
+    try:
+        ticket = factory.ticket(customer)
+    finally:
+        events.publisher.unsubscribe(record)
     assert [row.endpoint_id for row in deliveries(ticket_id=ticket.id)] == [kept]
+    assert seen == [1]  # the rows written, counted (what wakes the sender)

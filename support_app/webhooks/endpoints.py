@@ -114,7 +114,8 @@ def _queue() -> Insert:
     rows = select(_endpoints.id, *values.values(), literal("queued"), literal(0)).where(
         _endpoints.id.in_(bindparam("endpoint_ids", expanding=True)),
         _endpoints.is_active.is_(True))
-    return insert(table).from_select(columns, rows)
+    # RETURNING counts the rows: psycopg reports rowcount -1 for an INSERT.
+    return insert(table).from_select(columns, rows).returning(table.c.id)
 
 
 def prepare_deliveries(e: DomainEvent) -> events.Write | None:
@@ -133,7 +134,7 @@ def prepare_deliveries(e: DomainEvent) -> events.Write | None:
         queued = db.session.connection().execute(_queue(), {
             "endpoint_ids": wanted, "event": e.name, "body": body, "ticket_id": ticket.id,
             "created_at": utcnow()})
-        e.produced[PRODUCED_KEY] = queued.rowcount
+        e.produced[PRODUCED_KEY] = len(queued.all())
 
     return write
 

@@ -678,3 +678,19 @@ def test_install_hooks_a_session_factory_once(app, app_ctx, factory):
     login(client, manager.user.email)
     with client.session_transaction() as cookie:
         assert cookie[tokens.SESSION_VERSION] == 0
+
+
+def test_a_cached_token_dies_at_the_instant_pyjwt_refuses_a_new_one(app, app_ctx, factory):
+    """The cached path and PyJWT agree on the last instant: a token is alive until
+    `exp + leeway` and dead from it (PyJWT refuses at `exp <= now - leeway`)."""
+    person = factory.customer()
+    start = dt.datetime(2031, 3, 1, 12, 0, tzinfo=dt.timezone.utc)
+    with time_machine.travel(start, tick=False):
+        token = create_access_token(identity=str(person.id), expires_delta=dt.timedelta(minutes=5))
+        assert current.verified_token(token, "access")[0] == person.id  # cached from here
+        uncached = create_access_token(identity=str(person.id), expires_delta=dt.timedelta(minutes=5))
+    with time_machine.travel(start + dt.timedelta(minutes=5, microseconds=-1), tick=False):
+        assert current.verified_token(token, "access")[0] == person.id
+    with time_machine.travel(start + dt.timedelta(minutes=5), tick=False):
+        assert refusal(uncached).reason == "Token has expired"  # PyJWT's own verdict
+        assert refusal(token).reason == "Token has expired"     # and the cache's

@@ -8,6 +8,7 @@ duplicate: one message, one ticket, 200 both times."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from email.utils import getaddresses
 from typing import Any
 
 from flask import current_app
@@ -71,10 +72,11 @@ def _own_addresses(mail: InboundMail) -> set[str]:
     """Our sending address and the address the mail came in on (minus +tags): mail
     "from" either is our own echo and must never open a ticket."""
     own = {normalize_address(current_app.config.get("MAIL_DEFAULT_SENDER"))}
-    for address in mail.recipient.split(","):
+    # getaddresses, not a split at ",": a quoted local part may hold a comma.
+    for _name, address in getaddresses([mail.recipient]):
         address = normalize_address(address)
-        local, _at, domain = address.partition("@")
-        own.add(f"{local.split('+')[0]}@{domain}" if domain else address)
+        local, _at, domain = address.rpartition("@")
+        own.add(f"{local.split('+')[0]}@{domain}" if local else address)
     return own - {""}
 
 

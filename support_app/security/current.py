@@ -91,7 +91,7 @@ def verified_token(token: str, expected_type: str) -> tuple[int, Mapping[str, An
             tuple(audience) if isinstance(audience, (list, tuple, set)) else audience,
             jwt_config.decode_issuer, leeway, jwt_config.identity_claim_key,
             jwt_config.verify_sub)
-        if claims["exp"] + leeway < time.time():
+        if claims["exp"] + leeway <= time.time():  # PyJWT's own rule: dead at exp + leeway
             raise jwt.ExpiredSignatureError("Signature has expired")
     except jwt.ExpiredSignatureError as exc:
         raise AuthError(_("Token has expired")) from exc

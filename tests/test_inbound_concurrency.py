@@ -69,17 +69,23 @@ def test_concurrent_deliveries_of_a_reply_store_one_message(live_url, factory):
     assert db.session.get(Ticket, ticket.id).message_count == 1
 
 
-def test_concurrent_replays_of_one_token_are_accepted_once(live_url, app_ctx):
+def test_concurrent_uses_of_one_token_open_one_ticket(live_url, app_ctx):
+    """Two copies of the delivery (Mailgun's retry racing the first) and two other
+    mails under the same token, at once: one ticket, the copy a duplicate, the others
+    refused as replays."""
     data = signed(payload("new_request"))
+    bodies = [data, data, {**data, "subject": "Forged one"}, {**data, "subject": "Forged two"}]
     barrier = threading.Barrier(4)
 
-    def post(_i: int) -> int:
+    def post(body: dict) -> tuple[int, str]:
         barrier.wait()
-        return requests.post(live_url + URL, data=data, timeout=60).status_code
+        answer = requests.post(live_url + URL, data=body, timeout=60)
+        return answer.status_code, answer.json().get("outcome") or answer.json()["code"]
 
     with ThreadPoolExecutor(4) as pool:
-        codes = sorted(pool.map(post, range(4)))
-    assert codes == [200, 406, 406, 406]
+        answers = list(pool.map(post, bodies))
+    assert sorted(answers[:2]) == [(200, "created"), (200, "duplicate")]
+    assert answers[2:] == [(406, "REPLAYED_TOKEN")] * 2
     assert _count(Ticket) == 1
 
 
@@ -100,7 +106,8 @@ def redis_replay(app, monkeypatch):
 def test_replay_is_refused_with_redis_memory(client, app_ctx, redis_replay):
     data = signed(payload("new_request"))
     assert client.post(URL, data=data).status_code == 200
-    replay = client.post(URL, data=data)
+    assert client.post(URL, data=data).get_json()["outcome"] == "duplicate"
+    replay = client.post(URL, data={**data, "subject": "Forged"})
     assert replay.status_code == 406 and replay.get_json()["code"] == "REPLAYED_TOKEN"
     key = signature.REDIS_PREFIX + data["token"]
     assert 0 < redis_replay.ttl(key) <= 2 * 900

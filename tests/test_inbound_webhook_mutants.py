@@ -234,37 +234,63 @@ def _post_while_failing(client, data: dict, *prefixes: str):
         event.remove(db.engine, "before_cursor_execute", fail)
 
 
-def test_token_that_cannot_be_released_is_logged_and_stays_remembered(
-        client, app, app_ctx, monkeypatch, caplog):
-    """The mail failed on our side and the token could not be forgotten either: the
-    delivery is still a 503, and the operator is told why Mailgun's retry will be
-    refused as a replay."""
-    monkeypatch.setitem(app.config, "REDIS_URL", None)
+def test_a_delivery_whose_attempt_died_after_the_claim_is_taken_on_retry(client, frozen):
+    """The token was claimed and the attempt never finished (the process died, or the
+    store failed while forgetting it: before, its retry was refused as a replay and the
+    mail lost). The token is remembered with its delivery, so the retry is taken."""
     data = signed(payload("new_request"))
-    with caplog.at_level(logging.WARNING):
-        response = _post_while_failing(client, data, "INSERT INTO EMAIL_LOGS",
-                                       "DELETE FROM INBOUND_TOKENS WHERE INBOUND_TOKENS.TOKEN")
-    assert response.status_code == 503
-    assert "could not release mailgun token after a failure" in [
-        r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    signature.claim(data["token"], signature.digest(MultiDict(data), MultiDict()))
     assert _remembered() == {data["token"]} and _count(Ticket) == 0
     retry = client.post(URL, data=data)
-    assert retry.status_code == 406 and retry.get_json()["code"] == "REPLAYED_TOKEN"
+    assert retry.status_code == 200 and retry.get_json()["outcome"] == "created"
+    assert _count(Ticket) == 1
 
 
-def test_release_failure_on_an_unreachable_redis_is_logged_not_raised(
-        app, app_ctx, monkeypatch, caplog):
-    """Release is best effort: a Redis that is down must not turn the original error
-    into another one, but it is logged."""
-    monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")
-    monkeypatch.delitem(app.extensions, "mailgun_replay_redis", raising=False)
-    try:
-        with caplog.at_level(logging.WARNING):
-            signature.release("t" * 50)
-    finally:
-        app.extensions.pop("mailgun_replay_redis", None)
-    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
-        "could not release mailgun token after a failure"]
+def test_a_token_comes_back_only_with_its_own_delivery(client, frozen):
+    """Mailgun signs the token, not the mail: the same delivery again is taken (and is
+    a duplicate by its Message-Id), any change to a field or a file is refused."""
+    data = signed(payload("new_request"))
+    files = {"attachment-1": (io.BytesIO(b"%PDF-1.4 receipt"), "receipt.pdf", "application/pdf"),
+             "attachment-count": "1"}
+    first = client.post(URL, data={**data, **files}, content_type="multipart/form-data")
+    assert first.get_json()["outcome"] == "created"
+    again = {**data, "attachment-1": (io.BytesIO(b"%PDF-1.4 receipt"), "receipt.pdf",
+                                      "application/pdf"), "attachment-count": "1"}
+    assert client.post(URL, data=again, content_type="multipart/form-data").get_json()[
+        "outcome"] == "duplicate"
+    for changed in (
+            {**data, "subject": "Another subject"},                           # a field
+            {**data, "extra": "x"},                                           # one more field
+            {**data, "attachment-1": (io.BytesIO(b"%PDF-1.4 other"), "receipt.pdf",
+                                      "application/pdf"), "attachment-count": "1"},  # content
+            {**data, "attachment-1": (io.BytesIO(b"%PDF-1.4 receipt"), "other.pdf",
+                                      "application/pdf"), "attachment-count": "1"},  # name
+            {**data, "attachment-1": (io.BytesIO(b"%PDF-1.4 receipt"), "receipt.pdf",
+                                      "text/plain"), "attachment-count": "1"},       # type
+            {**data, "attachment-2": (io.BytesIO(b"%PDF-1.4 receipt"), "receipt.pdf",
+                                      "application/pdf"), "attachment-count": "1"},  # field
+    ):
+        response = client.post(URL, data=changed, content_type="multipart/form-data")
+        assert (response.status_code, response.get_json()["code"]) == (406, "REPLAYED_TOKEN")
+    assert _count(Ticket) == 1
+
+
+def test_the_digest_frames_each_part_and_rewinds_the_files(app):
+    """Bytes moved from one field to the next change the digest; the files are read
+    from where they stood, and left there for the intake."""
+    from werkzeug.datastructures import FileStorage, MultiDict
+
+    assert signature.digest(MultiDict([("a", "bc")]), MultiDict()) != signature.digest(
+        MultiDict([("ab", "c")]), MultiDict())
+    assert signature.digest(MultiDict([("a", "1"), ("b", "2")]), MultiDict()) == signature.digest(
+        MultiDict([("b", "2"), ("a", "1")]), MultiDict())  # the order of fields is no change
+    stream = io.BytesIO(b"xxhello")
+    stream.seek(2)
+    upload = FileStorage(stream, "a.txt", "attachment-1", "text/plain")
+    first = signature.digest(MultiDict(), MultiDict([("attachment-1", upload)]))
+    assert stream.tell() == 2
+    assert first == signature.digest(MultiDict(), MultiDict([("attachment-1", FileStorage(
+        io.BytesIO(b"hello"), "a.txt", "attachment-1", "text/plain"))]))
 
 
 def test_redis_client_is_built_once_per_url_with_short_timeouts(app, app_ctx, monkeypatch):
@@ -304,26 +330,31 @@ def redis_memory(app, monkeypatch):
 
 def test_redis_remembers_each_token_for_twice_the_window(client, app, app_ctx, redis_memory,
                                                          monkeypatch):
-    """In Redis the token's key expires after 2 x MAILGUN_MAX_AGE, and only the first
-    delivery with it is accepted."""
+    """In Redis the token's key expires after 2 x MAILGUN_MAX_AGE and holds the digest
+    of its delivery: that delivery again is taken (a duplicate), another is refused."""
     monkeypatch.setitem(app.config, "MAILGUN_MAX_AGE", 100)
     data = signed(payload("new_request"))
     assert client.post(URL, data=data).status_code == 200
     key = signature.REDIS_PREFIX + data["token"]
     assert redis_memory.exists(key) == 1
     assert 190 <= redis_memory.ttl(key) <= 200
+    assert redis_memory.get(key) == signature.digest(MultiDict(data), MultiDict()).encode()
     assert _count(InboundToken) == 0
-    assert client.post(URL, data=data).get_json()["code"] == "REPLAYED_TOKEN"
+    assert client.post(URL, data=data).get_json()["outcome"] == "duplicate"
+    other = {**data, "subject": "Another subject"}
+    assert client.post(URL, data=other).get_json()["code"] == "REPLAYED_TOKEN"
 
 
-def test_redis_token_is_released_when_the_mail_fails_so_the_retry_is_accepted(
+def test_redis_keeps_the_token_of_a_failed_delivery_and_takes_its_retry(
         client, app_ctx, redis_memory):
-    """A delivery that failed on our side (503) leaves no trace in Redis: Mailgun's
-    retry with the same token is taken."""
+    """A delivery that failed on our side (503) stays remembered in Redis with its
+    digest: Mailgun's retry of it is taken, another mail under its token is not."""
     data = signed(payload("new_request"))
     response = _post_while_failing(client, data, "INSERT INTO EMAIL_LOGS")
     assert response.status_code == 503
-    assert redis_memory.exists(signature.REDIS_PREFIX + data["token"]) == 0
+    assert redis_memory.exists(signature.REDIS_PREFIX + data["token"]) == 1
+    other = {**data, "subject": "Another subject"}
+    assert client.post(URL, data=other).get_json()["code"] == "REPLAYED_TOKEN"
     assert client.post(URL, data=data).get_json()["outcome"] == "created"
 
 
@@ -717,7 +748,7 @@ def test_unreachable_redis_is_reported_with_its_cause(app, app_ctx, monkeypatch)
     monkeypatch.delitem(app.extensions, "mailgun_replay_redis", raising=False)
     try:
         with pytest.raises(signature.ReplayStoreDown) as down:
-            signature.claim("t" * 50)
+            signature.claim("t" * 50, "0" * 64)
     finally:
         app.extensions.pop("mailgun_replay_redis", None)
     assert isinstance(down.value.__cause__, redis.RedisError)

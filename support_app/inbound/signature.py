@@ -1,5 +1,12 @@
-"""Is this POST really from Mailgun, and new? HMAC of timestamp+token, a freshness
-window, and a memory of tokens already used (Redis when configured, else the database).
+"""Is this POST really from Mailgun? HMAC of timestamp+token, a freshness window, and a
+memory of the tokens used (Redis when configured, else the database), each with a digest
+of the delivery it came with.
+
+Mailgun signs only timestamp+token, not the mail: a captured signature must not carry
+another mail, so a token comes back only with the very delivery it first came with.
+That is what Mailgun's retry of a delivery we failed (5xx) sends; the same delivery
+again after we took it is a duplicate by its Message-Id (`intake`). Nothing has to be
+forgotten when a delivery fails, so a failure in the middle can never lose the mail.
 
 Mailgun does not retry a 406, so every refusal here is final for that delivery."""
 from __future__ import annotations
@@ -13,7 +20,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 
@@ -105,47 +112,62 @@ def _window() -> int:
     return 2 * int(current_app.config.get("MAILGUN_MAX_AGE", 900))
 
 
-def claim(token: str) -> None:
-    """Remember the token; raise SignatureRefused if it was seen before."""
+def digest(form: MultiDict, files: MultiDict) -> str:
+    """SHA-256 of every form field and every file (field, name, type, content) of a
+    delivery: the same on Mailgun's retry, different for any other mail. Each part is
+    length-framed, so no two deliveries hash alike by moving bytes between fields; the
+    file streams are read and rewound for the intake."""
+    whole = hashlib.sha256()
+
+    def part(value: str | bytes) -> None:
+        data = value.encode() if isinstance(value, str) else value
+        whole.update(b"%d:" % len(data) + data)
+
+    for name, value in sorted(form.items(multi=True)):
+        part(name)
+        part(value)
+    for name, upload in sorted(files.items(multi=True), key=lambda pair: pair[0]):
+        content = hashlib.sha256()
+        start = upload.stream.tell()
+        for chunk in iter(lambda: upload.stream.read(1 << 16), b""):
+            content.update(chunk)
+        upload.stream.seek(start)
+        for value in (name, upload.filename or "", upload.content_type or "", content.digest()):
+            part(value)
+    return whole.hexdigest()
+
+
+def claim(token: str, delivery_digest: str) -> None:
+    """Remember the token with its delivery's digest; raise SignatureRefused if the
+    token came before with another delivery."""
     client = _redis()
     if client is not None:
         import redis
 
+        key = REDIS_PREFIX + token
         try:
-            fresh = client.set(REDIS_PREFIX + token, "1", nx=True, ex=_window())
+            same = bool(client.set(key, delivery_digest, nx=True, ex=_window())) or (
+                client.get(key) == delivery_digest.encode())
         except redis.RedisError as exc:
             raise ReplayStoreDown(str(exc)) from exc
     else:
-        fresh = _claim_in_database(token)
-    if not fresh:
+        same = _claim_in_database(token, delivery_digest)
+    if not same:
         raise SignatureRefused("REPLAYED_TOKEN", _("This delivery was already received."))
 
 
-def _claim_in_database(token: str) -> bool:
+def _claim_in_database(token: str, delivery_digest: str) -> bool:
     cutoff = utcnow() - dt.timedelta(seconds=_window())
     try:
         db.session.execute(delete(InboundToken).where(InboundToken.seen_at < cutoff))
-        db.session.add(InboundToken(token=token, seen_at=utcnow()))
+        db.session.add(InboundToken(token=token, digest=delivery_digest, seen_at=utcnow()))
         db.session.commit()
-    except IntegrityError:
+    except IntegrityError:  # seen before (or racing an identical delivery)
         db.session.rollback()
-        return False
+        seen = db.session.scalar(select(InboundToken.digest).where(InboundToken.token == token))
+        db.session.rollback()  # ends the read: nothing was written
+        return seen == delivery_digest
     except BaseException:
         db.session.rollback()
         raise
     return True
-
-
-def release(token: str) -> None:
-    """Forget a token whose delivery failed on our side, so Mailgun's retry is accepted."""
-    try:
-        client = _redis()
-        if client is not None:
-            client.delete(REDIS_PREFIX + token)
-        else:
-            db.session.rollback()
-            db.session.execute(delete(InboundToken).where(InboundToken.token == token))
-            db.session.commit()
-    except Exception:  # best effort: the store may be what failed
-        current_app.logger.warning("could not release mailgun token after a failure")
-        db.session.rollback()

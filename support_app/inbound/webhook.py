@@ -106,17 +106,14 @@ def inbound(_fields: dict[str, Any]) -> Any:
     # sent twice must be refused, not silently reduced to its first value.
     try:
         delivery = signature.verify(request.form, request.files)
-        signature.claim(delivery.token)
+        signature.claim(delivery.token, signature.digest(request.form, request.files))
     except signature.SignatureRefused as refusal:
         return SURFACE.respond(406, refusal.message, None, refusal.code)
     except signature.ReplayStoreDown:
         return SURFACE.respond(503, _("Service temporarily unavailable"), None, "UNAVAILABLE",
                                {"Retry-After": "60"})
-    try:
-        receipt = intake.receive(parse(request.form), screen(request.files))
-    except BaseException:
-        signature.release(delivery.token)
-        raise
+    # A failure from here on is answered 5xx and its retry accepted (`signature.claim`).
+    receipt = intake.receive(parse(request.form), screen(request.files))
     return {"success": True, "outcome": receipt.outcome,
             "ticket_number": receipt.ticket_number, "reason": receipt.reason}
 

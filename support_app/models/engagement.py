@@ -93,6 +93,9 @@ class InboundToken(Model):
     __tablename__ = "inbound_tokens"
 
     token: Mapped[str] = mapped_column(String(128), primary_key=True)
+    # SHA-256 of the delivery it came with (`inbound.signature.digest`): only that
+    # delivery may use the token again.
+    digest: Mapped[str | None] = mapped_column(String(64))
     seen_at: Mapped[dt.datetime] = mapped_column(
         DateTime, default=utcnow, nullable=False, index=True
     )

@@ -293,6 +293,24 @@ def test_the_digest_frames_each_part_and_rewinds_the_files(app):
         io.BytesIO(b"hello"), "a.txt", "attachment-1", "text/plain"))]))
 
 
+def test_a_field_sent_twice_keeps_its_order_in_the_digest(client, frozen):
+    """The intake reads the first value of a field: two values of one field swapped
+    are another mail (here, without a Message-Id, another ticket), not the same
+    delivery again. Only the order of differently named fields is no change."""
+    data = signed(payload("new_request", headers={"Message-Id": None}))
+    fields = [(name, value) for name, value in data.items() if name != "subject"]
+    first = MultiDict(fields + [("subject", "Broken lid"), ("subject", "Refund please")])
+    swapped = MultiDict(fields + [("subject", "Refund please"), ("subject", "Broken lid")])
+    assert client.post(URL, data=first).get_json()["outcome"] == "created"
+    answer = client.post(URL, data=swapped)
+    assert (answer.status_code, answer.get_json().get("code") or answer.get_json()["outcome"]) \
+        == (406, "REPLAYED_TOKEN")
+    assert _count(Ticket) == 1
+    assert signature.digest(first, MultiDict()) == signature.digest(
+        MultiDict([("subject", "Broken lid")] + list(reversed(fields)) + [
+            ("subject", "Refund please")]), MultiDict())
+
+
 def test_redis_client_is_built_once_per_url_with_short_timeouts(app, app_ctx, monkeypatch):
     """One connection pool per Redis URL for the app's life (not one per delivery), and
     a hung Redis fails the delivery within seconds (503, Mailgun retries) instead of

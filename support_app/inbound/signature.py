@@ -123,7 +123,9 @@ def digest(form: MultiDict, files: MultiDict) -> str:
         data = value.encode() if isinstance(value, str) else value
         whole.update(b"%d:" % len(data) + data)
 
-    for name, value in sorted(form.items(multi=True)):
+    # By name only (a stable sort): the intake reads a field's first value, so the
+    # order of one field's values is part of the mail; that of different fields is not.
+    for name, value in sorted(form.items(multi=True), key=lambda pair: pair[0]):
         part(name)
         part(value)
     for name, upload in sorted(files.items(multi=True), key=lambda pair: pair[0]):

@@ -461,6 +461,24 @@ def test_email_log_cuts_overlong_header_fields_to_their_columns(client, app_ctx)
     assert log.ticket_id is None
 
 
+@pytest.mark.parametrize("local", [
+    "m" * 1100, "".join(chr(0x4E00 + i * 7919 % 20000) for i in range(950))], ids=["long", "wide"])
+def test_a_message_id_too_long_for_its_column_is_replaced_by_a_stable_one(client, app_ctx,
+                                                                         local):
+    """The Message-Id is attacker-sized too, and stored whole in unique columns of 998
+    characters (PostgreSQL refuses more: a 500 on every retry, the mail lost). One that
+    does not fit in 998 bytes is replaced by a stable id of its own, so the mail is
+    kept and its redelivery is still a duplicate."""
+    fields = payload("new_request", message_id=f"<{local}@mail.example.org>")
+    first = deliver(client, fields)
+    assert (first.status_code, first.get_json().get("outcome")) == (200, "created")
+    again = deliver(client, fields)
+    assert (again.status_code, again.get_json().get("outcome")) == (200, "duplicate")
+    (stored,) = db.session.scalars(select(EmailLog.message_id).where(EmailLog.direction == "in"))
+    assert stored.endswith("@inbound.invalid>") and len(stored.encode()) <= 998
+    assert _count(Ticket) == 1
+
+
 def test_mail_from_the_address_it_was_sent_to_is_ignored(client, app_ctx):
     """A mail "from" any address it came in on (its +tag dropped) is our own echo or a
     forgery of it: it must never open a ticket (no mail loops)."""

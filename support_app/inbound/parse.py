@@ -17,6 +17,7 @@ from werkzeug.datastructures import MultiDict
 MESSAGE_ID_RE = re.compile(r"<[^<>\s]+>")
 AUTO_PRECEDENCE = {"bulk", "junk", "auto_reply", "list"}
 DAEMON_LOCALPARTS = {"mailer-daemon", "postmaster"}
+MAX_MESSAGE_ID_BYTES = 998  # email_logs.message_id, ticket_messages.email_message_id
 
 
 @dataclass
@@ -115,6 +116,17 @@ def html_to_text(html: str) -> str:
     return "\n".join(line for line in lines if line).strip()
 
 
+def _stored_message_id(ids: list[str], form: MultiDict) -> str:
+    """The mail's own Message-Id when it fits the unique columns it is stored in (998
+    characters; PostgreSQL's index takes under 2704 bytes), else a stable one: one the
+    columns refuse would fail every delivery of the mail, and it would be lost."""
+    if not ids:
+        return _synthetic_message_id(form)
+    if len(ids[0].encode()) <= MAX_MESSAGE_ID_BYTES:
+        return ids[0]
+    return f"<{hashlib.sha256(ids[0].encode()).hexdigest()[:40]}@inbound.invalid>"
+
+
 def _synthetic_message_id(form: MultiDict) -> str:
     """A stable id for a mail without Message-Id, so a redelivery is still a duplicate."""
     digest = hashlib.sha256()
@@ -141,7 +153,7 @@ def parse(form: MultiDict) -> InboundMail:
         subject=" ".join((form.get("subject") or lookup.get("subject") or "").split()),
         body=body,
         full_text=plain or body,
-        message_id=ids[0] if ids else _synthetic_message_id(form),
+        message_id=_stored_message_id(ids, form),
         in_reply_to=message_ids(lookup.get("in-reply-to")),
         references=message_ids(lookup.get("references")),
         headers=headers,

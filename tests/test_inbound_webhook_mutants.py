@@ -440,6 +440,25 @@ def test_email_log_records_who_wrote_to_which_address_and_what(client, app_ctx):
     assert (log.in_reply_to, log.error, log.status) == (None, None, "received")
 
 
+@pytest.mark.parametrize("length, outcome", [(320, "created"), (321, "ignored")])
+def test_a_sender_address_longer_than_any_mailbox_is_ignored_not_lost(client, app_ctx,
+                                                                       length, outcome):
+    """An address past 320 characters fits no customer (customers.email): on PostgreSQL
+    opening its ticket failed on every retry (the mail lost). It is ignored and logged,
+    with the reason, instead; 320 characters are still a customer."""
+    sender = "a" * 64 + "@" + "d" * (length - 64 - 1 - len(".example")) + ".example"
+    mid = new_message_id()
+    fields = payload("new_request", address=sender, message_id=mid)
+    answer = deliver(client, fields).get_json()
+    assert answer["outcome"] == outcome
+    if outcome == "ignored":
+        assert answer["reason"] == "sender address too long"
+        assert _count(Customer) == 0 and _count(Ticket) == 0
+        assert _inbound_log(mid).from_address == sender[:320]
+    else:
+        assert db.session.scalar(select(Customer.email)) == sender
+
+
 def test_email_log_cuts_overlong_header_fields_to_their_columns(client, app_ctx):
     """Header fields are attacker-sized: the log keeps at most 320 characters of an
     address and 998 (RFC 5322's line limit) of a subject or In-Reply-To."""

@@ -18,6 +18,7 @@ MESSAGE_ID_RE = re.compile(r"<[^<>\s]+>")
 AUTO_PRECEDENCE = {"bulk", "junk", "auto_reply", "list"}
 DAEMON_LOCALPARTS = {"mailer-daemon", "postmaster"}
 MAX_MESSAGE_ID_BYTES = 998  # email_logs.message_id, ticket_messages.email_message_id
+MAX_ADDRESS = 320  # RFC 5321 (64 + "@" + 255); customers.email, email_logs.from_address
 
 
 @dataclass
@@ -181,4 +182,7 @@ def auto_reply_reason(mail: InboundMail, own_addresses: set[str]) -> str | None:
         return "sent from our own address"
     if not mail.from_address:
         return "no sender address"
+    if len(mail.from_address) > MAX_ADDRESS:
+        # No mailbox is that long (RFC 5321), and no customer's email column holds it.
+        return "sender address too long"
     return None

@@ -358,6 +358,7 @@ def test_each_refusal_says_why(app, app_ctx, factory):
     person = factory.customer()
     expired = create_access_token(identity=str(person.id), expires_delta=dt.timedelta(seconds=-30))
     assert refusal(expired).reason == "Token has expired"
+    assert str(refusal(expired)) == "Token has expired"  # what a log line or traceback shows
     assert refusal("not-a-token").reason == "Invalid token"
     assert refusal(signed(app, sub=str(person.id), type="access") + "x").reason == "Invalid token"
     refresh = create_refresh_token(identity=str(person.id))

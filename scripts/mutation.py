@@ -108,7 +108,8 @@ TARGETS = (
     # the sender and the endpoint cache.
     Target("webhooks-signing", tuple(f"support_app/webhooks/{name}.py" for name in (
         "signing", "guard")),
-           ("tests/test_webhooks.py", "tests/test_webhooks_admin.py")),
+           ("tests/test_webhooks.py", "tests/test_webhooks_admin.py",
+            "tests/test_webhooks_guard_mutants.py")),
     Target("webhooks-delivery", tuple(f"support_app/webhooks/{name}.py" for name in (
         "delivery", "endpoints")),
            ("tests/test_webhooks.py", "tests/test_webhooks_admin.py")),

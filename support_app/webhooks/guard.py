@@ -33,8 +33,12 @@ def _forbidden(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     """Anything but a global unicast address: besides loopback, private, link-local
     and the like, the shared address space 100.64.0.0/10 (carrier NAT, and a cloud
     metadata service: Alibaba's 100.100.100.200), and an IPv6 address that carries
-    such an IPv4 one (::ffff:127.0.0.1, 6to4's 2002:7f00:1::, Teredo's client)."""
+    such an IPv4 one (::ffff:127.0.0.1, 6to4's 2002:7f00:1::, Teredo's client), and the
+    deprecated site-local fec0::/10, which ipaddress counts as neither private nor
+    reserved."""
     if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local:
+            return True
         teredo = ip.teredo
         carried = (ip.ipv4_mapped, ip.sixtofour, teredo[1] if teredo else None)
         if any(v4 is not None and _forbidden(v4) for v4 in carried):

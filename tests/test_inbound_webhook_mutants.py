@@ -293,6 +293,75 @@ def test_the_digest_frames_each_part_and_rewinds_the_files(app):
         io.BytesIO(b"hello"), "a.txt", "attachment-1", "text/plain"))]))
 
 
+def _framed(*parts: bytes) -> bytes:
+    return b"".join(b"%d:" % len(part) + part for part in parts)
+
+
+def test_the_digest_is_sha256_of_every_part_length_framed(app):
+    """The exact construction: form fields sorted by name (one field's values in their
+    order), then each file's field, filename, type and SHA-256 of its content, each part
+    as b"<length>:" + bytes. Files under one name keep their order; a file without a
+    name or type hashes them as empty. (A token remembered before a deploy is compared
+    with the digest the new code computes: the construction must not drift.)"""
+    from werkzeug.datastructures import FileStorage
+
+    form = MultiDict([("subject", "Hi"), ("from", "Jane <jane@example.org>"), ("subject", "Re")])
+    files = MultiDict([
+        ("attachment-2", FileStorage(io.BytesIO(b"second"), None, "attachment-2")),
+        ("attachment-1", FileStorage(io.BytesIO(b"%PDF"), "r.pdf", "attachment-1",
+                                     "application/pdf")),
+        ("attachment-1", FileStorage(io.BytesIO(b"GIF89a"), "s.gif", "attachment-1",
+                                     "image/gif")),
+    ])
+    expected = hashlib.sha256(_framed(
+        b"from", b"Jane <jane@example.org>", b"subject", b"Hi", b"subject", b"Re",
+        b"attachment-1", b"r.pdf", b"application/pdf", hashlib.sha256(b"%PDF").digest(),
+        b"attachment-1", b"s.gif", b"image/gif", hashlib.sha256(b"GIF89a").digest(),
+        b"attachment-2", b"", b"", hashlib.sha256(b"second").digest(),
+    )).hexdigest()
+    assert signature.digest(form, files) == expected
+
+
+def test_every_value_of_a_field_and_every_file_of_a_name_is_in_the_digest(app):
+    """A second value of a field, or a second file under one name, is part of the
+    delivery: changing it is another mail, never Mailgun's retry of this one."""
+    from werkzeug.datastructures import FileStorage
+
+    def fields(second: str) -> str:
+        return signature.digest(MultiDict([("subject", "Hi"), ("subject", second)]), MultiDict())
+
+    def files(second: bytes) -> str:
+        return signature.digest(MultiDict(), MultiDict([
+            ("attachment-1", FileStorage(io.BytesIO(b"one"), "a.txt", "attachment-1")),
+            ("attachment-1", FileStorage(io.BytesIO(second), "a.txt", "attachment-1"))]))
+
+    assert fields("Re") != fields("Fwd")
+    assert files(b"two") != files(b"three")
+
+
+def test_the_digest_reads_files_in_bounded_chunks(app):
+    """An attachment (up to Mailgun's 25 MB) is hashed 64 KiB at a time, never read
+    into memory whole."""
+    from werkzeug.datastructures import FileStorage
+
+    class Recorded(io.BytesIO):
+        sizes: list = []
+
+        def read(self, size=-1):
+            self.sizes.append(size)
+            return super().read(size)
+
+    content = bytes(range(256)) * 1024  # 256 KiB
+    stream = Recorded(content)
+    stream.sizes = []
+    got = signature.digest(MultiDict(), MultiDict([("attachment-1", FileStorage(
+        stream, "big.bin", "attachment-1", "application/octet-stream"))]))
+    assert stream.sizes == [1 << 16] * 5  # four full chunks, then the empty read
+    assert got == hashlib.sha256(_framed(
+        b"attachment-1", b"big.bin", b"application/octet-stream",
+        hashlib.sha256(content).digest())).hexdigest()
+    assert stream.tell() == 0
+
 def test_a_field_sent_twice_keeps_its_order_in_the_digest(client, frozen):
     """The intake reads the first value of a field: two values of one field swapped
     are another mail (here, without a Message-Id, another ticket), not the same
@@ -523,6 +592,47 @@ def test_an_own_address_with_a_quoted_local_part_is_still_ours(client, app_ctx, 
     assert response.get_json()["reason"] == "sent from our own address"
     assert _count(Ticket) == 0 and _count(Customer) == 0
 
+
+def test_mail_without_a_sender_to_a_bare_recipient_is_not_called_our_own(client, app_ctx):
+    """A recipient that is no address (a bare "support") names none of ours: a mail
+    without any sender is logged as such, not as our own echo."""
+    fields = payload("new_request", headers={"From": None})
+    fields.update({"from": "", "sender": "", "recipient": "support"})
+    response = deliver(client, fields)
+    assert response.get_json() == {"success": True, "outcome": "ignored",
+                                   "ticket_number": None, "reason": "no sender address"}
+    assert _count(Ticket) == 0
+
+
+def test_a_mail_taken_by_a_racing_delivery_is_a_duplicate_of_its_ticket(client, factory):
+    """Another delivery of the same mail commits its log between our check and our
+    insert: ours fails on the unique Message-Id and answers as the duplicate it is,
+    naming the ticket the other one filed it under."""
+    person = factory.customer(email="jane@example.org")
+    ticket = factory.ticket(person)
+    mid = new_message_id()
+    raced: list[str] = []
+
+    def race(conn, cursor, statement, params, context, executemany):
+        text = statement.lstrip().upper()
+        if not raced and text.startswith("INSERT") and "INBOUND_TOKENS" not in text:
+            raced.append(statement)
+            with db.engine.begin() as other:  # the other delivery, on its own connection
+                other.execute(EmailLog.__table__.insert().values(
+                    direction="in", status="received", to_address="support@desk.example.com",
+                    subject="", message_id=mid, ticket_id=ticket.id, attempts=0,
+                    created_at=utcnow()))
+
+    event.listen(db.engine, "before_cursor_execute", race)
+    try:
+        response = deliver(client, payload("new_request", message_id=mid))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", race)
+    assert raced
+    assert response.get_json() == {"success": True, "outcome": "duplicate",
+                                   "ticket_number": ticket.number, "reason": None}
+    assert _count(Ticket) == 1
+    assert _count(EmailLog, EmailLog.message_id == mid) == 1
 
 def test_mail_without_any_address_is_ignored_as_such(client, app_ctx):
     """No From, no envelope sender, no recipient: nobody to open a ticket for, and the

@@ -210,16 +210,12 @@ def actor_for_user(user: SupportUser) -> Actor:
     return identity.actor
 
 
-SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-
-
-def _session_proves_dashboard(method: str) -> None:
+def _session_proves_dashboard() -> None:
     """A change made with the dashboard's session cookie carries that session's CSRF
     token (`X-CSRFToken`): a browser sends the cookie on requests other pages make too,
     a bearer token it never sends by itself. One rule for every API route that takes
-    the session (Forbidden in the route's own error format)."""
-    if method in SAFE_METHODS:
-        return
+    the session (Forbidden in the route's own error format); which methods are changes
+    is Flask-WTF's `WTF_CSRF_METHODS`, so reads pass without the token."""
     from flask_wtf.csrf import CSRFError
 
     from ..extensions import csrf
@@ -229,13 +225,13 @@ def _session_proves_dashboard(method: str) -> None:
         raise Forbidden(_("The CSRF token is missing or invalid.")) from err
 
 
-def _resolve(header: str | None, allow_session: bool, method: str) -> Identity:
+def _resolve(header: str | None, allow_session: bool) -> Identity:
     token = bearer_token(header)
     claims: Mapping[str, Any] | None = None
     if token:
         user_id, claims = verified_token(token, "access")
     elif allow_session and session_user and getattr(session_user, "is_authenticated", False):
-        _session_proves_dashboard(method)
+        _session_proves_dashboard()
         user_id = session_user.id
     elif header:
         raise AuthError(_("Invalid authorization header"))
@@ -263,7 +259,7 @@ def require_actor(*, allow_session: bool = False) -> Actor:
     cached: Any = request.environ.get("support.actor")
     if cached is not None:
         return cached
-    identity = _resolve(request.headers.get("Authorization"), allow_session, request.method)
+    identity = _resolve(request.headers.get("Authorization"), allow_session)
     request.environ["support.actor"] = identity.actor
     request.environ["support.user_locale"] = identity.user_locale  # for the locale selector
     refresh_locale()  # anything translated from here on is in the user's language

@@ -124,6 +124,15 @@ def test_a_part_without_a_number_comes_after_the_numbered_ones(app_ctx):
     assert names(mailed.uploads(files)) == ["one.png", "two.png", "extra.png", "bare.png"]
 
 
+def test_a_part_numbered_past_any_limit_still_comes_before_unnumbered_ones(app_ctx):
+    """Numbers sort as numbers however large; a suffix of other digit characters
+    (a superscript two) is a part without a number, not a crash."""
+    files = MultiDict([("attachment-²", part("super.png")), ("attachment-x", part("extra.png")),
+                       ("attachment-9999999999", part("huge.png")),
+                       ("attachment-1", part("one.png"))])
+    assert names(mailed.uploads(files)) == ["one.png", "huge.png", "super.png", "extra.png"]
+
+
 def test_a_repeated_part_name_keeps_every_file(app_ctx):
     """Two parts under one name are two files screened, not one silently dropped."""
     files = MultiDict([("attachment-1", part("front.png")),

@@ -26,9 +26,10 @@ def uploads(files: MultiDict) -> list[FileStorage]:
     """Mailgun's attachment-1..N parts, in order (attachment-count says how many)."""
     numbered = [(key, f) for key, f in files.items(multi=True) if key.startswith("attachment-")]
 
-    def position(item: tuple[str, FileStorage]) -> int:
+    def position(item: tuple[str, FileStorage]) -> tuple[bool, int]:
+        """Numbered parts by number, then any others (isdecimal: what int() reads)."""
         suffix = item[0].removeprefix("attachment-")
-        return int(suffix) if suffix.isdigit() else 1 << 30
+        return (False, int(suffix)) if suffix.isdecimal() else (True, 0)
 
     return [f for _key, f in sorted(numbered, key=position)]
 

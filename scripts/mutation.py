@@ -104,7 +104,7 @@ TARGETS = (
            ("tests/test_inbound_message_id.py", "tests/test_inbound_sender_auth.py",
             "tests/test_inbound_webhook.py", "tests/test_redteam_inbound_input.py",
             "tests/test_redteam_reply_address.py", "tests/test_attachments.py",
-            "tests/test_inbound_threading_mutants.py")),
+            "tests/test_inbound_threading_mutants.py", "tests/test_inbound_parse_mutants.py")),
     # webhooks/ (issue 28: "webhooks' signing"): the signature and the SSRF guard, then
     # the sender and the endpoint cache.
     Target("webhooks-signing", tuple(f"support_app/webhooks/{name}.py" for name in (

@@ -127,7 +127,7 @@ TARGETS = (
     Target("tickets-merge-groups", tuple(f"support_app/tickets/{name}.py" for name in (
         "merge", "groups")),
            ("tests/test_merge.py", "tests/test_group_members.py",
-            "tests/test_policy_participants.py")),
+            "tests/test_policy_participants.py", "tests/test_merge_groups_mutants.py")),
     Target("tickets-feedback", ("support_app/tickets/feedback.py",),
            ("tests/test_csat.py", "tests/test_api_agent_desk.py", "tests/test_service.py",
             "tests/test_survey_feedback.py")),

@@ -417,14 +417,11 @@ def test_a_target_the_old_policy_lacked_counts_from_the_opening(desk, factory, c
     assert _policy_events(ticket.id) == [("Medium", "Default")]
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: after_status returns early while the "
-                   "ticket's policy is inactive, so a ticket reopened then keeps its clock "
-                   "paused and its resolution met for good")
 def test_a_ticket_reopened_while_its_policy_was_inactive_runs_its_resolution_again(
         desk, factory, clock):
-    """README: a reopened ticket's resolution target runs again. Reopened while its
-    policy is switched off, the ticket should pick the target up again by the next
-    time its clock resumes once the policy is back."""
+    """README: a reopened ticket's resolution target runs again, and switching a policy
+    off does not stop the clocks of the tickets already on it: the reopen is recorded
+    while it is off, and the clock pauses and resumes once it is back on."""
     ticket = factory.ticket(desk.alice)
     move(clock, "2026-12-07 11:00")
     _status(desk, ticket.id, "resolved")
@@ -441,3 +438,25 @@ def test_a_ticket_reopened_while_its_policy_was_inactive_runs_its_resolution_aga
     ticket = fresh(ticket.id)
     assert ticket.sla_paused_at is None
     assert ticket.resolution_state == "running"
+
+
+def test_a_switched_off_policy_goes_to_no_new_ticket_and_keeps_its_tickets_clocks(
+        desk, factory, clock):
+    """Switching a policy off stops it being given: a ticket opened afterwards gets
+    none, while one already on it keeps its targets, its time left and its checks, until
+    a change re-applies the policies (then no active policy matches: the clock stops)."""
+    on_it = factory.ticket(desk.alice)
+    _default().active = False
+    db.session.commit()
+    after = factory.ticket(desk.alice)
+    assert fresh(after.id).sla_policy_id is None
+    assert sla.policy_of(fresh(on_it.id)).name == "Default"
+    move(clock, "2026-12-07 13:12")  # 80% of the 240-minute first response used
+    first = sla.view(fresh(on_it.id), at("2026-12-07 13:12"))[0]
+    assert (first.target, first.state, first.business_minutes_left) == (
+        "first_response", "at_risk", 48)
+    assert sla_checks.check_due() == 1
+    assert fresh(on_it.id).first_response_state == "at_risk"
+    _priority(desk, on_it.id, "high")
+    assert fresh(on_it.id).sla_policy_id is None
+    assert _policy_events(on_it.id) == [("Default", None)]

@@ -160,6 +160,8 @@ class SlaPolicyView(_Checked):
         "at_risk_percent": IntegerField(_LABELS["at_risk_percent"], default=80,
                                         validators=[NumberRange(min=1, max=99)]),
     }
+    description_columns = {"active": _l(
+        "Off: given to no more tickets; tickets already on it keep their targets.")}
     search_columns = ["name", "priority", "category", "channel", "service_type"]
     code_labels = {"priority": PRIORITY_LABELS, "category": CATEGORY_LABELS,
                    "channel": CHANNEL_LABELS, "service_type": SERVICE_LABELS}

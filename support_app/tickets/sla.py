@@ -43,22 +43,23 @@ MATCH_FIELDS = tuple(MATCH_VALUES)
 
 @dataclass(frozen=True)
 class Rule:
-    """One active policy, with its calendar built and checked."""
+    """One policy, with its calendar built and checked."""
 
     id: int
     name: str
+    active: bool  # off: given to no more tickets; those already on it keep running on it
     match: tuple[tuple[str, str], ...]  # (field, value) pairs that must all hold
     calendar: Calendar
     minutes: dict[str, int | None]  # per target
-    at_risk_share: float
+    at_risk_percent: int
 
     def matches(self, fields: dict[str, Any]) -> bool:
         return all(fields.get(name) == value for name, value in self.match)
 
     def margin(self, target: str) -> float:
         """At risk once the policy's share of the target is used: this much business
-        time before the due time."""
-        return (self.minutes[target] or 0) * (1 - self.at_risk_share)
+        time before the due time (whole percents, so 20% of 240 is 48, not 47.999...)."""
+        return (self.minutes[target] or 0) * (100 - self.at_risk_percent) / 100
 
 
 def _load_rules() -> tuple[Rule, ...]:
@@ -73,18 +74,18 @@ def _load_rules() -> tuple[Rule, ...]:
         if row.is_default:
             calendars[None] = built
     loaded = []
-    for policy in db.session.scalars(select(SlaPolicy).where(SlaPolicy.active)
+    for policy in db.session.scalars(select(SlaPolicy)
                                      .order_by(SlaPolicy.position, SlaPolicy.id)):
         calendar = calendars.get(policy.calendar_id)
         if calendar is None:
             continue
         loaded.append(Rule(
-            id=policy.id, name=policy.name,
+            id=policy.id, name=policy.name, active=policy.active,
             match=tuple((name, getattr(policy, name)) for name in MATCH_FIELDS
                         if getattr(policy, name) is not None),
             calendar=calendar,
             minutes={target: getattr(policy, f"{target}_minutes") for target in TARGETS},
-            at_risk_share=policy.at_risk_percent / 100,
+            at_risk_percent=policy.at_risk_percent,
         ))
     return tuple(loaded)
 
@@ -127,12 +128,15 @@ def _policy_errors(policy: SlaPolicy) -> dict[str, list[str]]:
             if getattr(policy, name) is not None and getattr(policy, name) not in allowed}
 
 
-def _match(fields: dict[str, Any]) -> Rule | None:
-    return next((rule for rule in rules.get() if rule.matches(fields)), None)
+def policy_for(fields: dict[str, Any]) -> Rule | None:
+    """The policy a ticket with these fields gets: the first active one that matches."""
+    return next((rule for rule in rules.get() if rule.active and rule.matches(fields)), None)
 
 
 def policy_of(ticket: Ticket) -> Rule | None:
-    """The ticket's policy as cached (None when it has none, or it is inactive now)."""
+    """The ticket's policy as cached, switched off or not (switching a policy off stops
+    it being given to tickets; those on it keep their clock). None when it has none,
+    or its policy or calendar is gone."""
     return _rule(ticket.sla_policy_id)
 
 
@@ -254,7 +258,7 @@ def _set(ticket: Ticket, changes: dict[str, Any]) -> None:
 
 def stamp_new(ticket: Ticket, now: dt.datetime) -> None:
     """A ticket about to be inserted: its policy and due times (no query: cached)."""
-    rule = _match(_fields(ticket))
+    rule = policy_for(_fields(ticket))
     if rule is None:
         return
     clock = Clock(ticket, rule, now)
@@ -271,7 +275,7 @@ def reapply(ticket: Ticket, now: dt.datetime) -> tuple[str | None, str | None] |
     if ticket.status in lifecycle.FINISHED:
         return None
     old = _rule(ticket.sla_policy_id)
-    new = _match(_fields(ticket))
+    new = policy_for(_fields(ticket))
     if (old and old.id) == (new and new.id):
         return None
     clock = Clock(ticket, new or old, now)  # type: ignore[arg-type]  # one is set

@@ -455,7 +455,7 @@ def seed(app: Flask, tickets: int, *, accounts: int = 16, agents: int = 4,
         now = utcnow()
         # Every seeded ticket is an API ticket with no service: one policy matches them all.
         fields = {"priority": None, "category": None, "channel": "api", "service_type": None}
-        rule = next((r for r in sla.rules.get() if r.matches(fields)), None)
+        rule = sla.policy_for(fields)
         clocks = SlaClocks(rule, now) if rule is not None else None
         with db.engine.begin() as conn:
             first_guest = _max_id(conn, customer_table) + 1

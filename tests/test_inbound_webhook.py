@@ -479,10 +479,12 @@ def test_mail_the_desk_refuses_is_a_final_406_in_the_webhook_format(client, fact
     assert thread(ticket.id) == [] and inbound_logs() == 0
 
 
-@pytest.mark.parametrize("sender", ["@", "a@", "@example.com", '"Jane" <@>'])
+@pytest.mark.parametrize("sender", ["@", "a@", "@example.com", '"Jane" <@>', '"@x@y"',
+                                    '"jane"@example.org', '"a@b"@example.org'])
 def test_an_at_sign_with_nothing_around_it_is_no_sender(client, app_ctx, sender):
-    """An address with an empty name or domain part is no address: it must not become a
-    customer record's email (nor a held ticket for one)."""
+    """An address with an empty name or domain part, or a quoted one (two spellings of one
+    mailbox, or two "@"), is no address: it must not become a customer record's email
+    (nor a held ticket for one)."""
     from support_app.inbound.parse import normalize_address
     assert normalize_address(sender) == ""
     fields = payload("new_request", headers={"From": None})

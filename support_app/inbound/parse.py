@@ -49,11 +49,14 @@ class InboundMail:
 
 def normalize_address(value: str | None) -> str:
     """`"Bob" <Bob@Example.com>` → `bob@example.com`; "" when there is no address (an
-    "@" with nothing before or after it is none: it would become a customer's email)."""
+    "@" with nothing before or after it is none: it would become a customer's email).
+    A quoted local part (`"x"@y.org`, `"@x@y"`) is none either: parseaddr drops or keeps
+    its quotes, so one mailbox would have two spellings, or an address two "@"."""
     _name, address = parseaddr(value or "")
     address = address.strip().lower()
-    local, _at, domain = address.rpartition("@")
-    return address if local and domain and " " not in address else ""
+    local, _at, domain = address.partition("@")
+    usable = local and domain and not any(c in address for c in ' "') and "@" not in domain
+    return address if usable else ""
 
 
 def message_ids(value: str | None) -> list[str]:

@@ -130,7 +130,7 @@ TARGETS = (
             "tests/test_policy_participants.py", "tests/test_merge_groups_mutants.py")),
     Target("tickets-feedback", ("support_app/tickets/feedback.py",),
            ("tests/test_csat.py", "tests/test_api_agent_desk.py", "tests/test_service.py",
-            "tests/test_survey_feedback.py")),
+            "tests/test_survey_feedback.py", "tests/test_feedback_mutants.py")),
     Target("tickets-files-verification", tuple(f"support_app/tickets/{name}.py" for name in (
         "attachments", "verification")),
            ("tests/test_attachments.py", "tests/test_attachments_surfaces.py",

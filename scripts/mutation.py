@@ -120,7 +120,8 @@ TARGETS = (
     Target("tickets-sla", tuple(f"support_app/tickets/{name}.py" for name in (
         "business_time", "sla")),
            ("tests/test_business_time.py", "tests/test_sla_clock.py", "tests/test_api_sla.py",
-            "tests/test_sla_checks.py", "tests/test_sla_mutants.py")),
+            "tests/test_sla_checks.py", "tests/test_sla_mutants.py",
+            "tests/test_sla_mutants_2.py")),
     Target("tickets-sla-checks", tuple(f"support_app/tickets/{name}.py" for name in (
         "sla_checks", "rule_cache")),
            ("tests/test_sla_checks.py", "tests/test_tags.py", "tests/test_sla_clock.py")),

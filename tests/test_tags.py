@@ -3,6 +3,7 @@ audit, event), auto-tag rules on every channel, bounded rule patterns, counts pe
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import func, select
@@ -45,6 +46,19 @@ def test_tag_names_are_unique_case_insensitively(factory):
     before = db.session.scalar(select(func.count()).select_from(TicketEvent))
     assert tags.add_tags(admin.actor, one.id, ["rEfUnD"]) == ["Refund"]
     assert db.session.scalar(select(func.count()).select_from(TicketEvent)) == before
+
+
+@pytest.mark.parametrize("letter", ["ß", "ﬃ"])  # fold to "ss" and "ffi"
+def test_a_50_character_name_whose_folded_key_is_longer_is_a_tag(client, factory, letter):
+    """"A tag is 1 to 50 characters", whatever its case-folded key's length: the key
+    column holds three times a name (PostgreSQL refused a longer key: a 500)."""
+    manager = factory.staff(roles.STORE_MANAGER)
+    ticket = factory.ticket(factory.customer())
+    name = letter * 50
+    r = client.put(f"/api/tickets/{ticket.id}/tags/{quote(name)}", headers=manager.headers)
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json() == {"success": True, "data": {"ticket_id": ticket.id, "tags": [name]}}
+    assert db.session.scalar(select(Tag.name_key)) == name.casefold()
 
 
 @pytest.mark.parametrize("bad", ["", "   ", "a,b", "x/y", "bell\x07", "n\x00l", "x" * 51, 7,

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .base import Model, TimestampMixin, utcnow
 
 TAG_NAME_MAX = 50
+# Case folding can turn one character into three ("ΐ", "ﬃ"): the key of a 50-character name.
+TAG_KEY_MAX = 3 * TAG_NAME_MAX
 RULE_MATCHES = ("keywords", "pattern")
 RULE_FIELDS = ("subject", "first_message", "both")
 # A macro's reply per language: one column each (editable in the dashboard's form).
@@ -25,7 +27,7 @@ class Tag(Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(TAG_NAME_MAX), nullable=False)
-    name_key: Mapped[str] = mapped_column(String(TAG_NAME_MAX), unique=True, nullable=False)
+    name_key: Mapped[str] = mapped_column(String(TAG_KEY_MAX), unique=True, nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
 
     def __repr__(self) -> str:

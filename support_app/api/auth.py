@@ -95,7 +95,7 @@ def create_user(name: str, email: str, password: str, role_name: str,
     `confirmed=False` (self-registration): the address is unproven, so an existing
     customer record is not linked; a confirmation link is queued instead
     (`security.email_ownership`)."""
-    email = email.strip().lower()
+    email = email_ownership.normalized_email(email, email_ownership.ACCOUNT_EMAIL_MAX)
     sm = current_app.appbuilder.sm
     role = sm.find_role(role_name)
     if role is None:
@@ -129,13 +129,17 @@ def create_user(name: str, email: str, password: str, role_name: str,
 
 def check_new_account(email: str, password: str) -> None:
     errors: dict[str, list[str]] = {}
-    email = (email or "").strip().lower()
-    if not EMAIL_RE.match(email):
-        errors["email"] = [_("The email must be a valid email address.")]
-    elif db.session.scalar(
-        select(SupportUser.id).where(func.lower(SupportUser.email) == email)
-    ) is not None:
-        errors["email"] = [_("The email has already been taken.")]
+    try:
+        email = email_ownership.normalized_email(email or "", email_ownership.ACCOUNT_EMAIL_MAX)
+    except ValidationFailed as too_long:
+        errors.update(too_long.errors)
+    else:
+        if not EMAIL_RE.match(email):
+            errors["email"] = [_("The email must be a valid email address.")]
+        elif db.session.scalar(
+            select(SupportUser.id).where(func.lower(SupportUser.email) == email)
+        ) is not None:
+            errors["email"] = [_("The email has already been taken.")]
     problem = password_problem(password)
     if problem:
         errors["password"] = [problem]

@@ -28,7 +28,7 @@ from ..extensions import db
 from ..models import ORDER_STATUSES, Booking, Customer, Order, Ride, ServiceMember, utcnow
 from ..security import email_ownership, roles
 from ..security.current import require_actor
-from ..tickets.errors import Forbidden
+from ..tickets.errors import Forbidden, ValidationFailed
 from .laravel import LaravelSchema, Text, choice, integer
 from .openapi import Blueprint
 from .schemas import DefaultErrorSchema
@@ -111,11 +111,22 @@ class CustomerFields(LaravelSchema):
     def _email(self, value: str, **_kwargs: Any) -> None:
         if not EMAIL_RE.fullmatch(value):
             raise ValidationError(_("The customer email must be a valid email address."))
+        _fits_a_record(value)
 
     @validates("group_member_emails")
     def _members(self, value: list[str], **_kwargs: Any) -> None:
         if not all(EMAIL_RE.fullmatch(email) for email in value):
             raise ValidationError(_("Each group member email must be a valid email address."))
+        for email in value:
+            _fits_a_record(email)
+
+
+def _fits_a_record(email: str) -> None:
+    """The record funnel's length rule, said under the field the client sent."""
+    try:
+        email_ownership.normalized_email(email, email_ownership.CUSTOMER_EMAIL_MAX)
+    except ValidationFailed as too_long:
+        raise ValidationError(too_long.errors["email"]) from too_long
 
 
 class OrderSync(CustomerFields):

@@ -31,7 +31,7 @@ from ..extensions import db
 from ..models import Customer, EmailLog, SupportUser, utcnow
 from ..notify import mail
 from ..tickets import verification
-from ..tickets.errors import Conflict, DomainError
+from ..tickets.errors import Conflict, DomainError, ValidationFailed
 
 SALT = "support.email-confirmation"
 
@@ -86,6 +86,23 @@ def confirmation_link(token: str, setting: str = "EMAIL_CONFIRM_URL",
     return current_app.config["PUBLIC_URL"] + url_for(page, token=token)
 
 
+# As stored: a customer record's email; an account's, which is also its FAB username.
+CUSTOMER_EMAIL_MAX: int = Customer.__table__.c.email.type.length
+ACCOUNT_EMAIL_MAX: int = SupportUser.__table__.c.username.type.length
+
+
+def normalized_email(email: str, limit: int) -> str:
+    """`email` as the desk stores it (trimmed, lower-cased), refused past `limit`
+    characters. Measured after lower-casing, which can lengthen it ("İ" becomes two
+    characters): a check of the raw text let PostgreSQL refuse the row (a 500)."""
+    email = email.strip().lower()
+    if len(email) > limit:
+        raise ValidationFailed({"email": [_(
+            "The %(field)s may not be greater than %(max)d characters.", field="email",
+            max=limit)]})
+    return email
+
+
 def customer_by_email(email: str) -> Customer | None:
     return db.session.scalar(select(Customer).where(func.lower(Customer.email) == email.lower()))
 
@@ -111,7 +128,7 @@ def record_for_address(email: str, name: str | None = None,
     address: a record linked to such an account is released (a guest record again,
     which confirming links back), so the registrant never gets what others send for an
     address they may not own."""
-    email = email.lower()
+    email = normalized_email(email, CUSTOMER_EMAIL_MAX)
     customer = customer_by_email(email)
     if customer is None:
         customer = Customer(name=(name or email.split("@", 1)[0])[:150], email=email,

@@ -135,7 +135,8 @@ TARGETS = (
     Target("tickets-files-verification", tuple(f"support_app/tickets/{name}.py" for name in (
         "attachments", "verification")),
            ("tests/test_attachments.py", "tests/test_attachments_surfaces.py",
-            "tests/test_staff_markers.py", "tests/test_inbound_sender_auth.py")),
+            "tests/test_staff_markers.py", "tests/test_inbound_sender_auth.py",
+            "tests/test_files_verification_mutants.py")),
     Target("tickets-rest", tuple(f"support_app/tickets/{name}.py" for name in (
         "actor", "assignment", "badges", "counters", "errors", "gamification", "queries")),
            ("tests/test_service.py", "tests/test_assignment.py", "tests/test_api_mtxi.py",

@@ -124,7 +124,8 @@ TARGETS = (
             "tests/test_sla_mutants_2.py")),
     Target("tickets-sla-checks", tuple(f"support_app/tickets/{name}.py" for name in (
         "sla_checks", "rule_cache")),
-           ("tests/test_sla_checks.py", "tests/test_tags.py", "tests/test_sla_clock.py")),
+           ("tests/test_sla_checks.py", "tests/test_tags.py", "tests/test_sla_clock.py",
+            "tests/test_sla_checks_mutants.py")),
     Target("tickets-merge-groups", tuple(f"support_app/tickets/{name}.py" for name in (
         "merge", "groups")),
            ("tests/test_merge.py", "tests/test_group_members.py",

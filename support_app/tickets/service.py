@@ -685,7 +685,7 @@ def escalate(actor: Actor, ticket_id: int, *, origin: str = "api",
             raise CannotEscalate(_("Cannot escalate ticket"))
         if refusal == "already_escalated":
             raise AlreadyEscalated(_("Ticket already escalated"))
-        raise_escalation(ticket, actor, origin)
+        raise_escalation(ticket, actor)
         gamification_error = (
             gamification.award(ticket.customer_id, ticket.id, gamification.SUPPORT_INTERACTION)
             if award_points and role == "customer"
@@ -695,7 +695,7 @@ def escalate(actor: Actor, ticket_id: int, *, origin: str = "api",
     return Outcome(ticket, gamification_error)
 
 
-def raise_escalation(ticket: Ticket, actor: Actor, origin: str) -> None:
+def raise_escalation(ticket: Ticket, actor: Actor) -> None:
     """Inside a service transaction, on a locked ticket `escalation_refusal` allows: one
     level up, the priority one step up (SLA re-applied), both audited. The caller
     publishes the event (after what else it writes)."""

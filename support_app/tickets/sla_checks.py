@@ -192,7 +192,7 @@ def apply_rule(ticket: Ticket, actor: Actor, rule: SlaEscalationRule, move: Tran
     service._audit(ticket, actor, "sla_rule", rule.name, f"{move.target}:{move.new}")
     if rule.escalate:
         if lifecycle.escalation_refusal(ticket.status, ticket.escalation_level, "staff") is None:
-            service.raise_escalation(ticket, actor, ORIGIN)
+            service.raise_escalation(ticket, actor)
             service._publish(events.ESCALATED, ticket, actor, ORIGIN,
                              level=ticket.escalation_level)
     elif rule.raise_priority:  # escalating raises the priority already

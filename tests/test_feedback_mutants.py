@@ -10,19 +10,17 @@ server fixture running.
 """
 from __future__ import annotations
 
-import re
-import threading
-from contextlib import contextmanager
-from typing import Iterator
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from support_app.extensions import db
 from support_app.models import EmailLog, Feedback, TicketEvent
 from support_app.security import roles
 from support_app.tickets import events, feedback, service
 from support_app.tickets.errors import NotFound
+
+from .lock_reads import reads_of
 
 
 @pytest.fixture
@@ -37,29 +35,6 @@ def desk(factory):
             service.update_ticket(self.agent.actor, ticket_id, status="resolved")
             return ticket_id
     return Desk()
-
-
-@contextmanager
-def reads_of(table: str) -> Iterator[list[bool]]:
-    """For each read of `table` by this thread, in order: whether it locks the row
-    (SELECT ... FOR UPDATE; on SQLite the writer turn stands in for it)."""
-    seen: list[bool] = []
-    me = threading.get_ident()
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        if threading.get_ident() != me or not statement.startswith("SELECT"):
-            return
-        if not re.search(rf"\bFROM {table}\b", statement):
-            return
-        compiled = getattr(context, "compiled", None)
-        seen.append(compiled is not None and getattr(
-            compiled.statement, "_for_update_arg", None) is not None)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
 
 
 def _comments() -> dict[int, str | None]:

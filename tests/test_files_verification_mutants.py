@@ -12,13 +12,9 @@ the service or the public contact form.
 """
 from __future__ import annotations
 
-import re
-import threading
-from contextlib import contextmanager
-from typing import Iterator
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from support_app.attachments.store import MAX_ID
 from support_app.extensions import db
@@ -28,6 +24,7 @@ from support_app.tickets.errors import Conflict, Forbidden, ValidationFailed
 
 from .admin_helpers import desk_client, login
 from .attachment_helpers import upload_file, uploaded
+from .lock_reads import reads_of
 from .inbound_payloads import deliver, payload
 
 NOT_OUR_UPLOAD = "Each attachment must be the URL of a file uploaded to POST /api/attachments."
@@ -55,29 +52,6 @@ def held(customer_id: int, reason: str = verification.CONTACT_FORM) -> Ticket:
 def reason_of(ticket_id: int) -> str | None:
     db.session.expire_all()
     return db.session.get(Ticket, ticket_id).unverified_reason
-
-
-@contextmanager
-def reads_of(table: str) -> Iterator[list[bool]]:
-    """For each read of `table` by this thread, in order: whether it locks the row
-    (SELECT ... FOR UPDATE; on SQLite the writer turn stands in for it)."""
-    seen: list[bool] = []
-    me = threading.get_ident()
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        if threading.get_ident() != me or not statement.startswith("SELECT"):
-            return
-        if not re.search(rf"\bFROM {table}\b", statement):
-            return
-        compiled = getattr(context, "compiled", None)
-        seen.append(compiled is not None and getattr(
-            compiled.statement, "_for_update_arg", None) is not None)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
 
 
 # --------------------------------------------------------------------------- wanted

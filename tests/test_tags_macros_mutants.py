@@ -5,13 +5,9 @@ counts' date range and order, and the macro's language, channel and actions."""
 from __future__ import annotations
 
 import datetime as dt
-import re
-import threading
-from contextlib import contextmanager
-from typing import Iterator
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from support_app.extensions import db
 from support_app.models import (
@@ -20,6 +16,7 @@ from support_app.security import roles
 from support_app.tickets import Actor, events, macros, tags
 from support_app.tickets.errors import Forbidden, NotFound, ValidationFailed
 
+from .lock_reads import reads_of
 from .querycount import count_queries
 
 TAG_REFUSAL = "A tag is 1 to 50 characters, without commas, slashes or control characters."
@@ -49,29 +46,6 @@ def make_macro(**fields) -> Macro:
     db.session.add(macro)
     db.session.commit()
     return macro
-
-
-@contextmanager
-def ticket_reads() -> Iterator[list[bool]]:
-    """For each read of the tickets table by this thread, in order: whether it locks
-    the row (SELECT ... FOR UPDATE; on SQLite the writer turn stands in for it)."""
-    seen: list[bool] = []
-    me = threading.get_ident()
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        if threading.get_ident() != me or not statement.startswith("SELECT"):
-            return
-        if not re.search(r"\bFROM tickets\b", statement):
-            return
-        compiled = getattr(context, "compiled", None)
-        seen.append(compiled is not None and getattr(
-            compiled.statement, "_for_update_arg", None) is not None)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
 
 
 # --------------------------------------------------------------------------- names
@@ -245,10 +219,10 @@ def test_tagging_locks_the_ticket_row_first(factory):
     PostgreSQL, the writer turn on SQLite), so neither inserts what the other just did."""
     actor = factory.staff(roles.ADMIN).actor
     ticket_id = factory.ticket(factory.customer()).id
-    with ticket_reads() as reads:
+    with reads_of("tickets") as reads:
         tags.add_tags(actor, ticket_id, ["late"])
     assert reads and reads[0] is True
-    with ticket_reads() as reads:
+    with reads_of("tickets") as reads:
         tags.remove_tags(actor, ticket_id, ["late"])
     assert reads and reads[0] is True
 
@@ -575,10 +549,10 @@ def test_sending_locks_the_ticket_before_it_renders_and_preview_does_not(admin_t
     admin, _customer, ticket = admin_ticket
     actor, ticket_id = admin.actor, ticket.id
     macro_id = make_macro(name="note only", body_en="", internal_note="Seen.").id
-    with ticket_reads() as reads:
+    with reads_of("tickets") as reads:
         macros.preview(actor, ticket_id, macro_id)
     assert reads and not any(reads)
-    with ticket_reads() as reads:
+    with reads_of("tickets") as reads:
         macros.send(actor, ticket_id, macro_id)
     assert reads and reads[0] is True
 

@@ -3,6 +3,7 @@ realtime/rooms.py, api/errors.py, and webhooks/ as it landed) is mutated by some
 so a module added later cannot stay out of the report unseen."""
 from __future__ import annotations
 
+import ast
 import fnmatch
 import importlib.util
 import sys
@@ -27,9 +28,43 @@ def test_every_listed_module_is_in_exactly_one_target():
     modules = sorted({str(path.relative_to(ROOT)) for glob in COVERED
                       for path in ROOT.glob(glob) if path.name != "__init__.py"})
     assert len(modules) > 30
-    owners = {module: [t.name for t in targets if any(fnmatch.fnmatch(module, g) for g in t.mutate)]
+    owners = {module: [t for t in targets if any(fnmatch.fnmatch(module, g) for g in t.mutate)]
               for module in modules}
-    assert {m: o for m, o in owners.items() if len(o) != 1} == {}
+    whole = {m: [t.name for t in o] for m, o in owners.items()
+             if len(o) != 1 and not all(t.functions for t in o)}
+    assert whole == {}
+
+
+def test_a_split_module_has_each_function_in_exactly_one_part():
+    """A module too big for one run is split by its top-level functions and classes:
+    a function added later must land in exactly one part, or its mutants go unrun."""
+    split = {}
+    for target in _targets():
+        if target.functions:
+            assert len(target.mutate) == 1, target.name
+            split.setdefault(target.mutate[0], []).extend(target.functions)
+    assert split, "service.py is split in two"
+    for module, parts in split.items():
+        tree = ast.parse((ROOT / module).read_text())
+        defined = sorted(node.name for node in tree.body if isinstance(
+            node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
+        assert sorted(parts) == defined, module
+
+
+def test_a_parts_mutant_names_map_to_its_functions():
+    targets = {t.name: t for t in _targets()}
+    opening, changes = targets["tickets-service-opening"], targets["tickets-service-changes"]
+    for mutant, owner in (("support_app.tickets.service.x_open_ticket__mutmut_3", opening),
+                          ("support_app.tickets.service.x__commit__mutmut_12", opening),
+                          ("support_app.tickets.service.xǁOutcomeǁ__init____mutmut_1", opening),
+                          ("support_app.tickets.service.x_add_message__mutmut_1", changes),
+                          ("support_app.tickets.service.x__assign__mutmut_2", changes)):
+        assert owner.owns(mutant)
+        assert not (changes if owner is opening else opening).owns(mutant)
+    assert any(fnmatch.fnmatch("support_app.tickets.service.x__commit__mutmut_12", g)
+               for g in opening.globs())
+    assert not any(fnmatch.fnmatch("support_app.tickets.service.x_add_message__mutmut_1", g)
+                   for g in opening.globs())
 
 
 def test_every_targets_tests_exist():

@@ -187,6 +187,23 @@ def test_search_finds_wildcards_literally(client, factory):
     assert found("C:\\temp") == [made["Path C:\\temp lost"]]
 
 
+# --------------------------------------------------------------------------- badges
+
+
+def test_the_badge_counts_zero_for_someone_who_sees_no_tickets(client, factory):
+    """A customer without tickets and an agent who sees none (another agent works the
+    one ticket there is) get zeros on the navbar badge, not a count of one."""
+    other = factory.agent()
+    service.assign_self(other.actor, factory.ticket(factory.customer()).id)
+    customer, agent = factory.customer(), factory.agent()
+    r = client.get("/api/support-tickets/navbar/count", headers=customer.headers)
+    assert r.get_json() == {"success": True, "total_unresolved": 0, "unread_count": 0,
+                            "count": 0}
+    r = client.get("/api/support-tickets/navbar/count", headers=agent.headers)
+    assert r.get_json() == {"success": True, "total_tickets": 0, "open_tickets": 0,
+                            "in_progress_tickets": 0, "unread_count": 0, "count": 0}
+
+
 # --------------------------------------------------------------------------- merged tickets
 
 

@@ -332,6 +332,19 @@ def test_tickets_with_status_counts_all_or_the_statuses_named(desk_tickets):
     assert counters.tickets_with_status([]) == 0
 
 
+def test_an_opened_ticket_counts_as_unread_only_if_the_desk_has_not_read_it(app_ctx):
+    """ticket_opened counts the ticket and its status, and the unread counter only for a
+    ticket the desk has not read."""
+    counters.ticket_opened("open", admin_read=True)
+    counts = _counts()
+    assert (counts[counters.TOTAL], counts[counters.status_key("open")],
+            counts[counters.ADMIN_UNREAD]) == (1, 1, 0)
+    counters.ticket_opened("on_hold", admin_read=False)
+    counts = _counts()
+    assert (counts[counters.TOTAL], counts[counters.status_key("on_hold")],
+            counts[counters.ADMIN_UNREAD]) == (2, 1, 1)
+
+
 def test_recount_drops_the_changes_still_pending(desk_tickets):
     """recount rebuilds the counters from the tickets table: deltas pending in the
     session are not added on top when it commits."""

@@ -1,7 +1,8 @@
 """The smaller ticket modules, the edges the main tests leave open (found by mutation
 testing, the `tickets-rest` target): the actors background jobs and guests act as, the
-domain errors' messages and details, the gamification ledger's daily cap and its
-failures, the search pattern, merged tickets' ids and numbers, the desk-wide counters,
+domain errors' messages and details, the navbar badges (on hold as in progress, zeros
+for someone who sees no ticket), the gamification ledger's daily cap and its failures,
+the search pattern, merged tickets' ids and numbers, the desk-wide counters,
 and auto-assignment's choice, lock and log line.
 
 Functions are called directly inside the app context where that is what they are for
@@ -13,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 
 import pytest
 from sqlalchemy import select, text
@@ -21,10 +23,12 @@ from sqlalchemy.orm import sessionmaker
 from support_app.extensions import db
 from support_app.models import PointsTransaction, Ticket
 from support_app.security import roles
-from support_app.tickets import Actor, assignment, counters, gamification, merge, queries, service
+from support_app.tickets import (
+    Actor, assignment, badges, counters, gamification, merge, queries, service)
 from support_app.tickets.errors import NotFound, ValidationFailed
 
 from .lock_reads import reads_of
+from .querycount import count_queries
 
 ON_PG = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
 
@@ -204,6 +208,29 @@ def test_the_badge_counts_zero_for_someone_who_sees_no_tickets(client, factory):
                             "in_progress_tickets": 0, "unread_count": 0, "count": 0}
 
 
+def test_staff_badges_count_on_hold_as_in_progress(factory):
+    """Staff badges: one open ticket, one in progress and one on hold read as one open
+    and two in progress, whether the desk's counters answer (an admin, who sees every
+    ticket: no read of the tickets table) or the tickets the agent sees are tallied."""
+    customer, agent, admin = factory.customer(), factory.agent(), factory.staff()
+    first, second, _ = (factory.ticket(customer).id for _ in range(3))
+    service.assign_self(agent.actor, first)
+    service.assign_self(agent.actor, second)
+    service.update_ticket(agent.actor, second, status="on_hold")
+    db.session.commit()
+    db.session.expire_all()
+    assert sorted(t.status for t in db.session.scalars(select(Ticket))) == [
+        "in_progress", "on_hold", "open"]
+    unread = len(db.session.scalars(select(Ticket).where(Ticket.is_admin_read.is_(False))).all())
+    assert unread > 0
+    expected = {"success": True, "total_tickets": 3, "open_tickets": 1,
+                "in_progress_tickets": 2, "unread_count": unread, "count": unread}
+    assert badges.navbar_counts(agent.actor) == expected
+    with count_queries() as statements:
+        assert badges.navbar_counts(admin.actor) == expected
+    assert not [s for s in statements if re.search(r"\bFROM tickets\b", s)]
+
+
 # --------------------------------------------------------------------------- merged tickets
 
 
@@ -239,7 +266,8 @@ def test_a_merged_tickets_id_answers_for_the_ticket_it_went_into(merged):
     assert queries.survivor_id(kept.id) == kept.id
     assert queries.survivor_id(first.id) == first.id
     assert queries.survivor_id(10**6) == 10**6
-    assert list(db.session.scalars(select(Ticket.id).where(queries.resolves_to(gone.id)))) == [kept.id]
+    resolved = db.session.scalars(select(Ticket.id).where(queries.resolves_to(gone.id)))
+    assert list(resolved) == [kept.id]
 
 
 # --------------------------------------------------------------------------- counters

@@ -1,13 +1,13 @@
 """The smaller ticket modules, the edges the main tests leave open (found by mutation
 testing, the `tickets-rest` target): the actors background jobs and guests act as, the
-domain errors' messages and details, the navbar badges (on hold as in progress, zeros
-for someone who sees no ticket), the gamification ledger's daily cap and its failures,
-the search pattern, merged tickets' ids and numbers, the desk-wide counters,
-and auto-assignment's choice, lock and log line.
+domain errors' messages and details, the navbar badges (a customer's unread first, on
+hold as in progress for staff, zeros for someone who sees no ticket), the gamification
+ledger's daily cap and its failures, the search pattern, merged tickets' ids and
+numbers, the desk-wide counters, and auto-assignment's choice, lock and log line.
 
 Functions are called directly inside the app context where that is what they are for
-(the counters, the ledger, the id resolvers); the search is also asked through the
-support-tickets list.
+(the counters, the ledger, the id resolvers, the badge counts); the search and the
+badges are also asked through the support-tickets API.
 """
 from __future__ import annotations
 
@@ -206,6 +206,19 @@ def test_the_badge_counts_zero_for_someone_who_sees_no_tickets(client, factory):
     r = client.get("/api/support-tickets/navbar/count", headers=agent.headers)
     assert r.get_json() == {"success": True, "total_tickets": 0, "open_tickets": 0,
                             "in_progress_tickets": 0, "unread_count": 0, "count": 0}
+
+
+def test_a_customers_badge_counts_unread_tickets_first(client, factory):
+    """A customer with three unresolved tickets, one answered by the desk since they
+    last read it: the badge shows one unread, three unresolved, and counts the unread."""
+    customer, agent = factory.customer(), factory.agent()
+    answered, *_ = (factory.ticket(customer).id for _ in range(3))
+    service.assign_self(agent.actor, answered)
+    service.add_message(agent.actor, answered, "We are on it.")
+    db.session.commit()
+    r = client.get("/api/support-tickets/navbar/count", headers=customer.headers)
+    assert r.get_json() == {"success": True, "total_unresolved": 3, "unread_count": 1,
+                            "count": 1}
 
 
 def test_staff_badges_count_on_hold_as_in_progress(factory):

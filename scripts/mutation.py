@@ -185,7 +185,7 @@ TARGETS = (
             "tests/test_api_agent_desk.py", "tests/test_notifications.py",
             "tests/test_merge.py", "tests/test_inbound_threading_mutants.py",
             "tests/test_admin_tickets.py", "tests/test_api_support_tickets.py",
-            "tests/test_inbound_sender_auth.py")),
+            "tests/test_inbound_sender_auth.py", "tests/test_tickets_rest_mutants.py")),
     Target("tickets-service-opening", (SERVICE,), SERVICE_TESTS, functions=SERVICE_OPENING),
     Target("tickets-service-changes", (SERVICE,), SERVICE_TESTS, functions=SERVICE_CHANGES),
 )

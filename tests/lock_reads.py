@@ -14,10 +14,11 @@ from support_app.extensions import db
 
 
 @contextmanager
-def reads_of(table: str) -> Iterator[list[bool]]:
+def reads_of(table: str, with_sql: bool = False) -> Iterator[list]:
     """For each read of `table` by this thread, in order: whether it locks the row
-    (SELECT ... FOR UPDATE; on SQLite the writer turn stands in for it)."""
-    seen: list[bool] = []
+    (SELECT ... FOR UPDATE; on SQLite the writer turn stands in for it), or with
+    `with_sql` its SQL and that."""
+    seen: list = []
     me = threading.get_ident()
 
     def record(conn, cursor, statement, parameters, context, executemany) -> None:
@@ -26,8 +27,9 @@ def reads_of(table: str) -> Iterator[list[bool]]:
         if not re.search(rf"\bFROM {table}\b", statement):
             return
         compiled = getattr(context, "compiled", None)
-        seen.append(compiled is not None and getattr(
-            compiled.statement, "_for_update_arg", None) is not None)
+        locks = compiled is not None and getattr(
+            compiled.statement, "_for_update_arg", None) is not None
+        seen.append((statement, locks) if with_sql else locks)
 
     event.listen(db.engine, "before_cursor_execute", record)
     try:

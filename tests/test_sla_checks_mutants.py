@@ -15,14 +15,11 @@ resolution at risk on Friday 12-11 10:00 and due on Monday 12-14 10:00).
 from __future__ import annotations
 
 import logging
-import re
 import threading
-from contextlib import contextmanager
-from typing import Iterator
 
 import pytest
 from flask import Config, Flask
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from support_app.extensions import db
 from support_app.models import (
@@ -36,6 +33,7 @@ from support_app.models import (
 from support_app.security import roles
 from support_app.tickets import events, rule_cache, service, sla_checks
 
+from .lock_reads import reads_of
 from .sla_helpers import at, fresh, move
 
 
@@ -61,29 +59,6 @@ def _rule(**fields) -> SlaEscalationRule:
 
 def _seen(recorded, name: str) -> list[tuple[int, str, dict]]:
     return [(e.ticket.id, e.origin, e.data) for e in recorded if e.name == name]
-
-
-@contextmanager
-def reads_of(table: str) -> Iterator[list[tuple[str, bool]]]:
-    """For each read of `table` by this thread, in order: its SQL and whether it locks
-    the rows (SELECT ... FOR UPDATE; on SQLite the writer turn stands in for it)."""
-    seen: list[tuple[str, bool]] = []
-    me = threading.get_ident()
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        if threading.get_ident() != me or not statement.startswith("SELECT"):
-            return
-        if not re.search(rf"\bFROM {table}\b", statement):
-            return
-        compiled = getattr(context, "compiled", None)
-        seen.append((statement, compiled is not None and getattr(
-            compiled.statement, "_for_update_arg", None) is not None))
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
 
 
 # --------------------------------------------------------------------------- rule cache
@@ -330,7 +305,7 @@ def test_the_checked_ticket_row_is_locked_or_skipped_on_postgresql(desk, factory
     if db.engine.dialect.name != "postgresql":
         pytest.skip("row locks are PostgreSQL's")
     ticket_id = factory.ticket(desk.alice).id
-    with reads_of("tickets") as reads:
+    with reads_of("tickets", with_sql=True) as reads:
         assert sla_checks.check_ticket(ticket_id, at("2026-12-07 14:30")) == 1
     statement, locks = reads[0]
     assert locks and "FOR UPDATE" in statement and "SKIP LOCKED" in statement
@@ -476,7 +451,7 @@ def test_an_escalate_and_reassign_rule_publishes_both_from_the_sla_check(
     _rule(name="Breach: escalate", escalate=True, reassign=True)
     move(clock, "2026-12-07 14:30")
     recorded_events.clear()
-    with reads_of("agent_profiles") as reads:
+    with reads_of("agent_profiles", with_sql=True) as reads:
         assert sla_checks.check_due() == 1
     assert reads and all(locks for _, locks in reads)
     ticket = fresh(ticket_id)

@@ -124,7 +124,7 @@ def _approved_agent(actor: Actor) -> None:
 def _ticket_id(raw: str) -> int:
     ticket_id = s.parse_id(raw)
     if ticket_id is None:
-        raise domain.NotFound("ticket", _("Ticket not found"))
+        raise domain.NotFound("ticket")
     return ticket_id
 
 
@@ -401,7 +401,7 @@ def approve_agent(agent_id: str) -> dict[str, Any]:
     """Admins let a registered agent start working tickets (`agent_id` is their user id)."""
     user_id = s.parse_id(agent_id)
     if user_id is None:
-        raise domain.NotFound("agent", _("Agent not found"))
+        raise domain.NotFound("agent")
     service.approve_agent(require_actor(), user_id)
     return {"message": _("Agent approved successfully")}
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flask_babel import gettext as _
 from marshmallow import EXCLUDE, Schema, fields, validate
 from sqlalchemy import func, select, update
 
@@ -85,7 +84,7 @@ class AllReadSchema(Schema):
 def _user_id() -> int:
     actor = require_actor(allow_session=True)  # a session's change needs its CSRF token
     if actor.user_id is None:  # pragma: no cover - every signed-in actor is a user
-        raise NotFound("notification", _("Notification not found"))
+        raise NotFound("notification")
     return actor.user_id
 
 
@@ -141,7 +140,7 @@ def mark_read(notification_id: int) -> dict[str, Any]:
     row = db.session.scalar(select(Notification).where(
         Notification.id == notification_id, Notification.user_id == user_id))
     if row is None:
-        raise NotFound("notification", _("Notification not found"))
+        raise NotFound("notification")
     changed = row.read_at is None
     if changed:
         row.read_at = utcnow()

@@ -375,7 +375,7 @@ def search_customers(args: dict[str, Any]) -> dict[str, Any]:
 def customer_orders(customerId: int) -> dict[str, Any]:
     """The customer's orders, newest first, for ticket context."""
     if db.session.get(Customer, customerId) is None:
-        raise NotFound("customer", _("Customer not found"))
+        raise NotFound("customer")
     orders = db.session.scalars(select(Order).where(Order.customer_id == customerId)
                                 .order_by(Order.created_at.desc(), Order.id.desc()))
     return {"success": True, "data": [order_data(o) for o in orders]}
@@ -390,7 +390,7 @@ def email_logs(ticketId: int) -> dict[str, Any]:
     require_screen(screens.EMAIL_LOG_READ)
     ticket_id = db.session.scalar(select(Ticket.id).where(resolves_to(ticketId)))
     if ticket_id is None:
-        raise NotFound("ticket", _("Ticket not found"))
+        raise NotFound("ticket")
     logs = db.session.scalars(select(EmailLog).where(EmailLog.ticket_id == ticket_id)
                               .order_by(EmailLog.created_at, EmailLog.id))
     return {"success": True, "data": [email_log_data(log) for log in logs]}

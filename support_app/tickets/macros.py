@@ -114,7 +114,7 @@ def active_macros() -> list[Macro]:
 def _macro(macro_id: Any) -> Macro:
     macro = db.session.get(Macro, macro_id) if isinstance(macro_id, int) else None
     if macro is None or not macro.is_active:
-        raise NotFound("macro", _("Macro not found"))
+        raise NotFound("macro")
     return macro
 
 

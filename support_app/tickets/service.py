@@ -204,7 +204,7 @@ def get_ticket(actor: Actor, ticket_id: int, *, lock: bool = False,
         # Merged while this lookup waited for the row's lock: follow it once more.
         ticket = db.session.scalar(statement, {"ticket_id": ticket.merged_into_id})
     if ticket is None:
-        raise NotFound("ticket", _("Ticket not found"))
+        raise NotFound("ticket")
     if not policy.can_view(actor, ticket):
         raise Forbidden(_("Unauthorized access to this ticket"))
     return ticket
@@ -295,7 +295,7 @@ def open_ticket(
         # A self-registered account gets its customer record by confirming its address.
         raise Forbidden(_("Confirm your email address first: we sent you a link."))
     if customer_id is None:
-        raise NotFound("customer", _("Customer not found"))
+        raise NotFound("customer")
     if customer_id != actor.customer_id and not (actor.is_system or actor.can(roles.MANAGE)):
         raise Forbidden(_("You may only open tickets for yourself"))
     if not actor.is_staff and not actor.can(roles.CREATE):
@@ -322,7 +322,7 @@ def open_ticket(
         # ticket's INSERT, so it covers the writes only.
         customer = db.session.get(Customer, customer_id)
         if customer is None:
-            raise NotFound("customer", _("Customer not found"))
+            raise NotFound("customer")
         order = _reference(Order, order_id, customer_id, "order")
         ride = _reference(Ride, ride_id, customer_id, "ride")
         booking = _reference(Booking, booking_id, customer_id, "booking")
@@ -526,7 +526,7 @@ def mark_message_read(actor: Actor, message_id: int) -> Message:
     with _transaction():
         message = db.session.get(Message, message_id)
         if message is None:
-            raise NotFound("message", _("Message not found"))
+            raise NotFound("message")
         ticket = db.session.get(Ticket, message.ticket_id)
         if ticket is None or not policy.can_view(actor, ticket):
             raise Forbidden(_("Unauthorized access"))
@@ -548,8 +548,7 @@ def add_note(actor: Actor, ticket_id: int, note: str, *, origin: str = "api",
         ticket = get_ticket(actor, ticket_id)
         if not (actor.is_staff and (policy.can_work(actor, ticket) or actor.can(roles.WORK))):
             raise Forbidden(_("Only support staff may add internal notes"))
-        if not policy.can_work(actor, ticket):
-            raise Forbidden(_("You are not allowed to change this ticket"))
+        _require_staff_work(actor, ticket)
         entry = InternalNote(ticket_id=ticket.id, author_id=actor.user_id, note=note)
         db.session.add(entry)
         _audit(ticket, actor, "note")
@@ -738,7 +737,7 @@ def assign_self(actor: Actor, ticket_id: int, *, origin: str = "api") -> Ticket:
         ticket = db.session.scalar(select(Ticket).where(queries.resolves_to(ticket_id))
                                    .with_for_update(of=Ticket))
         if ticket is None:
-            raise NotFound("ticket", _("Ticket not found"))
+            raise NotFound("ticket")
         # Checked before visibility: a pool ticket another agent just took is "already
         # assigned" (the seed's 400), not a forbidden one.
         if ticket.assigned_to_id is not None:
@@ -782,7 +781,7 @@ def approve_agent(actor: Actor, agent_user_id: int, approved: bool = True) -> Ag
             select(AgentProfile).where(AgentProfile.user_id == agent_user_id)
         )
         if profile is None:
-            raise NotFound("agent", _("Agent not found"))
+            raise NotFound("agent")
         profile.is_approved = approved
         profile.approved_by_id = actor.user_id if approved else None
         profile.approved_at = utcnow() if approved else None
@@ -802,7 +801,7 @@ def cancel_order(actor: Actor, order_id: int, reason: str | None = None) -> Orde
     with _transaction():
         order = db.session.scalar(select(Order).where(Order.id == order_id).with_for_update())
         if order is None:
-            raise NotFound("order", _("Order not found"))
+            raise NotFound("order")
         if not (actor.can(roles.CANCEL_ANY_ORDER) or order.customer_id == actor.customer_id):
             raise Forbidden(_("You are not authorized to cancel this order"))
         if order.status not in CANCELLABLE_ORDER_STATUSES:

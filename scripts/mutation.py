@@ -84,11 +84,13 @@ SERVICE_OPENING = ("open_ticket",)
 # ... the thread (replies, notes, read marks) ...
 SERVICE_THREAD = ("_reply_update", "add_message", "mark_ticket_read", "mark_message_read",
                   "add_note")
-# ... and the changes to an open ticket.
+# ... status, priority, closing, escalation and feedback ...
 SERVICE_CHANGES = ("update_ticket", "_apply_status", "change_priority",
                    "_reapply_sla", "_acting_role", "close_ticket", "escalate",
-                   "raise_escalation", "submit_feedback", "_approved_agent", "assign_self",
-                   "reassign", "_assign", "approve_agent", "cancel_order")
+                   "raise_escalation", "submit_feedback")
+# ... and who works it (and the orders the desk cancels).
+SERVICE_ASSIGNMENT = ("_approved_agent", "assign_self", "reassign", "_assign",
+                      "approve_agent", "cancel_order")
 
 
 # In the order they are run (the big tickets/ targets last).
@@ -194,6 +196,8 @@ TARGETS = (
     Target("tickets-service-opening", (SERVICE,), SERVICE_TESTS, functions=SERVICE_OPENING),
     Target("tickets-service-thread", (SERVICE,), SERVICE_TESTS, functions=SERVICE_THREAD),
     Target("tickets-service-changes", (SERVICE,), SERVICE_TESTS, functions=SERVICE_CHANGES),
+    Target("tickets-service-assignment", (SERVICE,), SERVICE_TESTS,
+           functions=SERVICE_ASSIGNMENT),
 )
 BY_NAME = {target.name: target for target in TARGETS}
 

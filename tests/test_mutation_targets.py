@@ -55,12 +55,14 @@ def test_a_parts_mutant_names_map_to_its_functions():
     targets = {t.name: t for t in _targets()}
     parts = [t for t in targets.values() if t.name.startswith("tickets-service-")]
     helpers, opening = targets["tickets-service-helpers"], targets["tickets-service-opening"]
-    thread, changes = targets["tickets-service-thread"], targets["tickets-service-changes"]
+    thread, assignment = targets["tickets-service-thread"], targets["tickets-service-assignment"]
     for mutant, owner in (("support_app.tickets.service.x_open_ticket__mutmut_3", opening),
                           ("support_app.tickets.service.x__commit__mutmut_12", helpers),
                           ("support_app.tickets.service.xǁOutcomeǁ__init____mutmut_1", helpers),
                           ("support_app.tickets.service.x_add_message__mutmut_1", thread),
-                          ("support_app.tickets.service.x__assign__mutmut_2", changes)):
+                          ("support_app.tickets.service.x__assign__mutmut_2", assignment),
+                          ("support_app.tickets.service.x_escalate__mutmut_7",
+                           targets["tickets-service-changes"])):
         assert [part for part in parts if part.owns(mutant)] == [owner]
         assert [part for part in parts
                 if any(fnmatch.fnmatch(mutant, g) for g in part.globs())] == [owner]

@@ -9,7 +9,7 @@ from sqlalchemy import update
 from support_app.extensions import db
 from support_app.models import Ticket
 from support_app.security import roles
-from support_app.tickets import events, service
+from support_app.tickets import Actor, events, service
 from support_app.tickets.errors import Forbidden, NotFound
 from tests.lock_reads import reads_of
 
@@ -110,3 +110,31 @@ def test_a_ticket_about_no_order_ride_or_booking_skips_the_participants_query(
         service.add_message(admin.actor, ticket.id, "We are on it.")
     assert recorded_events[-1].ticket.participant_user_ids == []
     assert not [sql for sql, _ in reads if "ticket_participants" in sql]
+
+
+def test_an_events_snapshot_carries_the_customers_language_channel_and_category(
+        factory, admin, recorded_events):
+    claire = factory.customer(name="Claire", locale="fr")
+    service.open_ticket(admin.actor, customer_id=claire.customer.id, subject="Colis",
+                        description="Pas reçu.", channel="email", category="billing")
+    snap = recorded_events[-1].ticket
+    assert (snap.customer_locale, snap.channel, snap.category) == ("fr", "email", "billing")
+    assert snap.customer_email == claire.customer.email
+    assert snap.unverified is False
+
+
+def test_a_customer_without_a_language_is_written_to_in_english(factory, alice, admin,
+                                                                recorded_events):
+    ticket = factory.ticket(alice)
+    alice.customer.locale = ""  # an admin cleared the field
+    db.session.commit()
+    service.add_message(admin.actor, ticket.id, "We are on it.")
+    assert recorded_events[-1].ticket.customer_locale == "en"
+
+
+def test_an_unverified_tickets_events_say_so(factory, alice, recorded_events):
+    guest = factory.guest(email="someone@example.net")
+    service.open_ticket(Actor.system("contact form"), customer_id=guest.id, subject="Hi",
+                        description="Where is my order?", channel="contact_form",
+                        unverified_reason="contact_form")
+    assert recorded_events[-1].ticket.unverified is True

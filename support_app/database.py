@@ -182,8 +182,17 @@ def _insert(table: Table) -> Insert:
 def insert_row(table: Table, values: dict[str, Any]) -> CursorResult:
     """One Core INSERT in the session's transaction. The statement is built once per
     table and runs on the session's connection: `Session.execute` would first look
-    for ORM entities in it (a third of a small INSERT's cost), and there are none."""
+    for ORM entities in it (a third of a small INSERT's cost), and there are none.
+    A key that is no column is refused: the INSERT itself would drop it silently."""
+    unknown = values.keys() - _columns(table)
+    if unknown:
+        raise TypeError(f"{table.name} has no column {', '.join(sorted(unknown))}")
     return db.session.connection().execute(_insert(table), values)
+
+
+@lru_cache(maxsize=None)
+def _columns(table: Table) -> frozenset[str]:
+    return frozenset(table.c.keys())
 
 
 def insert_loaded(obj: M) -> M:

@@ -4,10 +4,11 @@ event's snapshot carries, which reads lock, what a refusal says."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from support_app import database
 from support_app.extensions import db
-from support_app.models import Ticket
+from support_app.models import Ticket, TicketEvent
 from support_app.security import roles
 from support_app.tickets import Actor, events, service
 from support_app.tickets.errors import Forbidden, NotFound
@@ -138,3 +139,23 @@ def test_an_unverified_tickets_events_say_so(factory, alice, recorded_events):
                         description="Where is my order?", channel="contact_form",
                         unverified_reason="contact_form")
     assert recorded_events[-1].ticket.unverified is True
+
+
+# ---------------------------------------------------------------------------- audit
+
+
+def test_the_audit_trail_records_who_changed_what_from_what(factory, alice, admin):
+    ticket = factory.ticket(alice)
+    service.update_ticket(admin.actor, ticket.id, priority="urgent")
+    row = db.session.scalars(select(TicketEvent).where(
+        TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "priority")).one()
+    assert (row.actor_id, row.actor_type, row.old_value, row.new_value) == (
+        admin.id, "staff", "medium", "urgent")
+
+
+def test_a_core_insert_refuses_a_key_that_is_no_column(app_ctx):
+    """The INSERT would leave the column NULL and drop the value without a word."""
+    with pytest.raises(TypeError, match="ticket_events has no column actor_idXX"):
+        database.insert_row(TicketEvent.__table__, {"ticket_id": 1, "actor_idXX": 2,
+                                                    "actor_type": "system", "kind": "x"})
+    db.session.rollback()

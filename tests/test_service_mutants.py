@@ -159,3 +159,23 @@ def test_a_core_insert_refuses_a_key_that_is_no_column(app_ctx):
         database.insert_row(TicketEvent.__table__, {"ticket_id": 1, "actor_idXX": 2,
                                                     "actor_type": "system", "kind": "x"})
     db.session.rollback()
+
+
+def test_opening_is_audited_from_nothing_to_open(factory, alice):
+    ticket = factory.ticket(alice)
+    row = db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)).one()
+    assert (row.kind, row.actor_id, row.actor_type, row.old_value, row.new_value) == (
+        "created", alice.id, "customer", None, "open")
+
+
+def test_an_audited_value_is_cut_to_its_column(factory, alice, admin):
+    """old_value and new_value are String(255): PostgreSQL refuses a longer one."""
+    ticket = factory.ticket(alice)
+    service._audit(ticket, admin.actor, "macro", "o" * 300, "n" * 300)
+    service._audit(ticket, Actor.system("sla"), "sla_rule", 7, None)
+    db.session.commit()
+    rows = db.session.scalars(select(TicketEvent).where(
+        TicketEvent.ticket_id == ticket.id, TicketEvent.kind != "created")
+        .order_by(TicketEvent.id)).all()
+    assert [(r.old_value, r.new_value) for r in rows] == [("o" * 255, "n" * 255), ("7", None)]
+    assert [(r.actor_id, r.actor_type) for r in rows] == [(admin.id, "staff"), (None, "system")]

@@ -4,7 +4,7 @@ event's snapshot carries, which reads lock, what a refusal says."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 
 from support_app import database
 from support_app.extensions import db
@@ -179,3 +179,18 @@ def test_an_audited_value_is_cut_to_its_column(factory, alice, admin):
         .order_by(TicketEvent.id)).all()
     assert [(r.old_value, r.new_value) for r in rows] == [("o" * 255, "n" * 255), ("7", None)]
     assert [(r.actor_id, r.actor_type) for r in rows] == [(admin.id, "staff"), (None, "system")]
+
+
+# --------------------------------------------------------------------------- commit
+
+
+def test_a_call_keeps_what_it_returns_loaded_and_expires_the_rest(factory, alice, admin):
+    """What the caller prints is not read back; what else the session holds is, as
+    after any commit, and the session still expires on its next commits."""
+    ticket = factory.ticket(alice)
+    bystander = db.session.get(Ticket, factory.ticket(alice, subject="Other").id)
+    assert not inspect(bystander).expired_attributes
+    message = service.add_message(admin.actor, ticket.id, "We are on it.")
+    assert not inspect(message).expired_attributes
+    assert "subject" in inspect(bystander).expired_attributes
+    assert db.session().expire_on_commit is True

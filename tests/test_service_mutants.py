@@ -11,7 +11,7 @@ from support_app.extensions import db
 from support_app.models import Ticket, TicketEvent
 from support_app.security import roles
 from support_app.tickets import Actor, events, service
-from support_app.tickets.errors import Forbidden, NotFound
+from support_app.tickets.errors import Forbidden, NotFound, ValidationFailed
 from tests.lock_reads import reads_of
 
 
@@ -194,3 +194,39 @@ def test_a_call_keeps_what_it_returns_loaded_and_expires_the_rest(factory, alice
     assert not inspect(message).expired_attributes
     assert "subject" in inspect(bystander).expired_attributes
     assert db.session().expire_on_commit is True
+
+
+# --------------------------------------------------------------------- text fields
+
+
+def _refusal(call) -> dict:
+    with pytest.raises(ValidationFailed) as refused:
+        call()
+    return refused.value.details["errors"]
+
+
+def test_text_at_its_limits_is_taken_and_one_past_them_refused(alice):
+    def open_(subject: str, description: str):
+        return service.open_ticket(alice.actor, subject=subject, description=description,
+                                   min_description=10, max_description=20)
+
+    assert open_("s" * 255, "d" * 10).ticket.subject == "s" * 255
+    assert open_("s", "d" * 20).ticket.description == "d" * 20
+    assert _refusal(lambda: open_("s" * 256, "d" * 9)) == {
+        "subject": ["The subject may not be greater than 255 characters."],
+        "description": ["The description must be at least 10 characters."]}
+    assert _refusal(lambda: open_("s", "d" * 21)) == {
+        "description": ["The description may not be greater than 20 characters."]}
+
+
+@pytest.mark.parametrize("body,error", [
+    (None, "The message field is required."),
+    (" \n\t", "The message field is required."),
+    (42, "The message must be a string."),
+    ("a\x00b", "The message may not contain NUL characters."),
+])
+def test_a_reply_that_is_no_text_is_refused_and_nothing_is_written(factory, alice, body, error):
+    ticket = factory.ticket(alice)
+    assert _refusal(lambda: service.add_message(alice.actor, ticket.id, body)) == {
+        "message": [error]}
+    assert db.session.get(Ticket, ticket.id).message_count == 0

@@ -230,3 +230,69 @@ def test_a_reply_that_is_no_text_is_refused_and_nothing_is_written(factory, alic
     assert _refusal(lambda: service.add_message(alice.actor, ticket.id, body)) == {
         "message": [error]}
     assert db.session.get(Ticket, ticket.id).message_count == 0
+
+
+# -------------------------------------------------------------------------- opening
+
+
+def test_an_account_without_a_customer_record_is_told_to_confirm_its_address(alice):
+    unconfirmed = Actor(user_id=alice.id, customer_id=None, permissions=alice.actor.permissions)
+    with pytest.raises(Forbidden) as refused:
+        service.open_ticket(unconfirmed, subject="s", description="d")
+    assert refused.value.message == "Confirm your email address first: we sent you a link."
+
+
+def test_the_desk_opening_for_nobody_or_a_missing_customer_is_not_found(admin):
+    for actor, customer_id in ((Actor.system("contact form"), None), (admin.actor, 987654)):
+        with pytest.raises(NotFound) as missing:
+            service.open_ticket(actor, customer_id=customer_id, subject="s", description="d")
+        assert (missing.value.resource, missing.value.message) == ("customer",
+                                                                   "Customer not found")
+    assert db.session.query(Ticket).count() == 0
+
+
+def test_only_the_desk_opens_for_someone_else(factory, alice):
+    for actor in (factory.customer().actor, factory.agent(approved=True).actor):
+        with pytest.raises(Forbidden) as refused:
+            service.open_ticket(actor, customer_id=alice.customer.id, subject="s",
+                                description="d")
+        assert refused.value.message == "You may only open tickets for yourself"
+    manager = factory.staff(roles.STORE_MANAGER)
+    opened = service.open_ticket(manager.actor, customer_id=alice.customer.id, subject="s",
+                                 description="d").ticket
+    assert (opened.customer_id, opened.created_by_id) == (alice.customer.id, manager.id)
+
+
+def test_a_customer_whose_role_may_not_open_tickets_is_refused(factory, alice):
+    with factory.revoked(roles.CREATE):
+        with pytest.raises(Forbidden) as refused:
+            service.open_ticket(alice.actor, subject="s", description="d")
+    assert refused.value.message == "You are not allowed to create support tickets"
+
+
+def test_an_unknown_priority_category_or_channel_is_refused_field_by_field(alice):
+    assert _refusal(lambda: service.open_ticket(
+        alice.actor, subject="s", description="d", priority="asap", category="food",
+        channel="fax")) == {"priority": ["The selected priority is invalid."],
+                            "category": ["The selected category is invalid."],
+                            "channel": ["The selected channel is invalid."]}
+    assert db.session.query(Ticket).count() == 0
+
+
+@pytest.mark.parametrize("reference", ["order", "ride", "booking"])
+def test_a_ticket_about_something_takes_its_service_type(factory, alice, reference):
+    thing = getattr(factory, reference)(alice.customer)
+    ticket = factory.ticket(alice, **{f"{reference}_id": thing.id})
+    assert (ticket.service_type, getattr(ticket, f"{reference}_id")) == (reference, thing.id)
+    assert [getattr(ticket, f"{other}_id") for other in ("order", "ride", "booking")
+            if other != reference] == [None, None]
+    given = factory.ticket(alice, service_type="in_dining_order", **{f"{reference}_id": thing.id})
+    assert given.service_type == "in_dining_order"
+    assert factory.ticket(alice).service_type is None
+
+
+def test_another_customers_order_is_not_found(factory, alice):
+    order = factory.order(factory.customer().customer)
+    with pytest.raises(NotFound) as missing:
+        factory.ticket(alice, order_id=order.id)
+    assert missing.value.resource == "order"

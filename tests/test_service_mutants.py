@@ -8,7 +8,7 @@ from sqlalchemy import inspect, select, update
 
 from support_app import database
 from support_app.extensions import db
-from support_app.models import Ticket, TicketEvent
+from support_app.models import Message, Ticket, TicketEvent
 from support_app.security import roles
 from support_app.tickets import Actor, events, service
 from support_app.tickets.errors import Forbidden, NotFound, ValidationFailed
@@ -296,3 +296,111 @@ def test_another_customers_order_is_not_found(factory, alice):
     with pytest.raises(NotFound) as missing:
         factory.ticket(alice, order_id=order.id)
     assert missing.value.resource == "order"
+
+
+# --------------------------------------------------------------------------- thread
+
+
+def test_the_first_staff_reply_is_the_first_response_and_later_ones_move_only_the_last(
+        factory, alice, admin):
+    ticket = factory.ticket(alice)
+    first = service.add_message(admin.actor, ticket.id, "On it.")
+    stamped = db.session.get(Ticket, ticket.id).first_response_at
+    assert stamped == first.created_at
+    second = service.add_message(admin.actor, ticket.id, "Still on it.")
+    stored = db.session.get(Ticket, ticket.id)
+    db.session.refresh(stored)
+    assert stored.first_response_at == stamped
+    assert (stored.last_replied_at, stored.last_replied_by_id) == (second.created_at, admin.id)
+
+
+def test_a_group_members_reply_is_the_customer_side_and_theirs(factory, alice, admin,
+                                                              recorded_events):
+    bob = factory.customer(name="Bob")
+    ticket = factory.ticket(alice, participant_customer_ids=[bob.customer.id])
+    service.add_message(admin.actor, ticket.id, "Which of you paid?")
+    reply = service.add_message(bob.actor, ticket.id, "I did.", channel="email",
+                                origin="email", email_message_id="<bob-1@example.net>")
+    assert (reply.sender_type, reply.customer_id, reply.admin_id) == (
+        "customer", bob.customer.id, None)
+    assert (reply.channel, reply.email_message_id) == ("email", "<bob-1@example.net>")
+    stored = db.session.get(Ticket, ticket.id)
+    db.session.refresh(stored)
+    assert (stored.is_customer_read, stored.is_admin_read) == (True, False)
+    event = recorded_events[-1]
+    assert (event.name, event.origin, event.actor_user_id) == (
+        events.MESSAGE_ADDED, "email", bob.id)
+    assert event.data == {"message_id": reply.id, "sender_type": "customer",
+                          "reopened": False}
+
+
+def test_a_reply_that_reopens_says_so_and_is_audited(factory, alice, admin, recorded_events):
+    ticket = factory.ticket(alice)
+    service.update_ticket(admin.actor, ticket.id, status="resolved")
+    reply = service.add_message(alice.actor, ticket.id, "Broken again.")
+    assert recorded_events[-1].data == {"message_id": reply.id, "sender_type": "customer",
+                                        "reopened": True}
+    assert recorded_events[-1].ticket.status == "open"
+    rows = db.session.scalars(select(TicketEvent).where(
+        TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "status")
+        .order_by(TicketEvent.id)).all()
+    assert [(r.old_value, r.new_value, r.actor_id) for r in rows][-1] == (
+        "resolved", "open", alice.id)
+    service.add_message(alice.actor, ticket.id, "Hello?")
+    assert len(db.session.scalars(select(TicketEvent).where(
+        TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "status")).all()) == len(rows)
+
+
+def test_a_stranger_may_not_reply(factory, alice):
+    ticket = factory.ticket(alice)
+    with pytest.raises(Forbidden) as refused:
+        service.add_message(factory.customer().actor, ticket.id, "Me too")
+    assert refused.value.message == "Unauthorized access to this ticket"
+
+
+def test_reading_as_staff_marks_the_customers_messages_and_says_who_read(
+        factory, alice, admin, recorded_events):
+    ticket = factory.ticket(alice)
+    asked = service.add_message(alice.actor, ticket.id, "Any news?")
+    answered = service.add_message(admin.actor, ticket.id, "Yes.")
+    read = service.mark_ticket_read(admin.actor, ticket.id)
+    assert read.is_admin_read is True
+    db.session.expire_all()
+    assert db.session.get(Message, asked.id).is_read is True
+    assert db.session.get(Message, asked.id).read_at is not None
+    assert db.session.get(Message, answered.id).is_read is False
+    event = recorded_events[-1]
+    assert (event.name, event.origin, event.data) == (events.READ, "api", {"reader": "staff"})
+    service.mark_ticket_read(alice.actor, ticket.id)
+    assert recorded_events[-1].data == {"reader": "customer"}
+
+
+def test_marking_a_message_read_keeps_when_it_was_first_read(factory, alice, admin):
+    ticket = factory.ticket(alice)
+    answer = service.add_message(admin.actor, ticket.id, "Yes.")
+    first = service.mark_message_read(alice.actor, answer.id).read_at
+    assert first is not None
+    assert service.mark_message_read(alice.actor, answer.id).read_at == first
+    with pytest.raises(Forbidden) as refused:
+        service.mark_message_read(factory.customer().actor, answer.id)
+    assert refused.value.message == "Unauthorized access"
+    with pytest.raises(NotFound) as missing:
+        service.mark_message_read(alice.actor, 987654)
+    assert (missing.value.resource, missing.value.message) == ("message", "Message not found")
+
+
+def test_a_note_is_audited_and_announced_to_staff(factory, alice, admin, recorded_events):
+    ticket = factory.ticket(alice)
+    note = service.add_note(admin.actor, ticket.id, "Refund approved", origin="admin")
+    assert (note.ticket_id, note.author_id, note.note) == (ticket.id, admin.id, "Refund approved")
+    event = recorded_events[-1]
+    assert (event.name, event.origin, event.data) == (events.NOTE_ADDED, "admin",
+                                                      {"note_id": note.id})
+    row = db.session.scalars(select(TicketEvent).where(
+        TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "note")).one()
+    assert (row.actor_id, row.old_value, row.new_value) == (admin.id, None, None)
+    with pytest.raises(Forbidden) as refused:
+        service.add_note(alice.actor, ticket.id, "Let me in")
+    assert refused.value.message == "Only support staff may add internal notes"
+    assert _refusal(lambda: service.add_note(admin.actor, ticket.id, " ")) == {
+        "note": ["The note field is required."]}

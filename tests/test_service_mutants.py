@@ -87,7 +87,7 @@ def test_an_events_snapshot_carries_the_ticket_and_who_acted(factory, alice, rec
     ticket = service.open_ticket(alice.actor, subject="Cold soup", description="It was cold.",
                                  priority="high").ticket
     event = recorded_events[-1]
-    assert event.name == events.TICKET_CREATED
+    assert (event.name, event.origin) == (events.TICKET_CREATED, "api")
     assert event.actor_user_id == alice.id
     snap = event.ticket
     assert (snap.id, snap.number, snap.status, snap.priority, snap.subject) == (

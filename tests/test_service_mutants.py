@@ -12,6 +12,7 @@ from support_app.models import Message, Ticket, TicketEvent
 from support_app.security import roles
 from support_app.tickets import Actor, events, service
 from support_app.tickets.errors import Forbidden, NotFound, ValidationFailed
+from tests.attachment_helpers import upload_file
 from tests.lock_reads import reads_of
 
 
@@ -404,3 +405,16 @@ def test_a_note_is_audited_and_announced_to_staff(factory, alice, admin, recorde
     assert refused.value.message == "Only support staff may add internal notes"
     assert _refusal(lambda: service.add_note(admin.actor, ticket.id, " ")) == {
         "note": ["The note field is required."]}
+
+
+def test_an_opening_with_uploads_hangs_them_off_an_opening_message(factory, alice):
+    photo = upload_file(alice.actor)
+    ticket = service.open_ticket(alice.actor, subject="Broken", description="See the photo.",
+                                 attachments=[photo.id]).ticket
+    [opening] = db.session.scalars(select(Message).where(Message.ticket_id == ticket.id))
+    assert (opening.body, opening.sender_type, opening.customer_id) == (
+        "See the photo.", "customer", alice.customer.id)
+    assert opening.attachments == [f"/api/attachments/{photo.id}"]
+    assert ticket.message_count == 1
+    db.session.refresh(photo)
+    assert (photo.ticket_id, photo.message_id) == (ticket.id, opening.id)

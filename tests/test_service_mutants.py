@@ -8,7 +8,7 @@ from sqlalchemy import inspect, select, update
 
 from support_app import database
 from support_app.extensions import db
-from support_app.models import Message, Ticket, TicketEvent
+from support_app.models import Message, ServiceMember, Ticket, TicketEvent
 from support_app.security import roles
 from support_app.tickets import Actor, events, service
 from support_app.tickets.errors import Forbidden, NotFound, ValidationFailed
@@ -418,3 +418,20 @@ def test_an_opening_with_uploads_hangs_them_off_an_opening_message(factory, alic
     assert ticket.message_count == 1
     db.session.refresh(photo)
     assert (photo.ticket_id, photo.message_id) == (ticket.id, opening.id)
+
+
+@pytest.mark.parametrize("reference", ["order", "booking"])
+def test_who_shares_an_order_or_booking_may_join_its_ticket(factory, alice, reference):
+    bob = factory.customer(name="Bob")
+    thing = getattr(factory, reference)(alice.customer)
+    db.session.add(ServiceMember(customer_id=bob.customer.id, **{f"{reference}_id": thing.id}))
+    db.session.commit()
+    ticket = factory.ticket(alice, participant_customer_ids=[bob.customer.id],
+                            **{f"{reference}_id": thing.id})
+    assert service.get_ticket(bob.actor, ticket.id).id == ticket.id
+
+
+def test_a_new_ticket_was_last_updated_when_it_was_opened(factory, alice):
+    ticket = factory.ticket(alice)
+    db.session.refresh(ticket)
+    assert ticket.updated_at == ticket.created_at

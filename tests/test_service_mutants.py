@@ -435,3 +435,11 @@ def test_a_new_ticket_was_last_updated_when_it_was_opened(factory, alice):
     ticket = factory.ticket(alice)
     db.session.refresh(ticket)
     assert ticket.updated_at == ticket.created_at
+
+
+def test_the_opening_event_names_the_groups_accounts(factory, alice, recorded_events):
+    bob, carol = factory.customer(name="Bob"), factory.guest(name="Carol")
+    ticket = factory.ticket(alice, participant_customer_ids=[bob.customer.id, carol.id])
+    [created] = [e for e in recorded_events if e.name == events.TICKET_CREATED]
+    assert created.ticket.id == ticket.id
+    assert created.ticket.participant_user_ids == [bob.id]  # Carol has no account to reach

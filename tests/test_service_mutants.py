@@ -443,3 +443,11 @@ def test_the_opening_event_names_the_groups_accounts(factory, alice, recorded_ev
     [created] = [e for e in recorded_events if e.name == events.TICKET_CREATED]
     assert created.ticket.id == ticket.id
     assert created.ticket.participant_user_ids == [bob.id]  # Carol has no account to reach
+
+
+@pytest.mark.parametrize("notify", [True, False])
+def test_the_opening_event_carries_the_description_and_whether_to_notify(alice, recorded_events,
+                                                                         notify):
+    service.open_ticket(alice.actor, subject="Late", description="Two hours late.",
+                        notify=notify)
+    assert recorded_events[-1].data == {"notify": notify, "description": "Two hours late."}

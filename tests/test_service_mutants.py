@@ -7,23 +7,23 @@ import pytest
 from sqlalchemy import inspect, select, update
 
 from support_app import database
+from support_app.attachments import screening, store
 from support_app.extensions import db
-from support_app.models import Message, ServiceMember, Ticket, TicketEvent
+from support_app.models import (
+    AutoTagRule,
+    Message,
+    PointsTransaction,
+    ServiceMember,
+    Ticket,
+    TicketEvent,
+)
 from support_app.security import roles
-from support_app.tickets import Actor, events, service
+from support_app.tickets import Actor, events, service, tags
 from support_app.tickets.errors import Forbidden, NotFound, ValidationFailed
-from tests.attachment_helpers import upload_file
+from tests.attachment_helpers import PDF, upload_file
 from tests.lock_reads import reads_of
 
-
-@pytest.fixture
-def alice(factory):
-    return factory.customer(name="Alice Liddell")
-
-
-@pytest.fixture
-def admin(factory):
-    return factory.staff(roles.ADMIN)
+from .service_helpers import admin, alice  # noqa: F401 (fixtures)
 
 
 # ----------------------------------------------------------------------- get_ticket
@@ -410,14 +410,76 @@ def test_a_note_is_audited_and_announced_to_staff(factory, alice, admin, recorde
 def test_an_opening_with_uploads_hangs_them_off_an_opening_message(factory, alice):
     photo = upload_file(alice.actor)
     ticket = service.open_ticket(alice.actor, subject="Broken", description="See the photo.",
-                                 attachments=[photo.id]).ticket
+                                 attachments=[photo.id], channel="contact_form").ticket
     [opening] = db.session.scalars(select(Message).where(Message.ticket_id == ticket.id))
     assert (opening.body, opening.sender_type, opening.customer_id) == (
         "See the photo.", "customer", alice.customer.id)
+    assert (opening.channel, opening.created_at, opening.updated_at) == (
+        "contact_form", ticket.created_at, ticket.created_at)
     assert opening.attachments == [f"/api/attachments/{photo.id}"]
     assert ticket.message_count == 1
     db.session.refresh(photo)
     assert (photo.ticket_id, photo.message_id) == (ticket.id, opening.id)
+
+
+def test_an_opening_by_email_keeps_its_files_and_the_rows_the_channel_adds(factory, alice):
+    """The inbound webhook hands over the mailed files and its own rows (what it
+    remembers of the email): all of them commit with the ticket."""
+    with store.kept([screening.screen("receipt.pdf", PDF)]) as files:
+        ticket = service.open_ticket(
+            alice.actor, subject="Refund", description="Receipt attached.", channel="email",
+            files=files, extra_rows=lambda opened: [TicketEvent(
+                ticket_id=opened.id, actor_type="system", kind="mailed")]).ticket
+    [opening] = db.session.scalars(select(Message).where(Message.ticket_id == ticket.id))
+    [receipt] = opening.files
+    assert (receipt.filename, receipt.ticket_id, receipt.message_id) == (
+        "receipt.pdf", ticket.id, opening.id)
+    assert opening.attachments == [f"/api/attachments/{receipt.id}"]
+    assert db.session.scalar(select(TicketEvent.ticket_id)
+                             .where(TicketEvent.kind == "mailed")) == ticket.id
+
+
+def test_points_for_opening_name_the_ticket_they_were_earned_on(alice):
+    outcome = service.open_ticket(alice.actor, subject="Late", description="Still waiting.",
+                                  award_points=True)
+    assert outcome.gamification_error is None
+    assert [tuple(row) for row in db.session.execute(select(
+        PointsTransaction.customer_id, PointsTransaction.ticket_id, PointsTransaction.action))] == [
+        (alice.customer.id, outcome.ticket.id, "support_interaction")]
+    # A Core UPDATE added the points: the customer is read back, not kept as loaded.
+    assert outcome.ticket.customer.points == 10
+
+
+def test_the_opened_ticket_and_its_customer_are_printed_without_reading_them_back(alice):
+    ticket = service.open_ticket(alice.actor, subject="Late", description="Still waiting.").ticket
+    with reads_of("customers") as reads:
+        assert (ticket.subject, ticket.customer.name) == ("Late", "Alice Liddell")
+    assert reads == []
+
+
+def test_an_auto_tag_rule_tags_a_new_ticket_as_its_channel_opened_it(alice, recorded_events):
+    refund = tags.ensure_tags(["refund"])[0]
+    db.session.add(AutoTagRule(name="refunds", match="keywords", expression="refund",
+                               field="both", tag_id=refund.id))
+    db.session.commit()
+    ticket = service.open_ticket(alice.actor, subject="Refund please", description="Broken.",
+                                 channel="email", origin="email").ticket
+    assert tags.names_of(ticket.id) == ["refund"]
+    assert [(e.origin, e.ticket.id, e.data) for e in recorded_events
+            if e.name == events.TAGS_CHANGED] == [
+        ("email", ticket.id, {"added": ["refund"], "removed": []})]
+
+
+def test_an_auto_assignment_is_announced_from_the_opening_channel(factory, alice, app,
+                                                                  monkeypatch, recorded_events):
+    monkeypatch.setitem(app.config, "AUTO_ASSIGN_POLICY", "round_robin")
+    agent = factory.agent(approved=True)
+    ticket = service.open_ticket(alice.actor, subject="Late", description="Still waiting.",
+                                 channel="email", origin="email").ticket
+    assert [(e.origin, e.actor_user_id, e.data) for e in recorded_events
+            if e.name == events.ASSIGNED] == [
+        ("email", None, {"old_assignee": None, "new_assignee": agent.id})]
+    assert ticket.assigned_to_id == agent.id
 
 
 @pytest.mark.parametrize("reference", ["order", "booking"])

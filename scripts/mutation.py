@@ -74,6 +74,7 @@ SERVICE_TESTS = ("tests/test_service.py", "tests/test_assignment.py",
                  "tests/test_api_support_tickets.py", "tests/test_api_mtxi.py",
                  "tests/test_api_munch.py", "tests/test_api_agent_desk.py",
                  "tests/test_writer_turn.py", "tests/test_service_mutants.py",
+                 "tests/test_service_changes.py", "tests/test_service_assignment.py",
                  "tests/test_sla_clock.py")
 # service.py by its functions: the helpers every change goes through ...
 SERVICE_HELPERS = ("Outcome", "_transaction", "_commit", "new_ticket_number",

@@ -18,6 +18,7 @@ from support_app.tickets.errors import (
     InvalidTransition,
     ValidationFailed,
 )
+from tests.lock_reads import reads_of
 
 from .service_helpers import (  # noqa: F401 (fixtures: admin, alice, morning)
     LATER,
@@ -32,8 +33,9 @@ from .service_helpers import (  # noqa: F401 (fixtures: admin, alice, morning)
 
 
 def points(customer_id: int) -> list[tuple]:
+    """The customer's awards: (action, points, ticket)."""
     return [tuple(row) for row in db.session.execute(
-        select(PointsTransaction.action, PointsTransaction.points)
+        select(PointsTransaction.action, PointsTransaction.points, PointsTransaction.ticket_id)
         .where(PointsTransaction.customer_id == customer_id))]
 
 
@@ -194,9 +196,9 @@ def test_a_customer_closing_their_resolved_ticket_earns_the_closure_points_if_as
     event = recorded_events[-1]
     assert (event.name, event.origin, event.actor_user_id) == (events.CLOSED, "web", alice.id)
     assert history(first.id)[-1] == ("status", alice.id, "resolved", "closed")
-    assert points(alice.customer.id) == [("ticket_closure", 5)]
+    assert points(alice.customer.id) == [("ticket_closure", 5, first.id)]
     service.close_ticket(alice.actor, second.id)
-    assert points(alice.customer.id) == [("ticket_closure", 5)]
+    assert points(alice.customer.id) == [("ticket_closure", 5, first.id)]
 
 
 def test_closure_points_over_the_daily_cap_are_refused_and_said(factory, alice, admin, app,
@@ -283,7 +285,7 @@ def test_an_escalation_raises_level_and_priority_audits_both_and_announces_the_l
     assert (event.name, event.origin, event.actor_user_id, event.data) == (
         events.ESCALATED, "web", alice.id, {"level": 1})
     assert event.ticket.priority == "high"
-    assert points(alice.customer.id) == [("support_interaction", 10)]
+    assert points(alice.customer.id) == [("support_interaction", 10, ticket.id)]
 
 
 def test_an_urgent_tickets_escalation_keeps_the_priority_and_staff_earn_nothing(
@@ -339,3 +341,26 @@ def test_feedback_keeps_the_comment_and_where_it_came_from(factory, alice, admin
     stored = db.session.get(Feedback, feedback.id)
     assert (stored.ticket_id, stored.rating, stored.comment) == (ticket.id, 4, "Quick")
     assert recorded_events[-1].origin == "email"
+
+
+# ----------------------------------------------------------------------- defaults
+
+
+@pytest.mark.parametrize("change", ["update", "close", "escalate"])
+def test_a_change_locks_the_ticket_first_and_comes_from_the_api_unless_told(
+        factory, alice, admin, recorded_events, change):
+    ticket_id, actor = factory.ticket(alice).id, admin.actor
+    call = {"update": lambda: service.update_ticket(actor, ticket_id, priority="high"),
+            "close": lambda: service.close_ticket(actor, ticket_id),
+            "escalate": lambda: service.escalate(actor, ticket_id)}[change]
+    with reads_of("tickets") as reads:
+        call()
+    assert reads[0] is True
+    assert recorded_events[-1].origin == "api"
+
+
+def test_feedback_comes_from_the_api_unless_told(factory, alice, admin, recorded_events):
+    ticket = factory.ticket(alice)
+    service.update_ticket(admin.actor, ticket.id, status="resolved")
+    service.submit_feedback(alice.actor, ticket.id, 5)
+    assert recorded_events[-1].origin == "api"

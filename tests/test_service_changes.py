@@ -364,3 +364,13 @@ def test_feedback_comes_from_the_api_unless_told(factory, alice, admin, recorded
     service.update_ticket(admin.actor, ticket.id, status="resolved")
     service.submit_feedback(alice.actor, ticket.id, 5)
     assert recorded_events[-1].origin == "api"
+
+
+def test_staff_reopening_a_resolved_ticket_runs_its_resolution_clock_again(desk, factory):
+    """On the SLA policy `support init` makes: resolving meets the resolution target;
+    reopening from a finished status restarts it."""
+    ticket = factory.ticket(desk.alice)
+    service.update_ticket(desk.admin.actor, ticket.id, status="resolved")
+    assert fresh(ticket.id).resolution_state == "met"
+    service.update_ticket(desk.admin.actor, ticket.id, status="in_progress")
+    assert fresh(ticket.id).resolution_state == "running"

@@ -229,3 +229,12 @@ def test_an_order_in_another_state_cannot_be_cancelled(factory, alice):
     with pytest.raises(InvalidTransition) as refused:
         service.cancel_order(alice.actor, order.id)
     assert refused.value.message == "Order cannot be cancelled."
+
+
+def test_taking_and_reassigning_come_from_the_api_unless_told(factory, alice, admin,
+                                                              recorded_events):
+    ticket = factory.ticket(alice)
+    agent = factory.agent(approved=True)
+    service.assign_self(agent.actor, ticket.id)
+    service.reassign(admin.actor, ticket.id, None)
+    assert [e.origin for e in recorded_events if e.name == events.ASSIGNED] == ["api", "api"]

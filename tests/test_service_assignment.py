@@ -238,3 +238,10 @@ def test_taking_and_reassigning_come_from_the_api_unless_told(factory, alice, ad
     service.assign_self(agent.actor, ticket.id)
     service.reassign(admin.actor, ticket.id, None)
     assert [e.origin for e in recorded_events if e.name == events.ASSIGNED] == ["api", "api"]
+
+
+def test_reassigning_locks_the_ticket_first(factory, alice, admin):
+    ticket_id, actor = factory.ticket(alice).id, admin.actor
+    with reads_of("tickets") as reads:
+        service.reassign(actor, ticket_id, None)
+    assert reads[0] is True

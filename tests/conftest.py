@@ -27,6 +27,7 @@ from .factories import Factory
 from .log_guard import SecretGuard
 # Fixtures several modules use, shared from here rather than imported test to test.
 from .mail_server import mail_config, smtp  # noqa: F401
+from .service_helpers import admin, alice, morning  # noqa: F401
 from .sla_helpers import clock, desk  # noqa: F401
 
 KEEP_TABLES = {

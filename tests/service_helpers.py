@@ -1,5 +1,6 @@
-"""Shared by the ticket service's tests: a customer and an admin, a clock frozen at
-09:00 on Monday 2026-12-07 that `later()` moves to 11:30, and the audit trail."""
+"""Shared by the ticket service's tests (conftest.py registers the fixtures): a customer
+and an admin, a clock frozen at 09:00 on Monday 2026-12-07 that `later()` moves to 11:30,
+and the audit trail."""
 from __future__ import annotations
 
 import datetime as dt

@@ -20,15 +20,7 @@ from support_app.tickets.errors import (
 )
 from tests.lock_reads import reads_of
 
-from .service_helpers import (  # noqa: F401 (fixtures: admin, alice, morning)
-    LATER,
-    admin,
-    alice,
-    fresh,
-    history,
-    later,
-    morning,
-)
+from .service_helpers import LATER, fresh, history, later
 
 
 # --------------------------------------------------------------------- taking one

@@ -20,16 +20,7 @@ from support_app.tickets.errors import (
 )
 from tests.lock_reads import reads_of
 
-from .service_helpers import (  # noqa: F401 (fixtures: admin, alice, morning)
-    LATER,
-    OPENED,
-    admin,
-    alice,
-    fresh,
-    history,
-    later,
-    morning,
-)
+from .service_helpers import LATER, OPENED, fresh, history, later
 
 
 def points(customer_id: int) -> list[tuple]:

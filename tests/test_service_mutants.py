@@ -23,8 +23,6 @@ from support_app.tickets.errors import Forbidden, NotFound, ValidationFailed
 from tests.attachment_helpers import PDF, upload_file
 from tests.lock_reads import reads_of
 
-from .service_helpers import admin, alice  # noqa: F401 (fixtures)
-
 
 # ----------------------------------------------------------------------- get_ticket
 

@@ -50,6 +50,9 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
         install_locale_selector(app)
         register_admin(appbuilder)
 
+    from . import assets
+
+    assets.install(app)  # static URLs name their content: browsers keep them
     from .api.openapi import SupportApi
 
     api = SupportApi(app)

@@ -22,6 +22,7 @@ from support_app.tickets import Actor, events, service, tags
 from support_app.tickets.errors import Forbidden, NotFound, ValidationFailed
 from tests.attachment_helpers import PDF, upload_file
 from tests.lock_reads import reads_of
+from tests.service_helpers import fresh as fresh_ticket
 
 
 # ----------------------------------------------------------------------- get_ticket
@@ -429,12 +430,17 @@ def test_an_opening_by_email_keeps_its_files_and_the_rows_the_channel_adds(facto
             files=files, extra_rows=lambda opened: [TicketEvent(
                 ticket_id=opened.id, actor_type="system", kind="mailed")]).ticket
     [opening] = db.session.scalars(select(Message).where(Message.ticket_id == ticket.id))
-    [receipt] = opening.files
+    _assert_mailed(opening, ticket.id)
+
+
+def _assert_mailed(message: Message, ticket_id: int) -> None:
+    """The mailed receipt hangs off `message` and the channel's "mailed" row was kept."""
+    [receipt] = message.files
     assert (receipt.filename, receipt.ticket_id, receipt.message_id) == (
-        "receipt.pdf", ticket.id, opening.id)
-    assert opening.attachments == [f"/api/attachments/{receipt.id}"]
+        "receipt.pdf", ticket_id, message.id)
+    assert message.attachments == [f"/api/attachments/{receipt.id}"]
     assert db.session.scalar(select(TicketEvent.ticket_id)
-                             .where(TicketEvent.kind == "mailed")) == ticket.id
+                             .where(TicketEvent.kind == "mailed")) == ticket_id
 
 
 def test_points_for_opening_name_the_ticket_they_were_earned_on(alice):
@@ -511,3 +517,177 @@ def test_the_opening_event_carries_the_description_and_whether_to_notify(alice, 
     service.open_ticket(alice.actor, subject="Late", description="Two hours late.",
                         notify=notify)
     assert recorded_events[-1].data == {"notify": notify, "description": "Two hours late."}
+
+
+# ------------------------------------------------------------- thread: replies, reads, notes
+
+
+def test_a_reply_locks_its_ticket_first_reads_the_customer_with_it_and_comes_from_the_api(
+        factory, alice, admin, recorded_events):
+    ticket_id, actor = factory.ticket(alice).id, admin.actor
+    with reads_of("tickets", with_sql=True) as tickets, reads_of("customers") as customers:
+        message = service.add_message(actor, ticket_id, "On it.")
+    sql, locks = tickets[0]
+    assert locks is True and "JOIN customers" in sql
+    assert customers == []  # the event's snapshot takes the customer from that read
+    db.session.expire_all()
+    assert db.session.get(Message, message.id).channel == "api"
+    assert recorded_events[-1].origin == "api"
+
+
+def test_a_group_member_reading_marks_the_desks_replies_read_for_the_customer_side(
+        factory, alice, admin, recorded_events):
+    bob = factory.customer(name="Bob")
+    ticket = factory.ticket(alice, participant_customer_ids=[bob.customer.id])
+    answered = service.add_message(admin.actor, ticket.id, "Yes.")
+    asked = service.add_message(alice.actor, ticket.id, "Thanks. When?")  # unread by the desk
+    read = service.mark_ticket_read(bob.actor, ticket.id)
+    assert (read.is_customer_read, read.is_admin_read) == (True, False)
+    db.session.expire_all()
+    assert (db.session.get(Message, answered.id).is_read,
+            db.session.get(Message, asked.id).is_read) == (True, False)
+    assert recorded_events[-1].data == {"reader": "customer"}
+
+
+def test_staff_reading_their_own_ticket_read_it_as_its_customer(factory, alice, admin,
+                                                                 recorded_events):
+    owner = Actor(user_id=alice.id, customer_id=alice.customer.id,
+                  permissions=alice.actor.permissions | {roles.MANAGE})
+    ticket = factory.ticket(alice)
+    answered = service.add_message(admin.actor, ticket.id, "Yes.")
+    asked = service.add_message(alice.actor, ticket.id, "Thanks. When?")
+    read = service.mark_ticket_read(owner, ticket.id)
+    assert (read.is_customer_read, read.is_admin_read) == (True, False)
+    db.session.expire_all()
+    assert (db.session.get(Message, answered.id).is_read,
+            db.session.get(Message, asked.id).is_read) == (True, False)
+    assert recorded_events[-1].data == {"reader": "customer"}
+
+
+def test_reading_a_ticket_touches_only_its_unread_messages(factory, alice, admin, morning):
+    from tests.service_helpers import later
+
+    ticket, other = factory.ticket(alice), factory.ticket(alice, subject="Another")
+    first = service.add_message(admin.actor, ticket.id, "Yes.")
+    elsewhere = service.add_message(admin.actor, other.id, "Also yes.")
+    service.mark_ticket_read(alice.actor, ticket.id)
+    read_at = db.session.get(Message, first.id).read_at
+    later(morning)
+    second = service.add_message(admin.actor, ticket.id, "One more thing.")
+    service.mark_ticket_read(alice.actor, ticket.id)
+    db.session.expire_all()
+    assert db.session.get(Message, first.id).read_at == read_at  # read before: kept
+    assert db.session.get(Message, second.id).read_at > read_at
+    assert db.session.get(Message, elsewhere.id).is_read is False
+
+
+def test_a_note_takes_its_authors_uploads_and_comes_from_the_api(factory, alice, admin,
+                                                                 recorded_events):
+    ticket = factory.ticket(alice)
+    scan = upload_file(admin.actor, "receipt.pdf", PDF)
+    note = service.add_note(admin.actor, ticket.id, "Receipt attached",
+                            attachments=[f"/api/attachments/{scan.id}"])
+    db.session.refresh(scan)
+    assert (scan.ticket_id, scan.note_id, scan.message_id) == (ticket.id, note.id, None)
+    assert recorded_events[-1].origin == "api"
+    theirs = upload_file(alice.actor)
+    assert _refusal(lambda: service.add_note(admin.actor, ticket.id, "Hers",
+                                             attachments=[theirs.id])) == {
+        "attachments": ["An attachment was not found among your unused uploads: upload it again."]}
+
+
+def test_who_may_not_leave_a_note_is_told_why(factory, alice):
+    ticket = factory.ticket(alice)
+    viewer = Actor(user_id=None, customer_id=None, permissions=frozenset({roles.VIEW_ALL}))
+    with pytest.raises(Forbidden) as refused:
+        service.add_note(viewer, ticket.id, "Just looking")
+    assert refused.value.message == "Only support staff may add internal notes"
+    pool_agent = factory.agent()  # sees the unassigned ticket, works only their own
+    with pytest.raises(Forbidden) as refused:
+        service.add_note(pool_agent.actor, ticket.id, "Let me help")
+    assert refused.value.message == "You are not allowed to change this ticket"
+
+
+def test_a_customer_whose_role_may_not_reply_is_refused_on_their_own_ticket(factory, alice):
+    ticket = factory.ticket(alice)
+    muted = Actor(user_id=alice.id, customer_id=alice.customer.id,
+                  permissions=alice.actor.permissions - {roles.REPLY})
+    with pytest.raises(Forbidden) as refused:
+        service.add_message(muted, ticket.id, "Hello?")
+    assert refused.value.message == "Unauthorized access to this ticket"
+    assert db.session.scalars(select(Message).where(Message.ticket_id == ticket.id)).all() == []
+
+
+def test_staff_replying_on_their_own_ticket_write_as_its_customer(factory, alice):
+    owner = Actor(user_id=alice.id, customer_id=alice.customer.id,
+                  permissions=alice.actor.permissions | {roles.MANAGE})
+    ticket = factory.ticket(alice)
+    message = service.add_message(owner, ticket.id, "A photo follows.")
+    assert (message.sender_type, message.customer_id, message.admin_id) == (
+        "customer", alice.customer.id, None)
+
+
+def test_a_reply_is_stamped_once_and_a_desk_reply_names_no_customer(factory, alice, admin):
+    ticket = factory.ticket(alice)
+    reply = service.add_message(admin.actor, ticket.id, "On it.")
+    db.session.expire_all()
+    stored = db.session.get(Message, reply.id)
+    assert stored.updated_at == stored.created_at
+    assert (stored.sender_type, stored.admin_id, stored.customer_id) == ("admin", admin.id, None)
+    assert stored.customer is None
+
+
+def test_a_reply_prints_its_author_and_files_without_reading_them(factory, alice, admin):
+    ticket = factory.ticket(alice)
+    bob = factory.customer(name="Bob")
+    shared = factory.ticket(alice, participant_customer_ids=[bob.customer.id])
+    own = service.add_message(alice.actor, ticket.id, "Any news?")
+    with reads_of("customers") as customers, reads_of("attachments") as files:
+        assert own.customer.name == "Alice Liddell"
+        assert own.files == []
+    assert (customers, files) == ([], [])
+    assert service.add_message(admin.actor, ticket.id, "Yes.").customer is None
+    assert service.add_message(bob.actor, shared.id, "I paid.").customer.name == "Bob"
+
+
+def test_a_reply_takes_its_authors_uploads(factory, alice):
+    ticket = factory.ticket(alice)
+    photo = upload_file(alice.actor)
+    reply = service.add_message(alice.actor, ticket.id, "Here it is.",
+                                attachments=[f"/api/attachments/{photo.id}"])
+    db.session.refresh(photo)
+    assert (photo.ticket_id, photo.message_id) == (ticket.id, reply.id)
+    assert reply.attachments == [f"/api/attachments/{photo.id}"]
+
+
+def test_a_reply_by_email_keeps_its_files_and_the_rows_the_channel_adds(factory, alice):
+    ticket = factory.ticket(alice)
+    with store.kept([screening.screen("receipt.pdf", PDF)]) as files:
+        reply = service.add_message(
+            alice.actor, ticket.id, "Receipt attached.", channel="email", origin="email",
+            files=files, extra_rows=lambda replied: [TicketEvent(
+                ticket_id=replied.id, actor_type="system", kind="mailed")])
+    db.session.expire_all()
+    _assert_mailed(db.session.get(Message, reply.id), ticket.id)
+
+
+def test_a_desk_reply_on_hold_keeps_the_clock_paused(desk, factory):
+    ticket = factory.ticket(desk.alice)
+    service.update_ticket(desk.admin.actor, ticket.id, status="on_hold")
+    paused_at = fresh_ticket(ticket.id).sla_paused_at
+    assert paused_at is not None
+    service.add_message(desk.admin.actor, ticket.id, "Still waiting for the courier.")
+    assert fresh_ticket(ticket.id).sla_paused_at == paused_at
+
+
+def test_staff_with_a_customer_record_reply_to_others_as_the_desk(factory, alice):
+    """An admin who also shops here answers someone else's ticket as the desk: the
+    message names no customer, not the admin's own record."""
+    bob = factory.customer(name="Bob")
+    shopping_admin = Actor(user_id=bob.id, customer_id=bob.customer.id,
+                           permissions=bob.actor.permissions | {roles.MANAGE, roles.VIEW_ALL})
+    ticket = factory.ticket(alice)
+    reply = service.add_message(shopping_admin, ticket.id, "We are on it.")
+    db.session.expire_all()
+    stored = db.session.get(Message, reply.id)
+    assert (stored.sender_type, stored.admin_id, stored.customer_id) == ("admin", bob.id, None)

@@ -239,6 +239,8 @@ def test_a_body_the_schema_refuses_is_the_surfaces_validation_error(client, fact
         "status": "error", "code": "INVALID_REQUEST", "message": "Invalid request parameters",
         "errors": {"orderId": ["Not a valid integer."], "issueType": ["Missing data for required field."],
                    "description": ["Missing data for required field."]}})
+    response = client.post("/api/auth/confirm-email", json={})  # the accounts surface: its code as is
+    assert (response.status_code, response.get_json()["code"]) == (422, "INVALID_REQUEST")
 
 
 def test_a_lost_database_is_a_503_with_code_and_retry_after(client, factory):

@@ -332,6 +332,12 @@ def test_a_token_revoked_in_redis_is_refused(app, app_ctx, factory, redis_store)
 # --------------------------------------------------------------------------- verification
 
 
+def test_an_auth_error_reads_as_its_reason():
+    """What a log line or traceback prints of a refusal is why it was refused."""
+    refusal = AuthError("Token has expired")
+    assert (str(refusal), refusal.reason) == ("Token has expired", "Token has expired")
+
+
 def test_a_bearer_header_names_its_token(app_ctx):
     assert current.bearer_token(None) is None
     assert current.bearer_token("") is None

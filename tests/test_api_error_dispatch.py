@@ -300,9 +300,23 @@ def test_a_domain_refusal_is_answered_in_the_surface_of_its_path(app, path, erro
      {"success": False, "message": "Unauthenticated.", "code": "UNAUTHORIZED"}),
     ("/api/support/tickets/1/", exceptions.Unauthorized(),
      {"error": "Authentication credentials were not provided."}),
+    # A status the dispatcher has no words for keeps the error's own description.
+    ("/api/customer/support", exceptions.Conflict("Changed by someone else"),
+     {"success": False, "message": "Changed by someone else", "code": "CONFLICT"}),
 ])
 def test_an_http_error_no_route_raises_yet_is_worded_by_its_surface(app, path, error, body):
     """A 401 or 403 werkzeug error (a library's, an extension's): the surface's words."""
     with app.test_request_context(path):
         response = errors.handle_http_error(error)
     assert (response.status_code, response.get_json()) == (error.code, body)
+
+
+def test_an_http_errors_retry_after_reaches_the_client_and_other_headers_do_not(app):
+    """A 429 says when to come back (whoever raised it); the error's other headers,
+    such as its own Content-Type, are not copied onto the JSON answer."""
+    with app.test_request_context("/api/customer/support"):
+        response = errors.handle_http_error(exceptions.TooManyRequests(retry_after=30))
+    assert (response.status_code, response.get_json()) == (429, {
+        "success": False, "message": "Too many requests", "code": "TOO_MANY_REQUESTS"})
+    assert response.headers["Retry-After"] == "30"
+    assert response.headers["Content-Type"] == "application/json"

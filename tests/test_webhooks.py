@@ -141,6 +141,9 @@ def test_endpoint_is_disabled_after_failures_and_admins_are_told(app, factory, r
     receiver.default = (503, 0)
     admin = factory.staff(roles.ADMIN)
     admin.user.locale = "es"
+    english = factory.staff(roles.ADMIN)
+    retired = factory.staff(roles.ADMIN)
+    retired.user.active = False
     manager = factory.staff(roles.STORE_MANAGER)
     db.session.commit()
     hook = endpoint(receiver.url)
@@ -154,11 +157,19 @@ def test_endpoint_is_disabled_after_failures_and_admins_are_told(app, factory, r
     assert not hook.is_active and hook.disabled_at is not None
     assert hook.consecutive_failures == 3 and "HTTP 503" in hook.disabled_reason
     assert {row.status for row in deliveries()} == {"failed"}
-    [notice] = db.session.scalars(select(Notification).where(
-        Notification.kind == "webhook_disabled")).all()
-    assert notice.user_id == admin.user.id and notice.locale == "es"
-    assert "shop" in notice.title and notice.title != f"Webhook {hook.name} turned off"
-    assert manager.user.id != notice.user_id
+    notices = {row.user_id: row for row in db.session.scalars(select(Notification).where(
+        Notification.kind == "webhook_disabled"))}
+    assert set(notices) == {admin.user.id, english.user.id}  # active admins only
+    notice, told = notices[admin.user.id], notices[english.user.id]
+    assert (notice.locale, notice.title) == ("es", f"Webhook {hook.name} desactivado")
+    assert (told.locale, told.title, told.body) == (
+        "en", f"Webhook {hook.name} turned off",
+        f"After 3 failed deliveries in a row, the webhook to {hook.url} was turned off. "
+        f"Last error: {hook.disabled_reason}")
+    for row in (notice, told):
+        assert (row.ticket_id, row.data) == (None, {"webhook_endpoint_id": hook.id})
+        assert row.created_at is not None
+    assert manager.user.id not in notices
     listed = app.test_client().get("/api/notifications", headers=admin.headers).get_json()
     assert notice.title in str(listed)
     factory.ticket(customer)  # a disabled endpoint hears nothing more

@@ -161,7 +161,8 @@ TARGETS = (
             "tests/test_webhooks_guard_mutants.py")),
     Target("webhooks-delivery", tuple(f"support_app/webhooks/{name}.py" for name in (
         "delivery", "endpoints")),
-           ("tests/test_webhooks.py", "tests/test_webhooks_admin.py")),
+           ("tests/test_webhooks.py", "tests/test_webhooks_admin.py",
+            "tests/test_webhook_sending.py")),
     Target("tickets-tags-macros", ("support_app/tickets/tags.py", "support_app/tickets/macros.py"),
            ("tests/test_tags.py", "tests/test_macros.py", "tests/test_tags_macros_mutants.py")),
     # The capabilities that landed with issues 22-26, one target each.

@@ -285,7 +285,8 @@ def test_a_note_queued_for_an_endpoint_no_longer_internal_is_not_sent(factory, r
     assert delivery.deliver_due() == 1
     assert receiver.requests == []
     [row] = deliveries()
-    assert row.status == "failed" and "internal" in row.error
+    assert (row.status, row.error) == ("failed", "endpoint is no longer internal: this event "
+                                                 "is for internal endpoints only")
     db.session.expire_all()
     assert hook.consecutive_failures == 0 and hook.is_active
 

@@ -52,20 +52,21 @@ class AttemptFailed(Exception):
 
 def post(target: guard.Target, body: bytes, headers: dict[str, str], timeout: float) -> int:
     """POST to the checked address (the Host header and TLS name stay the URL's host);
-    returns the status code. No redirects, no urllib3 retries: the outbox retries."""
+    returns the status code. `retries=False`: no urllib3 retries (the outbox retries) and
+    no redirects followed. The certificate is checked against `server_hostname`."""
     options: dict[str, Any] = {"timeout": urllib3.Timeout(connect=timeout, read=timeout),
                                "retries": False, "maxsize": 1}
     if target.scheme == "https":
         pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
-            target.address, target.port, server_hostname=target.host,
-            assert_hostname=target.host, **options)
+            target.address, target.port, server_hostname=target.host, **options)
     else:
         pool = urllib3.HTTPConnectionPool(target.address, target.port, **options)
     default_port = guard.SCHEMES[target.scheme] == target.port
     host = target.host if default_port else f"{target.host}:{target.port}"
     try:
+        # preload_content=False + drain_conn: a huge answer is read and dropped, not kept.
         response = pool.urlopen("POST", target.path, body=body, headers={**headers, "Host": host},
-                                redirect=False, assert_same_host=False, preload_content=False)
+                                preload_content=False)
         response.drain_conn()
         return response.status
     finally:
@@ -84,11 +85,11 @@ def attempt(row: WebhookDelivery, config: Mapping[str, Any]) -> None:
             # Queued while the endpoint was internal (or resent since); it is not any more.
             raise AttemptFailed("endpoint is no longer internal: this event is for internal "
                                 "endpoints only", permanent=True)
-        target = guard.check_url(endpoint.url, bool(config.get("WEBHOOK_ALLOW_PRIVATE")))
+        target = guard.check_url(endpoint.url, config["WEBHOOK_ALLOW_PRIVATE"])
         timestamp = int(time.time())
         code = post(target, row.body.encode(), signing.headers(
             endpoint.secret, timestamp, row.body, row.event, row.id),
-            float(config.get("WEBHOOK_TIMEOUT") or 10))
+            config["WEBHOOK_TIMEOUT"])
         if not 200 <= code < 300:
             raise AttemptFailed(f"HTTP {code}", code)
     except (AttemptFailed, guard.RefusedURL, urllib3.exceptions.HTTPError, OSError) as exc:
@@ -110,17 +111,16 @@ def _record_failure(row: WebhookDelivery, exc: BaseException, config: Mapping[st
     endpoint = row.endpoint
     row.error = (str(exc) if isinstance(exc, (AttemptFailed, guard.RefusedURL))
                  else f"{type(exc).__name__}: {exc}")[:2000]
-    permanent = getattr(exc, "permanent", False)
-    final = permanent or row.attempts >= int(config.get("WEBHOOK_MAX_ATTEMPTS") or 8)
+    permanent = isinstance(exc, AttemptFailed) and exc.permanent
+    final = permanent or row.attempts >= config["WEBHOOK_MAX_ATTEMPTS"]
     if final:
         row.status, row.next_attempt_at = FAILED, None
     else:
         row.status, row.next_attempt_at = QUEUED, utcnow() + background.backoff(
-            row.attempts, float(config.get("WEBHOOK_RETRY_BASE_SECONDS", 30) or 0),
-            float(config.get("WEBHOOK_RETRY_MAX_SECONDS") or 3600))
+            row.attempts, config["WEBHOOK_RETRY_BASE_SECONDS"], config["WEBHOOK_RETRY_MAX_SECONDS"])
     log.warning("webhook delivery %s (%s) to endpoint %s failed (attempt %s, %s ms): %s",
                 row.id, row.event, endpoint.id, row.attempts, row.duration_ms, row.error)
-    notices = _count_failure(endpoint, row.error, int(config.get("WEBHOOK_DISABLE_AFTER") or 10)) \
+    notices = _count_failure(endpoint, row.error, config["WEBHOOK_DISABLE_AFTER"]) \
         if endpoint.is_active and not permanent else []
     db.session.commit()
     for notice in notices:  # live to admins online; the others list it later

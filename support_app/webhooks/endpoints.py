@@ -79,10 +79,6 @@ def render(event: str, ticket: dict[str, Any] | None, data: dict[str, Any]) -> s
                        "ticket": ticket, "data": data}, ensure_ascii=False, default=str)
 
 
-def _row(endpoint_id: int, event: str, body: str, ticket_id: int | None) -> dict[str, Any]:
-    return dict(endpoint_id=endpoint_id, ticket_id=ticket_id, event=event, body=body,
-                status="queued", attempts=0, next_attempt_at=None, response_code=None,
-                duration_ms=None, error=None, created_at=utcnow(), delivered_at=None)
 
 
 _endpoints = WebhookEndpoint.__table__.c
@@ -142,14 +138,14 @@ def prepare_deliveries(e: DomainEvent) -> events.Write | None:
 def queue_ping(endpoint: WebhookEndpoint) -> WebhookDelivery:
     """"Send test": a `ping` with no ticket, through the same outbox (the caller commits)."""
     body = render(PING, None, {"endpoint_id": endpoint.id, "name": endpoint.name})
-    delivery = WebhookDelivery(**_row(endpoint.id, PING, body, None))
+    delivery = WebhookDelivery(endpoint_id=endpoint.id, event=PING, body=body)  # queued now
     db.session.add(delivery)
     return delivery
 
 
 def queue_resend(original: WebhookDelivery) -> WebhookDelivery:
     """A new delivery of the same body (same event id), keeping the original's log."""
-    delivery = WebhookDelivery(**_row(original.endpoint_id, original.event, original.body,
-                                      original.ticket_id))
+    delivery = WebhookDelivery(endpoint_id=original.endpoint_id, ticket_id=original.ticket_id,
+                               event=original.event, body=original.body)
     db.session.add(delivery)
     return delivery

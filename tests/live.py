@@ -9,6 +9,7 @@ records every event it receives.
 """
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import subprocess
@@ -104,6 +105,12 @@ class Listener:
 
     def close(self) -> None:
         if self.client.connected:
+            # websocket-client's close() then waits up to 3 s for the server's close frame,
+            # which engineio's read-loop thread receives instead: the frames are sent by
+            # then, so wait a moment only.
+            ws = self.client.eio.ws
+            if ws is not None:
+                ws.close = functools.partial(ws.close, timeout=0.2)
             self.client.disconnect()
 
 

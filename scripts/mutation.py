@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import configparser
 import fnmatch
+import json
 import os
 import re
 import subprocess
@@ -310,6 +311,70 @@ def surviving(target: Target) -> list[str]:
                   if s not in ("killed", "timeout", "not checked") and m not in why)
 
 
+# A fresh checkout has no build/ results: `survivors` then re-tests the committed report's
+# open mutants of the target (their source unchanged since that run: each one's diff must
+# match the report's) and its row is the report's row with their new outcomes.
+RETEST = "retest-of-report.json"
+
+
+def _reported_open(line: str) -> bool:
+    return line.split("|")[2].strip() != "equivalent"
+
+
+def _changed_since_report(target: Target) -> bool:
+    """Has a mutated file changed since the commit that last wrote the target's row?"""
+    git = ["git", "-C", str(ROOT)]
+    written = subprocess.run([*git, "log", "-1", "--format=%H", f"-G^\\| {target.name} \\|",
+                              "--", str(REPORT.relative_to(ROOT))],
+                             text=True, capture_output=True, check=True).stdout.strip()
+    changed = subprocess.run([*git, "diff", "--quiet", written, "--", *target.mutate])
+    return not written or changed.returncode != 0
+
+
+def retest_from_report(target: Target) -> list[str]:
+    """Keep the target's committed row and lines in its folder; the open mutants' names."""
+    row, lines = earlier(target)
+    if row is None:
+        return []
+    if _changed_since_report(target):
+        print(f"{target.name}: its code changed since the report's run: run the whole target",
+              file=sys.stderr)
+        return []
+    folder = workdir(target)
+    (folder / RETEST).write_text(json.dumps({"row": row, "lines": lines}))
+    return [line.split("`")[1] for line in lines if _reported_open(line)]
+
+
+def merged_row(target: Target, statuses: dict[str, str]) -> tuple[str, list[str]]:
+    """The committed row and lines, with the re-tested mutants' outcomes."""
+    kept = json.loads((BUILD / target.name / RETEST).read_text())
+    cells = [cell.strip() for cell in kept["row"].strip("|").split("|")]
+    total, killed, equivalent, open_, unchecked = (int(cells[i] or 0) for i in range(1, 6))
+    why, details = equivalents(), []
+    for line in kept["lines"]:
+        mutant = line.split("`")[1]
+        status = statuses.get(mutant, "not checked")
+        if not _reported_open(line) or status == "not checked":
+            details.append(line)
+            continue
+        if diff(target, mutant) != line.split("`")[3]:
+            print(f"{mutant}: not the mutant the report lists (its source changed): "
+                  "run the whole target", file=sys.stderr)
+            details.append(line)
+        elif status in ("killed", "timeout"):
+            killed, open_ = killed + 1, open_ - 1
+        elif mutant in why:
+            equivalent, open_ = equivalent + 1, open_ - 1
+            details.append(f"| `{mutant}` | equivalent | `{diff(target, mutant)}` | {why[mutant]} |")
+        else:
+            details.append(f"| `{mutant}` | {status} | `{diff(target, mutant)}` | |")
+    judged = total - equivalent - unchecked
+    score = f"{100 * killed / judged:.1f}%" if judged else "n/a"
+    note = "; ".join(filter(None, (target.note, "survivors of the last full run re-tested")))
+    return (f"| {target.name} | {total} | {killed} | {equivalent} | {open_} | {unchecked} | "
+            f"{score} | {cells[7]} | {note} |"), details
+
+
 def _mutated_file(mutant: str) -> str:
     """support_app.tickets.policy.x_can_view__mutmut_3 -> support_app/tickets/policy.py"""
     return re.split(r"\.x[_ǁ]", mutant, maxsplit=1)[0].replace(".", "/") + ".py"
@@ -339,6 +404,11 @@ def report() -> None:
         if not statuses:
             row, mutants = earlier(target)
             rows.append(row or f"| {target.name} | not run | | | | | | | {target.note} |")
+            details += mutants
+            continue
+        if (BUILD / target.name / RETEST).exists():
+            row, mutants = merged_row(target, statuses)
+            rows.append(row)
             details += mutants
             continue
         killed = sum(s in ("killed", "timeout") for s in statuses.values())
@@ -390,8 +460,10 @@ def main(names: list[str]) -> int:
         if name == "report":
             pass
         elif retry:
-            if mutants := surviving(BY_NAME[name]):
-                run(BY_NAME[name], mutants)
+            target = BY_NAME[name]
+            mutants = surviving(target) if results(target) else retest_from_report(target)
+            if mutants:
+                run(target, mutants)
         else:
             run(BY_NAME[name])
         report()

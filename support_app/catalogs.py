@@ -28,7 +28,9 @@ from .config import FAB_TRANSLATIONS, ROOT, TRANSLATIONS
 SHIPPED = ("es", "fr", "ar", "bn")
 FAB_SHIPPED = ("ar", "bn")  # the shipped languages FAB has no catalog for
 FAB_REFERENCE = "es"
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None}
+# N_: a message marked where it is made (no Flask there), translated where it is shown.
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None,
+            "N_": None}
 
 
 @dataclass

@@ -121,3 +121,23 @@ def test_ticket_list_shows_sla_state_and_filters_at_risk_and_breached(app, desk,
     assert panel.index(late.number) < panel.index(risky.number) and calm.number not in panel
     attainment = re.search(r'id="sla-attainment-first_response".*?</tr>', dashboard, re.S).group(0)
     assert "50%" in attainment and "(1/2)" in attainment  # calm met in time, late breached
+
+
+def test_a_refused_calendar_or_policy_reads_in_the_managers_language(app, factory):
+    """The refusal comes from the domain's check (tickets/business_time.py, sla.py) and
+    is shown translated, values as typed."""
+    ensure_sla_defaults()
+    client = _manager(app, factory)
+    client.get("/lang/es")
+    html = unescape(_post(client, "/sla-calendars/add", {
+        "name": "Broken", "time_zone": "Mars/Olympus", "hours": '{"mon": [["09:00", "17:00"]]}'}))
+    assert "zona horaria desconocida" in html and "unknown time zone" not in html
+    html = unescape(_post(client, "/sla-calendars/add", {
+        "name": "Late", "time_zone": "UTC", "hours": '{"mon": [["09:00", "25:00"]]}'}))
+    assert "mon: '25:00' no es una hora HH:MM entre 00:00 y 24:00" in html
+    client.get("/lang/ar")
+    html = unescape(_post(client, "/sla-calendars/add", {
+        "name": "Overlap", "time_zone": "UTC",
+        "hours": '{"tue": [["09:00", "12:00"], ["11:00", "17:00"]]}'}))
+    assert "tue: الفترات متداخلة" in html
+    assert _count(SlaCalendar) == 1  # the default only

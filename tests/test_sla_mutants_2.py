@@ -140,6 +140,11 @@ def test_an_unknown_day_name_is_refused_with_the_day_names_to_use(desk):
     assert err.value.errors == {"hours": ["days are mon, tue, wed, thu, fri, sat, sun"]}
 
 
+def test_an_unknown_time_zone_is_refused_under_its_field(desk):
+    assert sla.errors_of(SlaCalendar(name="Mars", time_zone="Mars/Base", hours=NINE_TO_FIVE)) == {
+        "time_zone": ["unknown time zone"]}
+
+
 def test_a_yearly_holiday_closes_the_same_day_of_every_year():
     calendar = Calendar.build("UTC", NINE_TO_FIVE, [{"date": "1999-12-25", "yearly": True}])
     # Thursday 24 December 16:00: Friday 25 is Christmas, then the weekend.

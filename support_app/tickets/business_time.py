@@ -29,13 +29,19 @@ UTC = dt.timezone.utc
 Range = tuple[int, int]  # minutes after local midnight, start < end <= 1440
 
 
-class CalendarError(ValueError):
-    """A calendar that cannot be used (names the field), or a target out of its reach."""
+def N_(template: str) -> str:
+    """Marks a refusal for the catalogs (`-k N_`); whoever shows it translates it."""
+    return template
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+
+class CalendarError(ValueError):
+    """A calendar that cannot be used (names the field), or a target out of its reach:
+    `template % params` in English (logs); `sla.errors_of` shows it translated."""
+
+    def __init__(self, field: str, template: str, **params: Any) -> None:
+        self.field, self.template, self.params = field, template, params
+        self.message = template % params
+        super().__init__(f"{field}: {self.message}")
 
 
 @dataclass(frozen=True)
@@ -59,19 +65,19 @@ class Calendar:
         try:
             zone = ZoneInfo(time_zone)
         except (ZoneInfoNotFoundError, ValueError, TypeError) as err:
-            raise CalendarError("time_zone", "unknown time zone") from err
+            raise CalendarError("time_zone", N_("unknown time zone")) from err
         if not isinstance(hours, Mapping) or set(hours) - set(DAYS):
-            raise CalendarError("hours", "days are mon, tue, wed, thu, fri, sat, sun")
+            raise CalendarError("hours", N_("days are mon, tue, wed, thu, fri, sat, sun"))
         week = tuple(_day_ranges(day, hours.get(day) or ()) for day in DAYS)
         if not any(week):
-            raise CalendarError("hours", "the calendar has no open hours")
+            raise CalendarError("hours", N_("the calendar has no open hours"))
         dated: set[dt.date] = set()
         yearly: set[tuple[int, int]] = set()
         for entry in holidays:
             try:
                 day = dt.date.fromisoformat(str(entry["date"]))
             except (KeyError, TypeError, ValueError) as err:
-                raise CalendarError("holidays", "each holiday needs a date YYYY-MM-DD") from err
+                raise CalendarError("holidays", N_("each holiday needs a date YYYY-MM-DD")) from err
             if entry.get("yearly"):
                 yearly.add((day.month, day.day))
             else:
@@ -125,15 +131,15 @@ def _day_ranges(day: str, ranges: Sequence[Sequence[str]]) -> tuple[Range, ...]:
     parsed: list[Range] = []
     for pair in ranges:
         if not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 2:
-            raise CalendarError("hours", f"{day}: each range is [\"HH:MM\", \"HH:MM\"]")
+            raise CalendarError("hours", N_('%(day)s: each range is ["HH:MM", "HH:MM"]'), day=day)
         start, end = (_minute(day, value) for value in pair)
         if start >= end:
-            raise CalendarError("hours", f"{day}: a range must end after it starts")
+            raise CalendarError("hours", N_("%(day)s: a range must end after it starts"), day=day)
         parsed.append((start, end))
     parsed.sort()
     for (_, end), (start, _) in zip(parsed, parsed[1:]):
         if start < end:
-            raise CalendarError("hours", f"{day}: ranges overlap")
+            raise CalendarError("hours", N_("%(day)s: ranges overlap"), day=day)
     return tuple(parsed)
 
 
@@ -145,7 +151,8 @@ def _minute(day: str, value: object) -> int:
     except ValueError:
         valid = False
     if not valid:
-        raise CalendarError("hours", f"{day}: {value!r} is not a time HH:MM from 00:00 to 24:00")
+        raise CalendarError("hours", N_("%(day)s: %(value)s is not a time HH:MM from 00:00 "
+                                        "to 24:00"), day=day, value=repr(value))
     return total
 
 
@@ -180,7 +187,7 @@ def add_business_minutes(calendar: Calendar, start: dt.datetime, minutes: float)
                     return lo + remaining
                 remaining -= hi - lo
         day += DAY
-    raise CalendarError("minutes", f"not reached within {MAX_DAYS} days")
+    raise CalendarError("minutes", "not reached within %(days)d days", days=MAX_DAYS)
 
 
 def business_minutes_between(calendar: Calendar, a: dt.datetime, b: dt.datetime) -> float:

@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from flask_babel import gettext as _
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
@@ -117,13 +118,14 @@ def _calendar_errors(calendar: SlaCalendar) -> dict[str, list[str]]:
     try:
         Calendar.build(calendar.time_zone, calendar.hours, calendar.holidays or ())
     except CalendarError as err:
-        return {err.field: [err.message]}
+        return {err.field: [_(err.template, **err.params)]}
     return {}
 
 
 def _policy_errors(policy: SlaPolicy) -> dict[str, list[str]]:
     """A match value no ticket can have would silently match nothing."""
-    return {name: [f"{getattr(policy, name)!r} is not one of {', '.join(allowed)}"]
+    return {name: [_("%(value)s is not one of %(allowed)s", value=repr(getattr(policy, name)),
+                     allowed=", ".join(allowed))]
             for name, allowed in MATCH_VALUES.items()
             if getattr(policy, name) is not None and getattr(policy, name) not in allowed}
 

@@ -183,7 +183,7 @@ def test_retries_back_off_from_the_base_up_to_the_ceiling(factory, receiver, set
         waits.append((row.next_attempt_at - before).total_seconds())
         row.next_attempt_at = None
         db.session.commit()
-    assert 59 <= waits[0] <= 61 and 89 <= waits[1] <= 91  # 60, then min(90, 120)
+    assert 60 <= waits[0] < 70 and 90 <= waits[1] < 100  # 60, then min(90, 120)
 
 
 def test_a_disabled_endpoints_row_fails_once_without_counting(factory, receiver):

@@ -18,7 +18,7 @@ from support_app.extensions import db
 from support_app.models import Notification, WebhookEndpoint, utcnow
 from support_app.security import roles
 from support_app.tickets import events, service
-from support_app.webhooks import delivery, guard
+from support_app.webhooks import delivery, endpoints, guard
 
 from .test_webhooks import deliveries, endpoint, receiver, settings  # noqa: F401 (fixtures)
 from .webhook_receiver import Receiver, certificates
@@ -275,7 +275,6 @@ def test_a_message_event_carries_its_text_origin_and_author_not_who_is_notified(
 
 
 def test_send_test_pings_with_the_endpoints_id_and_name(app_ctx, receiver):
-    from support_app.webhooks import endpoints
     hook = endpoint(receiver.url, name="warehouse")
     ping = endpoints.queue_ping(hook)
     db.session.commit()
@@ -293,7 +292,7 @@ def _wait_for_a_request(receiver: Receiver, seconds: float = 8) -> None:
         time.sleep(0.05)
 
 
-def test_a_process_sender_thread_polls_and_is_named(app, factory, receiver, settings):
+def test_a_process_sender_thread_polls_and_is_named(app, receiver, settings):
     """The sender thread this app would start: named for `ps`/py-spy, switched by
     WEBHOOK_BACKGROUND, polling every WEBHOOK_POLL_SECONDS for rows nobody woke it for."""
     settings.update(WEBHOOK_BACKGROUND=False, WEBHOOK_POLL_SECONDS=0.2)
@@ -305,8 +304,8 @@ def test_a_process_sender_thread_polls_and_is_named(app, factory, receiver, sett
     try:
         assert worker._thread.name == "support-webhooks"
         time.sleep(0.3)  # its first pass found nothing
-        endpoint(receiver.url)
-        factory.ticket(factory.customer())  # queued, and this worker is not the one woken
+        endpoints.queue_ping(endpoint(receiver.url))
+        db.session.commit()  # queued with no change to announce: nobody wakes a sender
         _wait_for_a_request(receiver)
     finally:
         worker.stop()

@@ -82,6 +82,16 @@ def test_refused_opening_hours_say_which_day_and_what_is_wrong(hours, message):
     assert (err.value.field, err.value.message) == ("hours", message)
 
 
+@pytest.mark.parametrize("hours,message", [
+    ({"thu": [["09:00", "13:00"], ["12:00", "17:00"]]}, "thu: ranges overlap"),
+    ({"fri": [["09:60", "17:00"]]}, "fri: '09:60' is not a time HH:MM from 00:00 to 24:00"),
+])
+def test_the_form_shows_the_refusal_with_its_day_and_value(app_ctx, hours, message):
+    """What the dashboard shows (sla.errors_of, translated): the values filled in."""
+    assert sla.errors_of(SlaCalendar(name="Shop", time_zone="UTC", hours=hours)) == {
+        "hours": [message]}
+
+
 def test_half_hours_and_back_to_back_ranges_are_opening_hours():
     calendar = Calendar.build("UTC", {"mon": [["09:30", "12:00"], ["12:00", "17:45"]]})
     assert calendar.weekly_minutes == 8 * 60 + 15

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from support_app.extensions import db
 from support_app.models import Notification, WebhookEndpoint, utcnow
+from support_app.realtime.dispatch import dispatcher
 from support_app.security import roles
 from support_app.tickets import events, service
 from support_app.webhooks import delivery, endpoints, guard
@@ -244,16 +245,21 @@ def test_two_senders_failing_at_once_tell_the_admins_once(factory, receiver, set
         f"webhook endpoint {hook.id} disabled after 3 failures in a row"]
 
 
-def test_admins_online_see_the_notice_live(connect, factory, receiver, settings):
+def test_admins_online_see_the_notice_live_and_no_one_else(connect, factory, receiver, settings):
     admin, manager = factory.staff(roles.ADMIN), factory.staff(roles.STORE_MANAGER)
-    admin_socket, manager_socket = connect(admin), connect(manager)
+    customer = factory.customer()
+    admin_socket, manager_socket, customer_socket = connect(admin), connect(manager), connect(customer)
     hook = _fail_limit(factory, receiver, settings, 2)
-    factory.ticket(factory.customer())
+    ticket = factory.ticket(customer)
+    customer_socket.wait_for("notification", lambda d: d["kind"] == "ticket_created")
     delivery.deliver_due()
     notice = admin_socket.wait_for("notification", lambda d: d["kind"] == "webhook_disabled")
     assert notice["title"] == f"Webhook {hook.name} turned off"
     assert notice["data"] == {"webhook_endpoint_id": hook.id}
-    assert "notification" not in manager_socket.names()
+    dispatcher.wait_idle()
+    for other in (manager_socket, customer_socket):  # a round trip after the push
+        other.call("subscribe", {"ticketId": ticket.id})
+        assert not [d for d in other.received("notification") if d["kind"] == "webhook_disabled"]
 
 
 def test_a_message_event_carries_its_text_origin_and_author_not_who_is_notified(

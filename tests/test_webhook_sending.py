@@ -333,3 +333,14 @@ def test_a_commit_that_queued_wakes_an_idle_sender(app, client, factory, receive
     finally:
         worker.stop()
     assert len(receiver.requests) == 1
+
+
+def test_a_new_tickets_event_carries_its_description_not_whether_the_desk_notifies(
+        factory, receiver):
+    endpoint(receiver.url)
+    customer = factory.customer()
+    factory.ticket(customer, subject="Cold pizza")
+    assert delivery.deliver_due() == 1
+    data = json.loads(receiver.requests[0].body)["data"]
+    assert "notify" not in data
+    assert set(data) == {"description", "origin", "actor_user_id"}

@@ -188,11 +188,11 @@ class WebhookWorker(background.Worker):
                          "WEBHOOK_BACKGROUND", "WEBHOOK_POLL_SECONDS")
 
 
-def wake(app: Flask | None = None) -> None:
-    worker: WebhookWorker | None = (app or current_app).extensions.get("support_webhooks")
-    if worker is not None and worker.enabled:
-        worker.ensure_started()
-        worker.wake()
+def wake() -> None:
+    """Send what was just queued: this process's sender, started if WEBHOOK_BACKGROUND."""
+    worker: WebhookWorker = current_app.extensions["support_webhooks"]
+    worker.ensure_started()
+    worker.wake()
 
 
 def wake_after_commit(event: events.DomainEvent) -> None:

@@ -344,3 +344,15 @@ def test_a_new_tickets_event_carries_its_description_not_whether_the_desk_notifi
     data = json.loads(receiver.requests[0].body)["data"]
     assert "notify" not in data
     assert set(data) == {"description", "origin", "actor_user_id"}
+
+
+def test_the_body_is_utf8_as_written_and_any_value_json_lacks_goes_as_text(factory, receiver):
+    import datetime as dt
+    import decimal
+    endpoint(receiver.url)
+    factory.ticket(factory.customer(), subject="Pedido frío – 冷たい")
+    assert delivery.deliver_due() == 1
+    assert "Pedido frío – 冷たい".encode() in receiver.requests[0].body  # not \\u escapes
+    body = json.loads(endpoints.render("ticket.created", None, {
+        "at": dt.datetime(2026, 12, 6, 9, 30), "amount": decimal.Decimal("12.50")}))
+    assert body["data"] == {"at": "2026-12-06 09:30:00", "amount": "12.50"}

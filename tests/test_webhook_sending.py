@@ -4,6 +4,7 @@ the 2xx boundary, retry limits and backoff, permanent failures, the log lines op
 read, the body's fields, and the sender thread of a process."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import socket
@@ -341,13 +342,14 @@ def test_a_new_tickets_event_carries_its_description_not_whether_the_desk_notifi
     customer = factory.customer()
     factory.ticket(customer, subject="Cold pizza")
     assert delivery.deliver_due() == 1
-    data = json.loads(receiver.requests[0].body)["data"]
-    assert "notify" not in data
-    assert set(data) == {"description", "origin", "actor_user_id"}
+    body = json.loads(receiver.requests[0].body)
+    assert "notify" not in body["data"]
+    assert set(body["data"]) == {"description", "origin", "actor_user_id"}
+    sent_at = dt.datetime.fromisoformat(body["created_at"].replace("Z", "+00:00"))
+    assert abs((sent_at.replace(tzinfo=None) - utcnow()).total_seconds()) < 60
 
 
 def test_the_body_is_utf8_as_written_and_any_value_json_lacks_goes_as_text(factory, receiver):
-    import datetime as dt
     import decimal
     endpoint(receiver.url)
     factory.ticket(factory.customer(), subject="Pedido frío – 冷たい")

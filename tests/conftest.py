@@ -256,3 +256,21 @@ def require_service(kind: str, env_var: str) -> str:
             pytest.fail(f"{env_var} is required in CI for {kind} tests")
         pytest.skip(f"{env_var} not set: {kind} not available")
     return url
+
+
+@pytest.fixture
+def receiver():
+    """A webhook receiver on loopback (tests/webhook_receiver.py)."""
+    from .webhook_receiver import Receiver
+
+    with Receiver() as r:
+        yield r
+
+
+@pytest.fixture
+def settings(app):
+    """Change app settings for one test (the app is shared by the session)."""
+    saved = dict(app.config)
+    yield app.config
+    app.config.clear()
+    app.config.update(saved)

@@ -19,24 +19,8 @@ from support_app.tickets import Actor, events, service, sla_checks, verification
 from support_app.webhooks import delivery, endpoints, guard
 
 from .sla_helpers import move
-from .webhook_receiver import Receiver
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-
-
-@pytest.fixture
-def receiver():
-    with Receiver() as r:
-        yield r
-
-
-@pytest.fixture
-def settings(app):
-    """Change app settings for one test (the app is shared by the session)."""
-    saved = dict(app.config)
-    yield app.config
-    app.config.clear()
-    app.config.update(saved)
 
 
 def endpoint(url: str, wanted=None, internal: bool = False, name: str = "shop") -> WebhookEndpoint:

@@ -14,13 +14,6 @@ from support_app.webhooks import delivery
 
 from .admin_helpers import desk_client, login, page_token
 from .test_webhooks import readme_verify
-from .webhook_receiver import Receiver
-
-
-@pytest.fixture
-def receiver():
-    with Receiver() as r:
-        yield r
 
 
 @pytest.fixture

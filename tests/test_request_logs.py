@@ -15,6 +15,7 @@ from support_app.extensions import db
 from support_app.models import EmailLog
 from support_app.ops.request_log import RequestIdFilter, current_request_id
 from support_app.realtime.dispatch import dispatcher
+from support_app.tickets.events import publisher
 
 from .factories import PASSWORD
 from .live import SERVER_SCRIPT, TIMEOUT, ServerProcess
@@ -80,6 +81,36 @@ def test_the_outbox_line_ties_the_queued_email_to_its_request(client, factory, r
     [row] = db.session.query(EmailLog).filter_by(direction="out").all()
     queued = [r for r in records.records if r.name == "support_app.notify.mail" and row.message_id in r.getMessage()]
     assert [r.request_id for r in queued] == ["trace-mail"]
+
+
+def test_a_change_that_rolls_back_logs_no_queued_email(client, factory, records):
+    """The outbox line follows the commit: a change undone after its email row was
+    written queued nothing, and says nothing was queued."""
+    alice = factory.customer()
+
+    def fail_after_the_mail_row(_event):
+        def write() -> None:
+            assert db.session.query(EmailLog).count() == 1  # the mail row is written by now
+            raise RuntimeError("a later step of the change failed")
+        return write
+
+    publisher.subscribe_in_transaction(fail_after_the_mail_row)
+    try:
+        with pytest.raises(RuntimeError):  # the test client re-raises what a 500 answers
+            client.post("/api/support-tickets", headers=alice.headers,
+                        json={"subject": "Where is my parcel", "description": "It has not arrived yet."})
+    finally:
+        publisher.unsubscribe(fail_after_the_mail_row)
+    assert db.session.query(EmailLog).count() == 0
+    assert not [r for r in records.records if "queued" in r.getMessage()]
+    db.session.remove()  # as the request's teardown would (the test shares its session)
+    response = client.post("/api/support-tickets", headers=alice.headers,
+                           json={"subject": "Where is my parcel", "description": "It has not arrived yet."})
+    assert response.status_code == 201
+    [row] = db.session.query(EmailLog).all()
+    number = response.get_json()["data"]["ticket_number"]
+    assert [r.getMessage() for r in records.records if "queued" in r.getMessage()] == [
+        f"email {row.message_id} queued: ticket_received for ticket {number}"]
 
 
 # --------------------------------------------------------------------------- credentials

@@ -241,9 +241,27 @@ def prepare_email(event: events.DomainEvent) -> events.Write | None:
     def write() -> None:
         database.insert_row(EmailLog.__table__, {**row, "ticket_id": ticket.id})
         # The sender's lines name the same Message-Id: this line ties them to the request.
-        log.info("email %s queued: %s for ticket %s", row["message_id"], template, ticket.number)
+        log_after_commit(event, log, "email %s queued: %s for ticket %s",
+                         row["message_id"], template, ticket.number)
 
     return write
+
+
+QUEUED_LINES = "mail.queued_lines"  # DomainEvent.produced key of `log_after_commit`
+
+
+def log_after_commit(event: events.DomainEvent, logger: logging.Logger, message: str,
+                     *args: Any) -> None:
+    """Log an outbox row's "queued" line once its change commits: written inside the
+    transaction it would name an email a later rollback drops, and on SQLite it would
+    write to the log while holding the writer turn every other writer queues for."""
+    event.produced.setdefault(QUEUED_LINES, []).append((logger, message, args))
+
+
+def log_queued(event: events.DomainEvent) -> None:
+    """After-commit subscriber: the lines `log_after_commit` kept, in order."""
+    for logger, message, args in event.produced.get(QUEUED_LINES, ()):
+        logger.info(message, *args)
 
 
 def register_mail(app: Flask) -> None:
@@ -252,6 +270,7 @@ def register_mail(app: Flask) -> None:
     from . import outbox
 
     events.publisher.subscribe_in_transaction(prepare_email)
+    events.publisher.subscribe_after_commit(log_queued)
     events.publisher.subscribe_after_commit(outbox.wake_after_commit)
     worker = outbox.MailWorker(app)
     app.extensions["support_mail"] = worker

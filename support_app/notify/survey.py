@@ -57,8 +57,8 @@ def prepare_survey(event: events.DomainEvent) -> events.Write | None:
 
     def write() -> None:
         database.insert_row(EmailLog.__table__, {**row, "ticket_id": ticket.id})
-        log.info("email %s queued: survey for ticket %s, not before %s",
-                 row["message_id"], ticket.number, row["next_attempt_at"])
+        mail.log_after_commit(event, log, "email %s queued: survey for ticket %s, not before %s",
+                              row["message_id"], ticket.number, row["next_attempt_at"])
 
     return write
 

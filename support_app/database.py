@@ -5,9 +5,10 @@ import fcntl
 import logging
 import os
 import threading
+import time
 from contextlib import contextmanager, nullcontext
 from functools import lru_cache
-from typing import Any, ContextManager, Iterator, TypeVar
+from typing import Any, Callable, ContextManager, Iterator, TypeVar
 
 from flask import Flask, current_app
 from sqlalchemy import Insert, Table, event, insert
@@ -16,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import make_transient_to_detached
 
 from .extensions import db
+from .ops import metrics
 from .tickets import counters, events
 
 log = logging.getLogger(__name__)
@@ -51,29 +53,41 @@ class WriterTurn:
     runs its reads and renders beside the other writers and queues only for what must
     be serial."""
 
-    def __init__(self, database_path: str | None) -> None:
+    def __init__(self, database_path: str | None,
+                 observe: Callable[[float, float], None] | None = None) -> None:
         self._threads = threading.RLock()
         self._path = f"{database_path}-writer.lock" if database_path else None
         self._fd: int | None = None
         self._pid = 0
         self._depth = 0
         self._block = threading.local()  # whether this thread's transaction holds it
+        # (seconds queued, seconds held) of each turn, told once it is given back.
+        self._observe = observe
+        self._asked = self._got = 0.0
 
     def __enter__(self) -> "WriterTurn":
+        asked = time.perf_counter()
         self._threads.acquire()
         self._depth += 1
-        if self._depth == 1 and self._path is not None:
-            if self._pid != os.getpid():  # a forked worker needs its own open file
-                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-                self._pid = os.getpid()
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        if self._depth == 1:
+            if self._path is not None:
+                if self._pid != os.getpid():  # a forked worker needs its own open file
+                    self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                    self._pid = os.getpid()
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            self._asked, self._got = asked, time.perf_counter()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._depth -= 1
-        if self._depth == 0 and self._path is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        last = self._depth == 0
+        if last:
+            if self._path is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            waited, held = self._got - self._asked, time.perf_counter() - self._got
         self._threads.release()
+        if last and self._observe is not None:
+            self._observe(waited, held)  # after the release: the next writer is not kept
 
     @contextmanager
     def from_first_write(self) -> Iterator[None]:
@@ -263,7 +277,7 @@ def install(app: Flask) -> None:
             in_memory = path in (None, "", ":memory:")
             if not in_memory:
                 _create_private(path)
-            turn = WriterTurn(None if in_memory else path)
+            turn = WriterTurn(None if in_memory else path, observe=metrics.writer_turn)
             app.extensions[WRITER_LOCK] = turn
             engine: Engine = db.engine
             if not event.contains(engine, "connect", _sqlite_pragmas):

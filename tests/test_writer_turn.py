@@ -4,9 +4,12 @@ from __future__ import annotations
 import fcntl
 import multiprocessing
 import os
+import sys
 import threading
+import time
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select, update
 
 from support_app import database
@@ -164,3 +167,55 @@ def test_a_nested_service_block_leaves_the_turn_to_the_outer_transaction(sqlite_
         assert _taken(sqlite_turn)
         db.session.commit()
         assert not _taken(sqlite_turn)
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def test_each_turn_is_told_once_with_its_queue_and_hold_time(tmp_path):
+    told: list[tuple[float, float]] = []
+    turn = WriterTurn(str(tmp_path / "desk.db"), observe=lambda *times: told.append(times))
+    with turn:
+        with turn:  # a service calling another: still one turn
+            time.sleep(0.02)
+        assert told == []  # nothing told while the turn is held
+    [(waited, held)] = told
+    assert held >= 0.02 and waited >= 0
+
+    holder_in, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with turn:
+            holder_in.set()
+            release.wait(10)
+
+    def write() -> None:
+        with turn:
+            pass
+
+    holder, queued = threading.Thread(target=hold), threading.Thread(target=write)
+    holder.start()
+    assert holder_in.wait(10)
+    queued.start()
+    while sys._current_frames()[queued.ident].f_code.co_name != "__enter__":
+        time.sleep(0.001)  # until the second writer is queued for the turn
+    time.sleep(0.05)
+    release.set()
+    holder.join(10)
+    queued.join(10)
+    (_, first_held), (second_waited, _) = told[1:]
+    assert first_held >= 0.05 and second_waited >= 0.04  # (it asked just after we saw it)
+
+
+def test_the_app_counts_write_transactions_not_reads(sqlite_turn, client, factory):
+    """`support_sqlite_writer_*`: one observation per write transaction (README, Metrics)."""
+    alice = factory.customer()
+    ticket_id = factory.ticket(alice).id
+    before = REGISTRY.get_sample_value("support_sqlite_writer_hold_seconds_count") or 0.0
+    assert client.get(f"/api/support-tickets/{ticket_id}", headers=alice.headers).status_code == 200
+    assert REGISTRY.get_sample_value("support_sqlite_writer_hold_seconds_count") == before
+    response = client.post(f"/api/support-tickets/{ticket_id}/messages", headers=alice.headers,
+                           json={"message": "Any news on this?"})
+    assert response.status_code == 201
+    assert REGISTRY.get_sample_value("support_sqlite_writer_hold_seconds_count") == before + 1
+    assert REGISTRY.get_sample_value("support_sqlite_writer_wait_seconds_count") == before + 1

@@ -42,6 +42,22 @@ POOL_SIZE = Gauge("support_db_pool_size", "Configured database pool size (withou
                   multiprocess_mode="livesum")
 
 
+# SQLite only: writers take turns (`database.WriterTurn`). A turn held long, or a long
+# queue for it, is the sign the desk has outgrown one SQLite file (bench/README.md).
+WRITER_WAIT = Histogram("support_sqlite_writer_wait_seconds",
+                        "SQLite: time a write transaction queued for the writer turn",
+                        buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+WRITER_HOLD = Histogram("support_sqlite_writer_hold_seconds",
+                        "SQLite: time a write transaction held the writer turn "
+                        "(first write to commit)",
+                        buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1))
+
+
+def writer_turn(waited: float, held: float) -> None:
+    WRITER_WAIT.observe(waited)
+    WRITER_HOLD.observe(held)
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
     labels = (method, route, str(status))
     REQUESTS.labels(*labels).inc()

@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> None:
                        help="gunicorn worker class of the realtime server (README: Realtime)")
     run_p.add_argument("--app-dir", type=Path, default=None,
                        help="checkout whose wsgi.py serves the app (default: this one)")
+    run_p.add_argument("--results-dir", type=Path, default=None,
+                       help="where the .md/.json/.png go (default: bench/results, the "
+                            "committed figures; give another for A/B and trial runs)")
 
     seed_p = sub.add_parser("seed", help="migrate and bulk-seed one database")
     seed_p.add_argument("--url", required=True)
@@ -106,6 +109,8 @@ def main(argv: list[str] | None = None) -> None:
     opts.realtime_server = args.realtime_server
     if args.app_dir:
         opts.app_dir = args.app_dir.resolve()
+    if args.results_dir:
+        opts.results_dir = args.results_dir
     opts.command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
     runner.run(opts)
 

@@ -45,6 +45,7 @@ class Options:
     realtime_server: str = "gevent"
     workdir: Path = Path("/tmp/support-bench")
     app_dir: Path = infra.REPO
+    results_dir: Path = report.RESULTS
     reuse_seed: bool = False
     rounds: int = 3
     max_requests: int = 500_000
@@ -317,7 +318,7 @@ def run(opts: Options) -> dict:
     finally:
         if not opts.reuse_seed:
             infra.drop_database(template)
-    paths = report.write(run_data)
+    paths = report.write(run_data, opts.results_dir)
     print(paths["md"].read_text())
     say(f"wrote {', '.join(str(p) for p in paths.values())}")
     return run_data

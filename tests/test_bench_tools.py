@@ -417,3 +417,16 @@ def test_seed_is_the_same_every_time(app):
     first, second = snapshot(), snapshot()
     assert [r[:4] + r[5:] for r in first[0]] == [r[:4] + r[5:] for r in second[0]]
     assert first[1:] == second[1:]
+
+
+
+def test_a_run_is_told_where_its_figures_go(monkeypatch, tmp_path):
+    """`--results-dir`: A/B and trial runs leave the committed bench/results alone."""
+    from bench import __main__ as cli
+    from bench import report, runner
+
+    chosen: list = []
+    monkeypatch.setattr(runner, "run", chosen.append)  # the options, not a benchmark
+    cli.main(["run", "--results-dir", str(tmp_path / "trial"), "--rounds", "1"])
+    cli.main(["run", "--rounds", "1"])
+    assert [opts.results_dir for opts in chosen] == [tmp_path / "trial", report.RESULTS]

@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any, Callable, ContextManager, Iterator, TypeVar
 
 from flask import Flask, current_app
-from sqlalchemy import Insert, Table, event, insert
+from sqlalchemy import Executable, Insert, Table, event, insert
 from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import make_transient_to_detached
@@ -193,11 +193,17 @@ def _insert(table: Table) -> Insert:
     return insert(table)
 
 
+def execute_core(statement: Executable, params: Any = None) -> CursorResult:
+    """A Core statement (no ORM entities in it) in the session's transaction, on the
+    session's connection: `Session.execute` would first look for ORM entities in it,
+    a third of a small statement's cost, much of it inside SQLite's writer turn."""
+    return db.session.connection().execute(statement, params)
+
+
 def insert_row(table: Table, values: dict[str, Any]) -> CursorResult:
-    """One Core INSERT in the session's transaction. The statement is built once per
-    table and runs on the session's connection: `Session.execute` would first look
-    for ORM entities in it (a third of a small INSERT's cost), and there are none.
-    A key that is no column is refused: the INSERT itself would drop it silently."""
+    """One Core INSERT in the session's transaction (`execute_core`), the statement
+    built once per table. A key that is no column is refused: the INSERT itself would
+    drop it silently."""
     unknown = values.keys() - _columns(table)
     if unknown:
         raise TypeError(f"{table.name} has no column {', '.join(sorted(unknown))}")
@@ -205,7 +211,7 @@ def insert_row(table: Table, values: dict[str, Any]) -> CursorResult:
 
 
 def _execute_insert(table: Table, values: dict[str, Any]) -> CursorResult:
-    return db.session.connection().execute(_insert(table), values)
+    return execute_core(_insert(table), values)
 
 
 @lru_cache(maxsize=None)

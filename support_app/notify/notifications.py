@@ -22,6 +22,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import Insert, Select, bindparam, insert, select
 
+from .. import database
 from ..extensions import db
 from ..i18n import SLA_TARGET_LABELS, STATUS_LABELS
 from ..models import Customer, Message, Notification, SupportUser, utcnow
@@ -82,7 +83,7 @@ def recipient_locales(user_ids: set[int]) -> dict[int, str]:
     found = {user_id: default for user_id in user_ids}
     if not user_ids:
         return found
-    rows = db.session.execute(_locales_statement(), {"user_ids": sorted(user_ids)})
+    rows = database.execute_core(_locales_statement(), {"user_ids": sorted(user_ids)})
     for user_id, user_locale, customer_locale in rows:
         found[user_id] = next(
             (loc for loc in (user_locale, customer_locale) if loc in languages), default)
@@ -211,7 +212,7 @@ def prepare_notifications(e: DomainEvent) -> events.Write | None:
         # Core, not ORM objects: written once, never changed in this transaction.
         for row in rows:
             row["ticket_id"] = ticket.id  # a new ticket has its id only now
-        ids = db.session.execute(_insert_returning_ids(), rows).scalars()
+        ids = database.execute_core(_insert_returning_ids(), rows).scalars()
         e.produced[PRODUCED_KEY] = [
             (row["user_id"], payload(SimpleNamespace(id=row_id, **row)))
             for row_id, row in zip(ids, rows)]

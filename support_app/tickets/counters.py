@@ -57,8 +57,10 @@ def _write_pending(session: Session) -> None:
     deltas = {name: d for name, d in session.info.pop(PENDING, {}).items() if d}
     if not deltas:
         return
-    session.execute(_upsert(session.get_bind().dialect.name),
-                    [{"name": name, "value": delta} for name, delta in sorted(deltas.items())])
+    # On the session's connection: a Core statement needs no ORM execution.
+    connection = session.connection()
+    connection.execute(_upsert(connection.dialect.name),
+                       [{"name": name, "value": delta} for name, delta in sorted(deltas.items())])
 
 
 def _discard_pending(session: Session, previous_transaction: Any) -> None:

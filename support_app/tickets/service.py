@@ -480,7 +480,7 @@ def add_message(
             changes.update(status=new_status, resolved_at=None, closed_at=None)
         changes.update(sla.after_reply(ticket, role, new_status, now))
         counters.locked_change(ticket, changes)
-        changes["message_count"] = db.session.execute(
+        changes["message_count"] = database.execute_core(
             _reply_update(), {"ticket_id": ticket.id, **changes}).scalar_one()
         for key, value in changes.items():
             set_committed_value(ticket, key, value)

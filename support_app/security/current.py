@@ -28,6 +28,7 @@ from flask_jwt_extended.config import config as jwt_config
 from flask_login import current_user as session_user
 from sqlalchemy import Select, bindparam, literal, select
 
+from .. import database
 from ..extensions import db
 from ..models import AgentProfile, Customer, SupportUser
 from ..tickets.actor import Actor
@@ -178,7 +179,7 @@ def identity_of(user_id: int, token_keys: tuple[str, ...] = ()) -> Identity | No
     params: dict[str, Any] = {"user_id": user_id}
     if with_revocations:
         params.update(token_keys=list(token_keys), now=int(time.time()))
-    rows = db.session.connection().execute(_identity_statement(with_revocations), params).all()
+    rows = database.execute_core(_identity_statement(with_revocations), params).all()
     if not rows:
         return None
     (active, first, last, user_locale, customer_id, customer_locale, approved,

@@ -18,6 +18,7 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import Update, bindparam, exists, select, update
 
+from .. import database
 from ..extensions import db
 from ..models import Customer, EmailLog, Feedback, Ticket
 from ..security import roles
@@ -189,7 +190,7 @@ def cancel_pending(*, ticket_id: int | None = None, customer_id: int | None = No
         statement, params = _cancel(where), {}
     # Core on the session's connection: survey rows are written with Core too, so the
     # ORM's autoflush has nothing of theirs to write first.
-    return db.session.connection().execute(statement, params).rowcount
+    return database.execute_core(statement, params).rowcount
 
 
 def _cancel(where: list[Any]) -> Update:

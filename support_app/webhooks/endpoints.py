@@ -18,6 +18,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Insert, bindparam, insert, literal, select
 
+from .. import database
 from ..extensions import db
 from ..models import InternalNote, Message, WebhookDelivery, WebhookEndpoint, utcnow
 from ..realtime.publisher import iso
@@ -127,7 +128,7 @@ def prepare_deliveries(e: DomainEvent) -> events.Write | None:
 
     def write() -> None:
         body = render(e.name, ticket_payload(ticket), data)  # a new ticket's id is set now
-        queued = db.session.connection().execute(_queue(), {
+        queued = database.execute_core(_queue(), {
             "endpoint_ids": wanted, "event": e.name, "body": body, "ticket_id": ticket.id,
             "created_at": utcnow()})
         e.produced[PRODUCED_KEY] = len(queued.all())
